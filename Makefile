@@ -1,0 +1,44 @@
+# Every target builds its own virtualenv from the pinned requirements first: a fresh clone needs
+# only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export PYTHONPATH := $(CURDIR)/lambdas:$(CURDIR)
+export MOTO_EC2_LOAD_DEFAULT_AMIS := false
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export POWERTOOLS_TRACE_DISABLED := true
+
+.PHONY: venv demo test lint types pytest unit integration infra synth clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: run the watcher against an embedded moto server with seeded AMIs
+demo: $(STAMP)
+	$(BIN)/python -m devtools.demo
+
+## test: lint, types, then unit + integration + infra tests in one pytest run
+test: lint types pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q tests
+
+unit integration infra: $(STAMP)
+	$(BIN)/pytest -q tests/$@
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

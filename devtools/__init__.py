@@ -1,0 +1,1 @@
+"""Local tooling (demo, test fixtures). Never shipped in the Lambda asset."""

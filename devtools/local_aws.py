@@ -1,0 +1,135 @@
+"""amiwatch's AWS resources in moto, provisioned the way the CDK stack provisions them.
+
+Shared by `make demo` and the integration tests: a table, a topic with an SQS subscriber, a bus
+with a rule to an SQS queue, and readers that return what those subscribers received.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from moto.backends import get_backend
+
+from amiwatch.aws.publish import Publisher
+from amiwatch.aws.store import SnapshotStore
+from amiwatch.events import Target
+from amiwatch.pipeline import WatchAws
+
+ACCOUNT = "123456789012"  # moto's default account
+REGION = "us-east-1"
+
+
+@dataclass
+class LocalAws:
+    """Handles on the provisioned resources, and clients for them."""
+
+    region: str
+    endpoint_url: str | None
+    table_name: str
+    topic_arn: str
+    bus_name: str
+    topic_queue_url: str
+    bus_queue_url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+
+    @classmethod
+    def provision(
+        cls,
+        region: str = REGION,
+        endpoint_url: str | None = None,
+        *,
+        filter_policy: dict[str, Any] | None = None,
+    ) -> LocalAws:
+        """Create table, topic, bus and the two subscriber queues."""
+        make = lambda s: boto3.client(s, region_name=region, endpoint_url=endpoint_url)  # noqa: E731
+        ddb, sns, sqs, events = make("dynamodb"), make("sns"), make("sqs"), make("events")
+        table = "amiwatch"
+        ddb.create_table(
+            TableName=table,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        topic_arn = sns.create_topic(Name="amiwatch")["TopicArn"]
+        topic_queue = sqs.create_queue(QueueName="amiwatch-topic-subscriber")["QueueUrl"]
+        attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=_queue_arn(sqs, topic_queue),
+            Attributes=attributes,
+        )
+        bus = events.create_event_bus(Name="amiwatch")["EventBusArn"].split("/")[-1]
+        bus_queue = sqs.create_queue(QueueName="amiwatch-bus-subscriber")["QueueUrl"]
+        events.put_rule(
+            Name="all-amiwatch", EventBusName=bus, EventPattern=json.dumps({"source": ["amiwatch"]})
+        )
+        events.put_targets(
+            Rule="all-amiwatch",
+            EventBusName=bus,
+            Targets=[{"Id": "queue", "Arn": _queue_arn(sqs, bus_queue)}],
+        )
+        return cls(region, endpoint_url, table, topic_arn, bus, topic_queue, bus_queue)
+
+    def watch_aws(self, target: Target) -> WatchAws:
+        """The edges run_watch needs, pointed at these resources."""
+        return WatchAws(
+            ec2=self.client("ec2"),
+            bus_name=self.bus_name,
+            store=SnapshotStore(self.client("dynamodb"), self.table_name, target),
+            publisher=Publisher(self.client("events"), self.client("sns"), self.topic_arn),
+        )
+
+    def topic_messages(self) -> list[dict[str, Any]]:
+        """What the SNS subscriber received: subject, attributes and the parsed `default` detail."""
+        received = []
+        for body in _drain(self.client("sqs"), self.topic_queue_url):
+            received.append(
+                {
+                    "subject": body.get("Subject"),
+                    "attributes": {
+                        k: v["Value"] for k, v in body.get("MessageAttributes", {}).items()
+                    },
+                    "detail": json.loads(body["Message"]),
+                }
+            )
+        return received
+
+    def bus_events(self) -> list[dict[str, Any]]:
+        """What the EventBridge rule's target received: whole events."""
+        return _drain(self.client("sqs"), self.bus_queue_url)
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attrs["Attributes"]["QueueArn"])
+
+
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    bodies = []
+    while True:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = answer.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def set_image(image_id: str, account: str = ACCOUNT, region: str = REGION, **attrs: Any) -> None:
+    """Set image attributes moto cannot reach through the API (state, state_reason, ...)."""
+    ami = get_backend("ec2")[account][region].amis[image_id]
+    for name, value in attrs.items():
+        setattr(ami, name, value)

@@ -1,0 +1,1 @@
+"""amiwatch: watch AMIs, diff them against a snapshot, publish one event per change."""

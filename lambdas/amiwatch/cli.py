@@ -1,0 +1,142 @@
+"""`python -m amiwatch`: run the watcher pipeline locally with the ambient AWS credentials."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from amiwatch.aws.clients import client
+from amiwatch.aws.publish import Publisher
+from amiwatch.aws.store import SnapshotStore
+from amiwatch.config import ConfigError, Watch, parse_watches
+from amiwatch.events import OutgoingEvent, Target
+from amiwatch.pipeline import PublishIncomplete, WatchAws, WatchResult, run_watch
+
+
+def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
+    """The watches declared under context "amiwatch" in a cdk.json."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    amiwatch = document.get("context", {}).get("amiwatch", document.get("amiwatch"))
+    if not isinstance(amiwatch, dict):
+        raise ConfigError(f'{path}: no "amiwatch" object under "context"')
+    return parse_watches(amiwatch.get("watches"))
+
+
+def render_table(events: Sequence[OutgoingEvent]) -> str:
+    """Events as a fixed-width table: change, watch, image, name, state and detail."""
+    header = ("CHANGE", "WATCH", "IMAGE", "NAME", "STATE", "DETAIL")
+    rows = [header, *[_row(e.detail) for e in events]]
+    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(header) - 1)]
+    lines = []
+    for row in rows:
+        cells = [cell[:w].ljust(w) for cell, w in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return "\n".join(lines)
+
+
+def _row(detail: dict[str, Any]) -> tuple[str, ...]:
+    image = detail["image"]
+    reason = image.get("StateReason") or {}
+    if detail["change"] == "failed" and reason:
+        info = f"{reason.get('Code')}: {reason.get('Message')}"
+    elif detail["change"].startswith("deprecat"):
+        info = f"DeprecationTime {image.get('DeprecationTime')}"
+    elif detail["changedFields"]:
+        previous = detail["previous"] or {}
+        info = ", ".join(
+            f"{f} {json.dumps(previous.get(f))} -> {json.dumps(image.get(f))}"
+            for f in detail["changedFields"]
+        )
+    else:
+        info = detail["reason"]
+    return (
+        detail["change"],
+        detail["watch"],
+        image["ImageId"],
+        image.get("Name") or "",
+        image.get("State") or "",
+        info,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m amiwatch", description=__doc__)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("cdk.json"),
+        help="cdk.json (or a JSON file) with the amiwatch watches",
+    )
+    parser.add_argument("--watch", action="append", help="run only this watch (repeatable)")
+    parser.add_argument("--region", help="AWS region (default: the ambient one)")
+    parser.add_argument("--table", help="DynamoDB table of the snapshot")
+    parser.add_argument("--topic-arn", help="SNS topic to publish to")
+    parser.add_argument("--bus-name", default="amiwatch", help="EventBridge bus (default amiwatch)")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the changes that would be published; write nothing",
+    )
+    parser.add_argument("--json", action="store_true", help="print event details as JSON lines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        watches = watches_from_cdk_json(args.config)
+        if args.watch:
+            watches = tuple(w for w in watches if w.name in set(args.watch))
+        if not args.dry_run and not (args.table and args.topic_arn):
+            raise ConfigError("--table and --topic-arn are required unless --dry-run")
+    except ConfigError as exc:
+        print(f"amiwatch: {exc}", file=sys.stderr)
+        return 2
+    ec2 = client("ec2", region=args.region)
+    region = ec2.meta.region_name
+    account = client("sts", region=region).get_caller_identity()["Account"]
+    partition = ec2.meta.partition
+    exit_code = 0
+    for watch in watches:
+        target = Target(watch.name, account, region, partition)
+        store = (
+            SnapshotStore(client("dynamodb", region=region), args.table, target)
+            if args.table
+            else None
+        )
+        publisher = (
+            None
+            if args.dry_run
+            else Publisher(
+                client("events", region=region), client("sns", region=region), args.topic_arn
+            )
+        )
+        aws = WatchAws(ec2, args.bus_name, store, publisher)
+        try:
+            result = run_watch(
+                watch, target, aws, datetime.now(UTC), owner=f"cli-{datetime.now(UTC).timestamp()}"
+            )
+        except PublishIncomplete as exc:
+            print(f"amiwatch: {exc}", file=sys.stderr)
+            result, exit_code = exc.result, 1
+        _print(result, as_json=args.json)
+    return exit_code
+
+
+def _print(result: WatchResult, *, as_json: bool) -> None:
+    if as_json:
+        for event in result.events:
+            print(json.dumps(event.detail))
+        return
+    print(json.dumps(result.summary()))
+    if result.events:
+        print(render_table(result.events))

@@ -1,0 +1,292 @@
+"""The user's configuration: watches, validated the same way at `cdk synth` and at Lambda start.
+
+Every error names the watch and the field at fault, e.g.
+`watch "golden": unknown filter "nmae" (did you mean "name"?)`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from amiwatch.records import CANONICAL_FIELDS
+
+# Every filter name in the EC2 API reference for DescribeImages (checked against botocore's
+# service model by tests/unit/test_config.py), plus `tag:<key>`.
+DESCRIBE_IMAGES_FILTERS = frozenset(
+    {
+        "architecture",
+        "block-device-mapping.delete-on-termination",
+        "block-device-mapping.device-name",
+        "block-device-mapping.snapshot-id",
+        "block-device-mapping.volume-size",
+        "block-device-mapping.volume-type",
+        "block-device-mapping.encrypted",
+        "boot-mode",
+        "creation-date",
+        "description",
+        "ena-support",
+        "free-tier-eligible",
+        "hypervisor",
+        "image-allowed",
+        "image-id",
+        "image-type",
+        "image-watermark.source-image-creation-time",
+        "image-watermark.source-image-id",
+        "image-watermark.source-image-region",
+        "image-watermark.watermark-creation-time",
+        "image-watermark.watermark-key",
+        "instance-type-specification.supported-instance-type",
+        "instance-type-specification.unsupported-instance-type",
+        "is-public",
+        "kernel-id",
+        "manifest-location",
+        "name",
+        "owner-alias",
+        "owner-id",
+        "platform",
+        "product-code",
+        "product-code.type",
+        "public-ssm-parameter-name",
+        "ramdisk-id",
+        "root-device-name",
+        "root-device-type",
+        "scan-result.critical-fix-available-since",
+        "scan-result.finding-scan-date",
+        "scan-result.high-fix-available-since",
+        "scan-result.highest-finding-severity-label",
+        "scan-result.informational-fix-available-since",
+        "scan-result.low-fix-available-since",
+        "scan-result.medium-fix-available-since",
+        "source-image-id",
+        "source-image-region",
+        "source-instance-id",
+        "sriov-net-support",
+        "state",
+        "state-reason-code",
+        "state-reason-message",
+        "tag-key",
+        "virtualization-type",
+    }
+)
+
+WATCH_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+OWNER_ALIASES = frozenset({"self", "amazon", "aws-marketplace", "aws-backup-vault"})
+EXECUTABLE_USER_ALIASES = frozenset({"self", "all"})
+BASELINE_MODES = ("silent", "events")
+DEFAULT_IGNORE_FIELDS = ("LastLaunchedTime",)
+WATCH_KEYS = (
+    "name",
+    "owners",
+    "executableUsers",
+    "imageIds",
+    "filters",
+    "includeDeprecated",
+    "includeDisabled",
+    "deprecationWarningDays",
+    "ignoreFields",
+    "baseline",
+)
+MAX_WARNING_DAYS = 3650
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, with a message that names the watch and the field."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """One named scope of DescribeImages, and how its changes are judged."""
+
+    name: str
+    owners: tuple[str, ...] = ()
+    executable_users: tuple[str, ...] = ()
+    image_ids: tuple[str, ...] = ()
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    include_deprecated: bool = True
+    include_disabled: bool = True
+    deprecation_warning_days: int = 0
+    ignore_fields: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_IGNORE_FIELDS))
+    baseline: str = "silent"
+
+    def describe_images_kwargs(self) -> dict[str, Any]:
+        """The DescribeImages parameters for this watch (without paging parameters)."""
+        kwargs: dict[str, Any] = {
+            "IncludeDeprecated": self.include_deprecated,
+            "IncludeDisabled": self.include_disabled,
+        }
+        if self.owners:
+            kwargs["Owners"] = list(self.owners)
+        if self.executable_users:
+            kwargs["ExecutableUsers"] = list(self.executable_users)
+        if self.image_ids:
+            kwargs["ImageIds"] = list(self.image_ids)
+        if self.filters:
+            kwargs["Filters"] = [{"Name": n, "Values": list(v)} for n, v in self.filters]
+        return kwargs
+
+    def to_dict(self) -> dict[str, Any]:
+        """The cdk.json form of this watch; `parse_watch(w.to_dict()) == w`."""
+        scope = {
+            "owners": list(self.owners),
+            "executableUsers": list(self.executable_users),
+            "imageIds": list(self.image_ids),
+            "filters": {n: list(v) for n, v in self.filters},
+        }
+        return {
+            "name": self.name,
+            **{key: value for key, value in scope.items() if value},
+            "includeDeprecated": self.include_deprecated,
+            "includeDisabled": self.include_disabled,
+            "deprecationWarningDays": self.deprecation_warning_days,
+            "ignoreFields": sorted(self.ignore_fields),
+            "baseline": self.baseline,
+        }
+
+
+def _suggest(word: str, choices: Sequence[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+class _WatchReader:
+    """Reads one raw watch object, raising ConfigError that names the watch and field."""
+
+    def __init__(self, raw: Mapping[str, Any], position: int) -> None:
+        self.raw = raw
+        name = raw.get("name")
+        self.label = f'watch "{name}"' if isinstance(name, str) else f"watches[{position}]"
+
+    def fail(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.label}: {message}")
+
+    def check_keys(self) -> None:
+        for key in self.raw:
+            if key not in WATCH_KEYS:
+                raise self.fail(f'unknown key "{key}"{_suggest(key, WATCH_KEYS)}')
+
+    def string_list(
+        self, key: str, pattern: re.Pattern[str], aliases: frozenset[str]
+    ) -> tuple[str, ...]:
+        value = self.raw.get(key, [])
+        if not isinstance(value, list):
+            raise self.fail(f'"{key}" must be a list of strings')
+        if key in self.raw and not value:
+            raise self.fail(f'"{key}" must not be an empty list (leave it out instead)')
+        for item in value:
+            if not isinstance(item, str) or not (item in aliases or pattern.match(item)):
+                allowed = ", ".join(sorted(aliases)) if aliases else "none"
+                raise self.fail(
+                    f'"{key}" has invalid value {json.dumps(item)} (aliases: {allowed})'
+                )
+        return tuple(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f'"{key}" must be true or false, got {json.dumps(value)}')
+        return value
+
+    def filters(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        value = self.raw.get("filters", {})
+        if not isinstance(value, dict):
+            raise self.fail('"filters" must be an object of filter name -> list of values')
+        parsed = []
+        for name, values in value.items():
+            if name.startswith("tag:"):
+                if len(name) == len("tag:"):
+                    raise self.fail('filter "tag:" needs a tag key, e.g. "tag:team"')
+            elif name not in DESCRIBE_IMAGES_FILTERS:
+                hint = _suggest(name, DESCRIBE_IMAGES_FILTERS)
+                raise self.fail(f'unknown filter "{name}"{hint}')
+            if not isinstance(values, list) or not values:
+                raise self.fail(f'filter "{name}" needs a non-empty list of values')
+            if not all(isinstance(v, str) and v for v in values):
+                raise self.fail(f'filter "{name}" values must be non-empty strings')
+            parsed.append((name, tuple(values)))
+        return tuple(parsed)
+
+    def warning_days(self) -> int:
+        value = self.raw.get("deprecationWarningDays", 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(
+                f'"deprecationWarningDays" must be a whole number, got {json.dumps(value)}'
+            )
+        if not 0 <= value <= MAX_WARNING_DAYS:
+            raise self.fail(f'"deprecationWarningDays" must be 0..{MAX_WARNING_DAYS}, got {value}')
+        return value
+
+    def ignore_fields(self) -> frozenset[str]:
+        value = self.raw.get("ignoreFields", list(DEFAULT_IGNORE_FIELDS))
+        if not isinstance(value, list):
+            raise self.fail('"ignoreFields" must be a list of DescribeImages field names')
+        for item in value:
+            if item not in CANONICAL_FIELDS or item == "ImageId":
+                hint = _suggest(str(item), CANONICAL_FIELDS)
+                raise self.fail(f'"ignoreFields" has unknown field {json.dumps(item)}{hint}')
+        return frozenset(value)
+
+    def baseline(self) -> str:
+        value = self.raw.get("baseline", "silent")
+        if value not in BASELINE_MODES:
+            raise self.fail(f'"baseline" must be "silent" or "events", got {json.dumps(value)}')
+        return str(value)
+
+
+def parse_watch(raw: Any, position: int = 0) -> Watch:
+    """Validate one raw watch object (cdk.json form) and return the Watch."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"watches[{position}]: must be an object, got {json.dumps(raw)}")
+    reader = _WatchReader(raw, position)
+    reader.check_keys()
+    name = raw.get("name")
+    if not isinstance(name, str) or not WATCH_NAME.match(name):
+        raise reader.fail(f'"name" must match [a-z0-9-]{{1,64}}, got {json.dumps(name)}')
+    watch = Watch(
+        name=name,
+        owners=reader.string_list("owners", ACCOUNT_ID, OWNER_ALIASES),
+        executable_users=reader.string_list("executableUsers", ACCOUNT_ID, EXECUTABLE_USER_ALIASES),
+        image_ids=reader.string_list("imageIds", IMAGE_ID, frozenset()),
+        filters=reader.filters(),
+        include_deprecated=reader.flag("includeDeprecated", True),
+        include_disabled=reader.flag("includeDisabled", True),
+        deprecation_warning_days=reader.warning_days(),
+        ignore_fields=reader.ignore_fields(),
+        baseline=reader.baseline(),
+    )
+    if not (watch.owners or watch.executable_users or watch.image_ids or watch.filters):
+        raise reader.fail(
+            "has no scope: set at least one of owners, executableUsers, imageIds, filters"
+        )
+    return watch
+
+
+def parse_watches(raw: Any) -> tuple[Watch, ...]:
+    """Validate the `watches` list: each watch, and that names are unique."""
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError('"watches" must be a non-empty list of watch objects')
+    watches = tuple(parse_watch(item, i) for i, item in enumerate(raw))
+    seen: set[str] = set()
+    for watch in watches:
+        if watch.name in seen:
+            raise ConfigError(f'watch "{watch.name}": duplicate name')
+        seen.add(watch.name)
+    return watches
+
+
+def load_watches_file(path: str | Path) -> tuple[Watch, ...]:
+    """Read watches from a JSON file holding `{"watches": [...]}` (the Lambda's config file)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read watch config {path}: {exc}") from exc
+    if not isinstance(document, dict) or "watches" not in document:
+        raise ConfigError(f'{path}: expected an object with a "watches" list')
+    return parse_watches(document["watches"])

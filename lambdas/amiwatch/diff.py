@@ -1,0 +1,355 @@
+"""Decide what changed. Pure: plain data in, plain data out; `now` is an argument.
+
+The pipeline calls `needs_review` for every scanned image (cheap: one digest compare) and `diff`
+only for the few that need it, with their stored records loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from amiwatch.config import Watch
+from amiwatch.records import CANONICAL_FIELDS, FAILED_STATES, ImageRecord, project_image
+from amiwatch.snapshot import DEPRECATED_REPORTED, IMMINENT_REPORTED, SnapshotEntry, StoredImage
+
+
+class ChangeKind(StrEnum):
+    """The kinds of change a subscriber can receive."""
+
+    NEW = "new"
+    AVAILABLE = "available"
+    FAILED = "failed"
+    DISABLED = "disabled"
+    DEREGISTERED = "deregistered"
+    DEPRECATED = "deprecated"
+    DEPRECATION_SCHEDULED = "deprecation-scheduled"
+    DEPRECATION_IMMINENT = "deprecation-imminent"
+    UPDATED = "updated"
+
+
+# Why a change was reported: the `reason` field of every event.
+REASONS = (
+    "first-seen",
+    "state",
+    "vanished",
+    "deprecation-time-passed",
+    "deprecation-time-set",
+    "deprecation-time-changed",
+    "within-warning-window",
+    "fields-changed",
+)
+STATE_KINDS = {"available": ChangeKind.AVAILABLE, "disabled": ChangeKind.DISABLED}
+STATE_FIELDS = ("State", "StateReason")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of one image. `revision` and `discriminator` pin it for the eventId."""
+
+    kind: ChangeKind
+    image: ImageRecord
+    reason: str
+    revision: int
+    discriminator: str
+    previous: Mapping[str, Any] | None = None
+    changed_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """What a run found for one image: its changes and what to remember once they are delivered.
+
+    `entry` None removes the image from the snapshot; `stored` None means no record write.
+    """
+
+    image_id: str
+    changes: tuple[Change, ...]
+    entry: SnapshotEntry | None
+    stored: StoredImage | None
+
+
+def due_flags(watch: Watch, record: ImageRecord, now: datetime) -> int:
+    """The time-driven flags that should be reported for this record at `now`."""
+    deprecation = record.deprecation_time
+    if deprecation is None:
+        return 0
+    if deprecation <= now:
+        return DEPRECATED_REPORTED | IMMINENT_REPORTED
+    warning = timedelta(days=watch.deprecation_warning_days)
+    if watch.deprecation_warning_days and deprecation - warning <= now:
+        return IMMINENT_REPORTED
+    return 0
+
+
+def needs_review(
+    watch: Watch, entry: SnapshotEntry | None, record: ImageRecord, now: datetime
+) -> bool:
+    """True when a scanned image may have changed: unknown, new digest, or a time event due."""
+    if entry is None:
+        return True
+    if record.digest(watch.ignore_fields) != entry.digest:
+        return True
+    return bool(due_flags(watch, record, now) & ~entry.flags)
+
+
+@dataclass
+class Triage:
+    """A complete scan sorted out: which images need a full diff, and which vanished."""
+
+    to_review: dict[str, ImageRecord]
+    vanished: list[str]
+    seen: int
+
+
+def triage(
+    watch: Watch,
+    now: datetime,
+    snapshot: Mapping[str, SnapshotEntry],
+    records: Iterable[ImageRecord],
+    *,
+    baseline: bool = False,
+) -> Triage:
+    """Stream through scanned records keeping only those that may have changed.
+
+    Call it with a complete scan only: an image missing from `records` counts as vanished.
+    """
+    seen: set[str] = set()
+    to_review: dict[str, ImageRecord] = {}
+    for record in records:
+        seen.add(record.image_id)
+        if baseline or needs_review(watch, snapshot.get(record.image_id), record, now):
+            to_review[record.image_id] = record
+    vanished = [image_id for image_id in snapshot if image_id not in seen]
+    return Triage(to_review, vanished, len(seen))
+
+
+def diff(
+    watch: Watch,
+    now: datetime,
+    snapshot: Mapping[str, SnapshotEntry],
+    to_review: Mapping[str, ImageRecord],
+    vanished: Iterable[str],
+    stored: Mapping[str, StoredImage],
+    *,
+    baseline: bool = False,
+) -> list[ImageOutcome]:
+    """Judge every image that needs review and every image that vanished from the scan.
+
+    `snapshot`: the entries last persisted; `to_review`: scanned records that `needs_review`
+    flagged; `vanished`: snapshot ids absent from a complete scan; `stored`: the stored records
+    of those ids (missing ids have none). `baseline` is the watch's first run.
+    """
+    silent = baseline and watch.baseline == "silent"
+    outcomes = []
+    for image_id, record in to_review.items():
+        known = None if baseline else stored.get(image_id)
+        outcome = _review(watch, now, record, snapshot.get(image_id), known, silent=silent)
+        if outcome is not None:
+            outcomes.append(outcome)
+    for image_id in vanished:
+        outcome = _vanished(image_id, snapshot.get(image_id), stored.get(image_id))
+        if outcome is not None:
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _last_revision(entry: SnapshotEntry | None, stored: StoredImage | None) -> int:
+    return max(entry.revision if entry else 0, stored.revision if stored else 0)
+
+
+def _live(stored: StoredImage | None) -> StoredImage | None:
+    return stored if stored is not None and not stored.tombstone else None
+
+
+def _review(
+    watch: Watch,
+    now: datetime,
+    record: ImageRecord,
+    entry: SnapshotEntry | None,
+    stored: StoredImage | None,
+    *,
+    silent: bool,
+) -> ImageOutcome | None:
+    known = _live(stored)
+    if record.state == "deregistered":
+        return _deregistered_by_state(record, entry, stored)
+    if known is None:
+        return _first_sight(watch, now, record, _last_revision(entry, stored) + 1, silent=silent)
+    return _known(watch, now, record, entry, known)
+
+
+def _first_sight(
+    watch: Watch, now: datetime, record: ImageRecord, revision: int, *, silent: bool
+) -> ImageOutcome:
+    flags = due_flags(watch, record, now)
+    changes: list[Change] = []
+    if not silent:
+        if record.state in FAILED_STATES:
+            changes.append(_change(ChangeKind.FAILED, record, "state", revision, record.state))
+        else:
+            changes.append(_change(ChangeKind.NEW, record, "first-seen", revision, ""))
+        changes.extend(_time_changes(record, revision, flags, None))
+    stored = StoredImage(record, revision, flags)
+    return ImageOutcome(record.image_id, tuple(changes), stored.entry(watch.ignore_fields), stored)
+
+
+def _known(
+    watch: Watch,
+    now: datetime,
+    record: ImageRecord,
+    entry: SnapshotEntry | None,
+    known: StoredImage,
+) -> ImageOutcome | None:
+    before = known.record.fields
+    changed = [
+        name
+        for name in CANONICAL_FIELDS
+        if name not in watch.ignore_fields
+        and name in before
+        and before[name] != record.fields[name]
+    ]
+    revision = known.revision + 1 if changed else known.revision
+    deprecation_changed = "DeprecationTime" in changed
+    flags = 0 if deprecation_changed else known.flags
+    due = due_flags(watch, record, now)
+    changes, consumed = _state_changes(record, before, changed, revision)
+    if deprecation_changed and record.deprecation_time is not None:
+        consumed.add("DeprecationTime")
+        if record.deprecation_time > now:
+            reason = (
+                "deprecation-time-set"
+                if before["DeprecationTime"] is None
+                else "deprecation-time-changed"
+            )
+            changes.append(
+                _change(
+                    ChangeKind.DEPRECATION_SCHEDULED,
+                    record,
+                    reason,
+                    revision,
+                    str(record.fields["DeprecationTime"]),
+                    _previous(before, ["DeprecationTime"]),
+                )
+            )
+    previous_deprecation = _previous(before, ["DeprecationTime"]) if deprecation_changed else None
+    changes.extend(_time_changes(record, revision, due & ~flags, previous_deprecation))
+    remaining = [name for name in changed if name not in consumed]
+    if remaining:
+        discriminator = _values_digest({n: record.fields[n] for n in remaining})
+        changes.append(
+            _change(
+                ChangeKind.UPDATED,
+                record,
+                "fields-changed",
+                revision,
+                discriminator,
+                _previous(before, remaining),
+            )
+        )
+    updated = StoredImage(record, revision, flags | due)
+    fresh_entry = updated.entry(watch.ignore_fields)
+    if not changes and updated.flags == known.flags and revision == known.revision:
+        if fresh_entry == entry:
+            return None
+        # The record was persisted but its shard entry was not (a crash in between): repair it.
+        return ImageOutcome(record.image_id, (), fresh_entry, None)
+    return ImageOutcome(record.image_id, tuple(changes), fresh_entry, updated)
+
+
+def _state_changes(
+    record: ImageRecord, before: Mapping[str, Any], changed: list[str], revision: int
+) -> tuple[list[Change], set[str]]:
+    if "State" not in changed:
+        return [], set()
+    state = record.state
+    if state in FAILED_STATES:
+        kind = ChangeKind.FAILED
+    elif state in STATE_KINDS:
+        kind = STATE_KINDS[state]
+    else:
+        return [], set()  # e.g. back to pending: reported as `updated`
+    fields = [f for f in STATE_FIELDS if f in changed]
+    change = _change(kind, record, "state", revision, str(state), _previous(before, fields))
+    return [change], set(fields)
+
+
+def _time_changes(
+    record: ImageRecord, revision: int, due: int, previous: Mapping[str, Any] | None
+) -> list[Change]:
+    deprecation = str(record.fields["DeprecationTime"])
+    if due & DEPRECATED_REPORTED:
+        reason = "deprecation-time-passed"
+        return [_change(ChangeKind.DEPRECATED, record, reason, revision, deprecation, previous)]
+    if due & IMMINENT_REPORTED:
+        reason = "within-warning-window"
+        return [_change(ChangeKind.DEPRECATION_IMMINENT, record, reason, revision, deprecation)]
+    return []
+
+
+def _deregistered_by_state(
+    record: ImageRecord, entry: SnapshotEntry | None, stored: StoredImage | None
+) -> ImageOutcome | None:
+    known = _live(stored)
+    if known is None:
+        # Never reported, or already reported gone: just make sure the snapshot forgets it.
+        return ImageOutcome(record.image_id, (), None, None) if entry else None
+    revision = _last_revision(entry, stored) + 1
+    previous = _previous(known.record.fields, [f for f in STATE_FIELDS if f in known.record.fields])
+    change = _change(
+        ChangeKind.DEREGISTERED, record, "state", revision, "state", previous, ("State",)
+    )
+    tombstone = StoredImage(record, revision, 0, tombstone=True)
+    return ImageOutcome(record.image_id, (change,), None, tombstone)
+
+
+def _vanished(
+    image_id: str, entry: SnapshotEntry | None, stored: StoredImage | None
+) -> ImageOutcome | None:
+    known = _live(stored)
+    if known is None and entry is None:
+        return None
+    if known is None and stored is not None:
+        # Reported in an earlier run that crashed before forgetting it.
+        return ImageOutcome(image_id, (), None, None)
+    # A snapshot entry without a stored record should not exist; report what we know.
+    last_record = known.record if known else _bare_record(image_id)
+    revision = _last_revision(entry, stored) + 1
+    change = _change(ChangeKind.DEREGISTERED, last_record, "vanished", revision, "vanished")
+    tombstone = StoredImage(last_record, revision, 0, tombstone=True)
+    return ImageOutcome(image_id, (change,), None, tombstone)
+
+
+def _bare_record(image_id: str) -> ImageRecord:
+    record = project_image({"ImageId": image_id})
+    assert record is not None
+    return record
+
+
+def _change(
+    kind: ChangeKind,
+    record: ImageRecord,
+    reason: str,
+    revision: int,
+    discriminator: str,
+    previous: Mapping[str, Any] | None = None,
+    changed_fields: tuple[str, ...] | None = None,
+) -> Change:
+    fields = changed_fields if changed_fields is not None else tuple(previous or ())
+    frozen = MappingProxyType(dict(previous)) if previous is not None else None
+    return Change(kind, record, reason, revision, discriminator, frozen, fields)
+
+
+def _previous(before: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    return {name: before[name] for name in names}
+
+
+def _values_digest(values: Mapping[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()

@@ -1,0 +1,161 @@
+"""The canonical image record: a DescribeImages `Image` projected to the fields amiwatch tracks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+# DescribeImages field names, in the order they appear in events.
+CANONICAL_FIELDS = (
+    "ImageId",
+    "Name",
+    "Description",
+    "OwnerId",
+    "ImageOwnerAlias",
+    "State",
+    "StateReason",
+    "CreationDate",
+    "DeprecationTime",
+    "Public",
+    "Architecture",
+    "ImageType",
+    "Platform",
+    "PlatformDetails",
+    "UsageOperation",
+    "RootDeviceType",
+    "VirtualizationType",
+    "Hypervisor",
+    "EnaSupport",
+    "BootMode",
+    "TpmSupport",
+    "ImdsSupport",
+    "SourceImageId",
+    "SourceImageRegion",
+    "DeregistrationProtection",
+    "ImageAllowed",
+    "LastLaunchedTime",
+    "Tags",
+)
+
+# Real values are far shorter (Description <= 255, tag values <= 256); the cap keeps one absurd
+# record from pushing an event past EventBridge's 256 KB entry limit.
+MAX_STRING_CHARS = 2048
+TRUNCATION_MARK = "...[truncated]"
+
+FAILED_STATES = frozenset({"failed", "error", "invalid"})
+
+
+def _cap(value: str) -> str:
+    if len(value) <= MAX_STRING_CHARS:
+        return value
+    return value[: MAX_STRING_CHARS - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, str):
+        return _cap(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return format_time(value)
+    return _cap(str(value))
+
+
+def _state_reason(value: Any) -> dict[str, str | None] | None:
+    if not isinstance(value, Mapping):
+        return None
+    code, message = value.get("Code"), value.get("Message")
+    if code is None and message is None:
+        return None
+    return {"Code": _scalar(code), "Message": _scalar(message)}
+
+
+def _tags(value: Any) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    if not isinstance(value, list):
+        return tags
+    for tag in value:
+        if isinstance(tag, Mapping) and isinstance(tag.get("Key"), str):
+            tags[_cap(tag["Key"])] = _cap(str(tag.get("Value", "")))
+    return dict(sorted(tags.items()))
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image as amiwatch sees it: every canonical field present (None when AWS omits it)."""
+
+    fields: Mapping[str, Any]
+
+    @property
+    def image_id(self) -> str:
+        return str(self.fields["ImageId"])
+
+    @property
+    def state(self) -> str | None:
+        state = self.fields.get("State")
+        return state if isinstance(state, str) else None
+
+    @property
+    def name(self) -> str | None:
+        name = self.fields.get("Name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def deprecation_time(self) -> datetime | None:
+        """DeprecationTime parsed; None when unset or unreadable."""
+        return parse_time(self.fields.get("DeprecationTime"))
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain JSON-ready copy of the canonical fields."""
+        return json.loads(json.dumps(dict(self.fields)))  # type: ignore[no-any-return]
+
+    def digest(self, ignore_fields: Collection[str]) -> bytes:
+        """8 bytes that change whenever a tracked (not ignored) field changes."""
+        tracked = {k: v for k, v in self.fields.items() if k not in ignore_fields}
+        canonical = json.dumps(tracked, sort_keys=True, separators=(",", ":"))
+        return hashlib.blake2b(canonical.encode(), digest_size=8).digest()
+
+
+def record_from_fields(fields: Mapping[str, Any]) -> ImageRecord:
+    """Rebuild a record from stored canonical fields (kept as stored, even from older schemas)."""
+    return ImageRecord(MappingProxyType(dict(fields)))
+
+
+def project_image(raw: Mapping[str, Any]) -> ImageRecord | None:
+    """Project a DescribeImages `Image` to the canonical record; None if it has no ImageId."""
+    image_id = raw.get("ImageId")
+    if not isinstance(image_id, str) or not image_id:
+        return None
+    fields: dict[str, Any] = {}
+    for name in CANONICAL_FIELDS:
+        value = raw.get(name)
+        if name == "StateReason":
+            fields[name] = _state_reason(value)
+        elif name == "Tags":
+            fields[name] = _tags(value)
+        else:
+            fields[name] = _scalar(value)
+    return ImageRecord(MappingProxyType(fields))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Parse an AWS timestamp ("2026-11-27T13:00:00.000Z") to an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """ISO-8601 in UTC with a `Z`, second precision: the form used in events."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,90 @@
+"""The JSON Schema (draft 4, as EventBridge's schema registry wants) of the event detail.
+
+Generated from the same models the code uses; docs/schemas/ holds the rendered copy
+(`python -m amiwatch.schema > docs/schemas/amiwatch-event-v1.json`, checked by a test).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from amiwatch.diff import REASONS, ChangeKind
+from amiwatch.events import EVENT_VERSION
+from amiwatch.records import CANONICAL_FIELDS
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_BOOLEAN_FIELDS = ("Public", "EnaSupport", "ImageAllowed")
+
+
+def _image_field(name: str) -> dict[str, Any]:
+    if name == "ImageId":
+        return {"type": "string", "pattern": "^ami-"}
+    if name in _BOOLEAN_FIELDS:
+        return {"type": ["boolean", "null"]}
+    if name == "StateReason":
+        return {
+            "type": ["object", "null"],
+            "properties": {"Code": _NULLABLE_STRING, "Message": _NULLABLE_STRING},
+            "additionalProperties": False,
+        }
+    if name == "Tags":
+        return {"type": "object", "additionalProperties": {"type": "string"}}
+    return dict(_NULLABLE_STRING)
+
+
+def event_schema() -> dict[str, Any]:
+    """The schema every event detail (and SNS `default` message) validates against."""
+    return {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "title": f"amiwatch event detail, version {EVENT_VERSION}",
+        "description": "The Detail of every amiwatch EventBridge event and the `default` "
+        "message of every amiwatch SNS message.",
+        "type": "object",
+        "required": [
+            "version",
+            "eventId",
+            "change",
+            "watch",
+            "account",
+            "region",
+            "detectedAt",
+            "image",
+            "previous",
+            "changedFields",
+            "reason",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "version": {"type": "string", "enum": [EVENT_VERSION]},
+            "eventId": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{32}$",
+                "description": "Deterministic: the same change detected again has the same id.",
+            },
+            "change": {"type": "string", "enum": [k.value for k in ChangeKind]},
+            "watch": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$"},
+            "account": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "region": {"type": "string"},
+            "detectedAt": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
+            "image": {
+                "type": "object",
+                "required": list(CANONICAL_FIELDS),
+                "additionalProperties": False,
+                "properties": {name: _image_field(name) for name in CANONICAL_FIELDS},
+            },
+            "previous": {
+                "type": ["object", "null"],
+                "description": "Old values of the fields in changedFields; null if none known.",
+            },
+            "changedFields": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(CANONICAL_FIELDS)},
+            },
+            "reason": {"type": "string", "enum": list(REASONS)},
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(event_schema(), indent=2))

@@ -1,0 +1,73 @@
+"""The Lambda's environment, read once into a typed object."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from amiwatch.config import ConfigError, Watch, load_watches_file, parse_watches
+
+DEFAULT_LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute
+REQUIRED_ENV = ("AMIWATCH_TABLE", "AMIWATCH_TOPIC_ARN", "AMIWATCH_BUS_NAME", "AWS_REGION")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the watcher reads its watches and sends its events.
+
+    The watch list comes from a JSON file shipped in the Lambda asset
+    (`AMIWATCH_WATCHES_FILE`, relative to the code root) so its size is not bound by Lambda's
+    4 KB environment limit; `AMIWATCH_WATCHES` (inline JSON) is accepted for small setups.
+    """
+
+    watches: tuple[Watch, ...]
+    table_name: str
+    topic_arn: str
+    bus_name: str
+    region: str
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the environment; ConfigError names what is missing or wrong."""
+        env = os.environ if env is None else env
+        missing = [k for k in REQUIRED_ENV if not env.get(k)]
+        if missing:
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            watches=_watches(env),
+            table_name=env["AMIWATCH_TABLE"],
+            topic_arn=env["AMIWATCH_TOPIC_ARN"],
+            bus_name=env["AMIWATCH_BUS_NAME"],
+            region=env["AWS_REGION"],
+            lease_seconds=int(env.get("AMIWATCH_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+        )
+
+    def watches_for(self, event: Mapping[str, Any] | None) -> tuple[Watch, ...]:
+        """All watches, or the ones an invoking event names: `{"watches": ["golden"]}`."""
+        names: Sequence[str] | None = (event or {}).get("watches")
+        if not names:
+            return self.watches
+        by_name = {w.name: w for w in self.watches}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ConfigError(f"event names unknown watches: {', '.join(map(str, unknown))}")
+        return tuple(by_name[n] for n in names)
+
+
+def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:
+    if env.get("AMIWATCH_WATCHES_FILE"):
+        path = Path(env["AMIWATCH_WATCHES_FILE"])
+        if not path.is_absolute():
+            path = Path(env.get("LAMBDA_TASK_ROOT", ".")) / path
+        return load_watches_file(path)
+    if env.get("AMIWATCH_WATCHES"):
+        try:
+            return parse_watches(json.loads(env["AMIWATCH_WATCHES"]))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"AMIWATCH_WATCHES is not valid JSON: {exc}") from exc
+    raise ConfigError("set AMIWATCH_WATCHES_FILE (or AMIWATCH_WATCHES) to the watch list")
