@@ -14,7 +14,7 @@ from amiwatch.aws.clients import client
 from amiwatch.aws.publish import Publisher
 from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import ConfigError, Watch, parse_watches
-from amiwatch.events import OutgoingEvent, Target
+from amiwatch.events import Target
 from amiwatch.pipeline import PublishIncomplete, WatchAws, WatchResult, run_watch
 
 
@@ -30,10 +30,10 @@ def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
     return parse_watches(amiwatch.get("watches"))
 
 
-def render_table(events: Sequence[OutgoingEvent]) -> str:
-    """Events as a fixed-width table: change, watch, image, name, state and detail."""
+def render_table(details: Sequence[dict[str, Any]]) -> str:
+    """Event details as a fixed-width table: change, watch, image, name, state and detail."""
     header = ("CHANGE", "WATCH", "IMAGE", "NAME", "STATE", "DETAIL")
-    rows = [header, *[_row(e.detail) for e in events]]
+    rows = [header, *[_row(detail) for detail in details]]
     widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(header) - 1)]
     lines = []
     for row in rows:
@@ -139,4 +139,4 @@ def _print(result: WatchResult, *, as_json: bool) -> None:
         return
     print(json.dumps(result.summary()))
     if result.events:
-        print(render_table(result.events))
+        print(render_table([e.detail for e in result.events]))

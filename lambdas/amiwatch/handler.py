@@ -13,7 +13,13 @@ from amiwatch.aws.publish import Publisher
 from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import Watch
 from amiwatch.events import Target
-from amiwatch.observability import logger, metrics, record_watch_metrics, tracer
+from amiwatch.observability import (
+    logger,
+    metrics,
+    record_invocation,
+    record_watch_metrics,
+    tracer,
+)
 from amiwatch.pipeline import PublishIncomplete, WatchAws, WatchResult, run_watch
 from amiwatch.settings import Settings
 
@@ -62,6 +68,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         record_watch_metrics(result)
         logger.info("watch finished", extra=result.summary())
         summaries.append(result.summary())
+    record_invocation(len(summaries), len(failures))
     if failures:
         raise WatchesFailed("; ".join(failures))
     return {"watches": summaries}

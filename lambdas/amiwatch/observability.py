@@ -36,3 +36,9 @@ def record_watch_metrics(result: WatchResult) -> None:
     if result.status == "ok":
         # The heartbeat the "no successful run" alarm watches.
         _watch_metric("SuccessfulRuns", 1, result.watch)
+
+
+def record_invocation(watches_run: int, watches_failed: int) -> None:
+    """Invocation-level metrics, flushed by the handler's log_metrics decorator."""
+    metrics.add_metric(name="WatchesRun", unit=MetricUnit.Count, value=watches_run)
+    metrics.add_metric(name="WatchesFailed", unit=MetricUnit.Count, value=watches_failed)
