@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NPM_STAMP := node_modules/.installed
 
 export PYTHONPATH := $(CURDIR)/lambdas:$(CURDIR)
 export MOTO_EC2_LOAD_DEFAULT_AMIS := false
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export POWERTOOLS_TRACE_DISABLED := true
+export CDK_DISABLE_CLI_TELEMETRY := 1
 
 .PHONY: venv demo test lint types pytest unit integration infra synth clean
 
@@ -18,14 +20,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
 venv: $(STAMP)
 
 ## demo: run the watcher against an embedded moto server with seeded AMIs
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo
 
-## test: lint, types, then unit + integration + infra tests in one pytest run
-test: lint types pytest
+## test: lint, types, synth (+ cfn-lint), then unit + integration + infra tests in one run
+test: lint types synth pytest
+
+## synth: the CDK CLI synthesizes cdk.out/ offline (cdk-nag runs inside), then cfn-lint
+synth: $(STAMP) $(NPM_STAMP)
+	npx cdk synth --quiet
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,4 +52,4 @@ unit integration infra: $(STAMP)
 	$(BIN)/pytest -q tests/$@
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

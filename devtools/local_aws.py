@@ -45,11 +45,10 @@ class LocalAws:
         *,
         filter_policy: dict[str, Any] | None = None,
     ) -> LocalAws:
-        """Create table, topic, bus and the two subscriber queues."""
+        """Create table, topic and bus as the stack does, plus the two subscriber queues."""
         make = lambda s: boto3.client(s, region_name=region, endpoint_url=endpoint_url)  # noqa: E731
-        ddb, sns, sqs, events = make("dynamodb"), make("sns"), make("sqs"), make("events")
         table = "amiwatch"
-        ddb.create_table(
+        make("dynamodb").create_table(
             TableName=table,
             KeySchema=[
                 {"AttributeName": "pk", "KeyType": "HASH"},
@@ -61,7 +60,23 @@ class LocalAws:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
-        topic_arn = sns.create_topic(Name="amiwatch")["TopicArn"]
+        topic_arn = make("sns").create_topic(Name="amiwatch")["TopicArn"]
+        make("events").create_event_bus(Name="amiwatch")
+        return cls.attach(region, endpoint_url, table, topic_arn, "amiwatch", filter_policy)
+
+    @classmethod
+    def attach(
+        cls,
+        region: str,
+        endpoint_url: str | None,
+        table_name: str,
+        topic_arn: str,
+        bus_name: str,
+        filter_policy: dict[str, Any] | None = None,
+    ) -> LocalAws:
+        """Subscribe an SQS queue to the topic and route the bus to another one."""
+        make = lambda s: boto3.client(s, region_name=region, endpoint_url=endpoint_url)  # noqa: E731
+        sns, sqs, events = make("sns"), make("sqs"), make("events")
         topic_queue = sqs.create_queue(QueueName="amiwatch-topic-subscriber")["QueueUrl"]
         attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
         sns.subscribe(
@@ -70,17 +85,18 @@ class LocalAws:
             Endpoint=_queue_arn(sqs, topic_queue),
             Attributes=attributes,
         )
-        bus = events.create_event_bus(Name="amiwatch")["EventBusArn"].split("/")[-1]
         bus_queue = sqs.create_queue(QueueName="amiwatch-bus-subscriber")["QueueUrl"]
         events.put_rule(
-            Name="all-amiwatch", EventBusName=bus, EventPattern=json.dumps({"source": ["amiwatch"]})
+            Name="all-amiwatch",
+            EventBusName=bus_name,
+            EventPattern=json.dumps({"source": ["amiwatch"]}),
         )
         events.put_targets(
             Rule="all-amiwatch",
-            EventBusName=bus,
+            EventBusName=bus_name,
             Targets=[{"Id": "queue", "Arn": _queue_arn(sqs, bus_queue)}],
         )
-        return cls(region, endpoint_url, table, topic_arn, bus, topic_queue, bus_queue)
+        return cls(region, endpoint_url, table_name, topic_arn, bus_name, topic_queue, bus_queue)
 
     def watch_aws(self, target: Target) -> WatchAws:
         """The edges run_watch needs, pointed at these resources."""

@@ -36,6 +36,17 @@ HEADLINES = {
     ChangeKind.UPDATED: "An AMI was updated",
 }
 MAX_SUBJECT = 100
+# String message attributes on every SNS message (state_reason_code only when there is one).
+MESSAGE_ATTRIBUTES = (
+    "change",
+    "watch",
+    "region",
+    "account",
+    "image_id",
+    "owner_id",
+    "state",
+    "state_reason_code",
+)
 
 
 @dataclass(frozen=True)

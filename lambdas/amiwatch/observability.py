@@ -16,7 +16,15 @@ tracer = Tracer(service=SERVICE)
 
 
 def _watch_metric(name: str, value: float, watch: str, **dimensions: str) -> None:
-    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as m:
+    # Dimensions are explicit (not taken from POWERTOOLS_SERVICE_NAME) because the stack's
+    # heartbeat alarm must name exactly these: {service, watch}.
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as m:
         m.add_dimension(name="watch", value=watch)
         for key, dim in dimensions.items():
             m.add_dimension(name=key, value=dim)

@@ -169,9 +169,9 @@ def test_runs_emit_emf_metrics_per_watch_and_change_kind(aws, lambda_env, fleet,
     invoke()
     metrics = emf_metrics(capsys.readouterr().out)
 
-    watch = ("watch", "golden")
-    assert metrics[("ImagesScanned", (watch,))] == 6
-    assert metrics[("Changes", (("change", "failed"), watch))] == 1
-    assert metrics[("PublishFailures", (watch,))] == 0
-    assert metrics[("SuccessfulRuns", (watch,))] == 1
+    service, watch = ("service", "amiwatch"), ("watch", "golden")
+    assert metrics[("ImagesScanned", (service, watch))] == 6
+    assert metrics[("Changes", (("change", "failed"), service, watch))] == 1
+    assert metrics[("PublishFailures", (service, watch))] == 0
+    assert metrics[("SuccessfulRuns", (service, watch))] == 1  # the heartbeat alarm's metric
     assert metrics[("WatchesRun", (("service", "amiwatch"),))] == 1

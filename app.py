@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""CDK entry point: validate the `amiwatch` context of cdk.json, compose the stack, run cdk-nag."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "lambdas"))
+
+import aws_cdk as cdk  # noqa: E402
+
+from amiwatch.config import ConfigError  # noqa: E402
+from infra.app_config import load_app_config  # noqa: E402
+from infra.nag import apply_checks  # noqa: E402
+from infra.stack import AmiWatchStack  # noqa: E402
+
+
+def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App:
+    """The CDK app; raises ConfigError naming the bad field before any construct is made.
+
+    Run by the CDK CLI, context comes from the CLI; run directly (`python app.py`, tests),
+    it is read from cdk.json unless given.
+    """
+    if context is None and "CDK_CONTEXT_JSON" not in os.environ:
+        context = json.loads((HERE / "cdk.json").read_text())["context"]
+    app = cdk.App(context=context, outdir=outdir)
+    config = load_app_config(app.node.try_get_context("amiwatch"))
+    # Account and region come from the CDK CLI's environment; without them the stack is
+    # environment-agnostic. Synth never calls STS.
+    env = cdk.Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
+    AmiWatchStack(app, "AmiWatch", config=config, env=env, description="amiwatch AMI watcher")
+    apply_checks(app)
+    return app
+
+
+def main() -> int:
+    try:
+        app = build_app()
+    except ConfigError as exc:
+        print(f"amiwatch: invalid configuration in cdk.json: {exc}", file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

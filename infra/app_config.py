@@ -1,0 +1,154 @@
+"""The `amiwatch` object of cdk.json, validated at synth with messages that name the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from amiwatch.config import ConfigError, Watch, parse_watches
+from amiwatch.events import MESSAGE_ATTRIBUTES
+
+KEYS = (
+    "schedule",
+    "watches",
+    "busName",
+    "emails",
+    "archiveRetentionDays",
+    "logRetentionDays",
+    "memoryMb",
+    "timeoutSeconds",
+    "powertoolsLayerVersion",
+    "heartbeatPeriodMinutes",
+)
+RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+BUS_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,256}$")
+UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+# CloudWatch Logs retention choices (days -> aws_logs.RetentionDays member name).
+LOG_RETENTION = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+                 30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+                 150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+                 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS",
+                 1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS",
+                 2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EmailSubscription:
+    """An email address subscribed to the topic, optionally with an SNS filter policy."""
+
+    address: str
+    filter_policy: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the stack is built from."""
+
+    watches: tuple[Watch, ...]
+    schedule: str = "rate(1 hour)"
+    bus_name: str = "amiwatch"
+    emails: tuple[EmailSubscription, ...] = ()
+    archive_retention_days: int = 365
+    log_retention_days: int = 90
+    memory_mb: int = 1024
+    timeout_seconds: int = 900
+    powertools_layer_version: int = 27
+    heartbeat_period_minutes: int = field(default=60)
+
+    def watches_document(self) -> str:
+        """The watch file shipped in the Lambda asset."""
+        return json.dumps({"watches": [w.to_dict() for w in self.watches]}, indent=1)
+
+
+def _int(raw: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(
+            f"amiwatch.{key} must be a whole number {low}..{high}, got {json.dumps(value)}"
+        )
+    return value
+
+
+def schedule_minutes(schedule: Any) -> int | None:
+    """Validate a schedule expression; its period in minutes for rate(), None for cron()."""
+    if not isinstance(schedule, str):
+        raise ConfigError(f"amiwatch.schedule must be a string, got {json.dumps(schedule)}")
+    rate = RATE.match(schedule)
+    if rate:
+        count, unit = int(rate.group(1)), rate.group(2)
+        if count < 1 or (count == 1) != (not unit.endswith("s")):
+            raise ConfigError(
+                f'amiwatch.schedule "{schedule}": use "rate(1 {unit.rstrip("s")})" for one, '
+                f'"rate(N {unit.rstrip("s")}s)" for more'
+            )
+        return count * UNIT_MINUTES[unit.rstrip("s")]
+    if CRON.match(schedule):
+        return None
+    raise ConfigError(
+        f'amiwatch.schedule "{schedule}" is not "rate(N unit)" or "cron(m h dom mon dow year)"'
+    )
+
+
+def _emails(raw: Any) -> tuple[EmailSubscription, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError("amiwatch.emails must be a list")
+    subscriptions = []
+    for i, item in enumerate(raw):
+        entry = {"address": item} if isinstance(item, str) else item
+        where = f"amiwatch.emails[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"address", "filterPolicy"}:
+            raise ConfigError(f'{where}: use an address or {{"address", "filterPolicy"}}')
+        address = entry.get("address")
+        if not isinstance(address, str) or not EMAIL.match(address):
+            raise ConfigError(f"{where}: {json.dumps(address)} is not an email address")
+        policy = entry.get("filterPolicy")
+        if policy is not None:
+            _check_policy(policy, where)
+        subscriptions.append(EmailSubscription(address, policy))
+    return tuple(subscriptions)
+
+
+def _check_policy(policy: Any, where: str) -> None:
+    if not isinstance(policy, dict) or not policy:
+        raise ConfigError(f"{where}.filterPolicy must be a non-empty object")
+    for name, rule in policy.items():
+        if name not in MESSAGE_ATTRIBUTES:
+            raise ConfigError(
+                f'{where}.filterPolicy: unknown attribute "{name}" '
+                f"(messages carry: {', '.join(MESSAGE_ATTRIBUTES)})"
+            )
+        if not isinstance(rule, list) or not rule:
+            raise ConfigError(f'{where}.filterPolicy "{name}" must be a non-empty list')
+
+
+def load_app_config(raw: Any) -> AppConfig:
+    """Validate the whole `amiwatch` context object."""
+    if not isinstance(raw, dict):
+        raise ConfigError('cdk.json needs a context object "amiwatch" with at least "watches"')
+    for key in raw:
+        if key not in KEYS:
+            raise ConfigError(f'amiwatch: unknown key "{key}" (known: {", ".join(KEYS)})')
+    schedule = raw.get("schedule", "rate(1 hour)")
+    period = schedule_minutes(schedule)
+    bus_name = raw.get("busName", "amiwatch")
+    if not isinstance(bus_name, str) or not BUS_NAME.match(bus_name) or bus_name == "default":
+        raise ConfigError(f"amiwatch.busName {json.dumps(bus_name)} is not a custom bus name")
+    log_days = raw.get("logRetentionDays", 90)
+    if log_days not in LOG_RETENTION:
+        raise ConfigError(f"amiwatch.logRetentionDays must be one of {sorted(LOG_RETENTION)}")
+    return AppConfig(
+        watches=parse_watches(raw.get("watches")),
+        schedule=schedule,
+        bus_name=bus_name,
+        emails=_emails(raw.get("emails", [])),
+        archive_retention_days=_int(raw, "archiveRetentionDays", 365, 0, 36500),
+        log_retention_days=log_days,
+        memory_mb=_int(raw, "memoryMb", 1024, 256, 10240),
+        timeout_seconds=_int(raw, "timeoutSeconds", 900, 60, 900),
+        powertools_layer_version=_int(raw, "powertoolsLayerVersion", 27, 1, 10000),
+        heartbeat_period_minutes=_int(raw, "heartbeatPeriodMinutes", period or 1440, 1, 10080),
+    )

@@ -1,0 +1,30 @@
+"""The deployable stack: the watcher construct plus stable outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.app_config import AppConfig
+from infra.watcher import AmiWatcher
+
+
+class AmiWatchStack(Stack):
+    """One amiwatch deployment. Outputs keep their logical ids across versions."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig, **kwargs: Any):
+        super().__init__(scope, construct_id, **kwargs)
+        watcher = AmiWatcher(self, "Watcher", config=config)
+        outputs = {
+            "TopicArn": (watcher.topic.topic_arn, "SNS topic with one message per AMI change"),
+            "AlarmTopicArn": (watcher.alarm_topic.topic_arn, "SNS topic of the watcher's alarms"),
+            "BusName": (watcher.bus.event_bus_name, "EventBridge bus receiving amiwatch events"),
+            "BusArn": (watcher.bus.event_bus_arn, "ARN of that bus"),
+            "TableName": (watcher.table.table_name, "DynamoDB table holding the snapshots"),
+            "FunctionName": (watcher.function.function_name, "The watcher Lambda"),
+        }
+        for logical_id, (value, description) in outputs.items():
+            CfnOutput(self, logical_id, value=value, description=description)
+        self.watcher = watcher

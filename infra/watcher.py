@@ -1,0 +1,325 @@
+"""`AmiWatcher`: everything one amiwatch deployment needs, as one reusable construct."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    AssetHashType,
+    Aws,
+    BundlingOptions,
+    DockerImage,
+    Duration,
+    ILocalBundling,
+    RemovalPolicy,
+)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.app_config import LOG_RETENTION, AppConfig
+from infra.nag import acknowledge
+
+LAMBDAS_DIR = Path(__file__).resolve().parents[1] / "lambdas"
+WATCHES_FILE = "watches.json"
+# AWS publishes Powertools as a public layer in every commercial region (account 017000801446).
+POWERTOOLS_LAYER = (
+    "arn:{partition}:lambda:{region}:017000801446:layer:"
+    "AWSLambdaPowertoolsPythonV3-python313-arm64:{version}"
+)
+SNAPSHOT_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+]
+MAX_ALARM_WINDOW_MINUTES = 1440
+
+
+@jsii.implements(ILocalBundling)
+class _LambdaSources:
+    """Local bundling without Docker or network: our package plus the validated watch list."""
+
+    def __init__(self, watches_document: str) -> None:
+        self.watches_document = watches_document
+
+    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
+        out = Path(output_dir)
+        shutil.copytree(
+            LAMBDAS_DIR / "amiwatch",
+            out / "amiwatch",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            dirs_exist_ok=True,
+        )
+        (out / WATCHES_FILE).write_text(self.watches_document, encoding="utf-8")
+        return True
+
+
+class AmiWatcher(Construct):
+    """Table, topic, bus (with archive), scheduled Lambda, DLQ, alarms and email subscriptions."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.key = self._key()
+        self.table = self._table()
+        self.topic = self._topic()
+        self.bus = self._bus()
+        self.dead_letter_queue = self._dead_letter_queue()
+        self.function = self._function()
+        self._schedule()
+        self.alarm_topic = self._alarm_topic()
+        self.alarms = self._alarms()
+        self._email_subscriptions()
+
+    def _key(self) -> kms.Key:
+        key = kms.Key(
+            self,
+            "Key",
+            description="amiwatch: encrypts the event topic and the alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CloudWatch alarms publish to the encrypted alarm topic.
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt",
+                  "kms:GenerateDataKey*")  # fmt: skip
+        return key
+
+    def _table(self) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            "Snapshot",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            time_to_live_attribute="expiresAt",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _topic(self) -> sns.Topic:
+        return sns.Topic(
+            self, "Topic", display_name="amiwatch", master_key=self.key, enforce_ssl=True
+        )
+
+    def _bus(self) -> events.EventBus:
+        bus = events.EventBus(self, "Bus", event_bus_name=self.config.bus_name)
+        bus.archive(
+            "Archive",
+            description="Every amiwatch event, for replay",
+            event_pattern=events.EventPattern(source=["amiwatch"]),
+            retention=Duration.days(self.config.archive_retention_days),
+        )
+        return bus
+
+    def _dead_letter_queue(self) -> sqs.Queue:
+        # SQS-managed SSE: encrypted at rest without a KMS grant (and its wildcard actions).
+        queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination of the watcher Lambda.",
+        )
+        return queue
+
+    def _function(self) -> lambda_.Function:
+        config = self.config
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays[LOG_RETENTION[config.log_retention_days]],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="amiwatch watcher: read AMIs, keep its snapshot, publish changes",
+        )
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            POWERTOOLS_LAYER.format(
+                partition=Aws.PARTITION, region=Aws.REGION, version=config.powertools_layer_version
+            ),
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            "python3.13 is a supported runtime; it is pinned together with the public Powertools "
+            "layer built for it (AWSLambdaPowertoolsPythonV3-python313-arm64). Bump both at once.",
+        )
+        function = lambda_.Function(
+            self,
+            "Function",
+            description="amiwatch: scan AMIs, diff against the snapshot, publish changes",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="amiwatch.handler.handler",
+            code=lambda_.Code.from_asset(
+                str(LAMBDAS_DIR),
+                # Hash the bundle, not the sources: a changed watch list must change the asset.
+                asset_hash_type=AssetHashType.OUTPUT,
+                bundling=BundlingOptions(
+                    image=DockerImage.from_registry("unused-local-bundling-only"),
+                    local=_LambdaSources(config.watches_document()),
+                ),
+            ),
+            role=role,
+            memory_size=config.memory_mb,
+            timeout=Duration.seconds(config.timeout_seconds),
+            reserved_concurrent_executions=1,
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=log_group,
+            layers=[layer],
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+            retry_attempts=2,
+            environment={
+                "AMIWATCH_TABLE": self.table.table_name,
+                "AMIWATCH_TOPIC_ARN": self.topic.topic_arn,
+                "AMIWATCH_BUS_NAME": self.bus.event_bus_name,
+                "AMIWATCH_WATCHES_FILE": WATCHES_FILE,
+                "AMIWATCH_LEASE_SECONDS": str(config.timeout_seconds + 60),
+                "POWERTOOLS_SERVICE_NAME": "amiwatch",
+                "POWERTOOLS_METRICS_NAMESPACE": "amiwatch",
+            },
+        )
+        self._grant(role, log_group)
+        return function
+
+    def _grant(self, role: iam.Role, log_group: logs.LogGroup) -> None:
+        role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeImages"], resources=["*"]))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=SNAPSHOT_ACTIONS, resources=[self.table.table_arn])
+        )
+        # Exact actions instead of topic.grant_publish(), whose KMS part is kms:GenerateDataKey*.
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]
+            )
+        )
+        self.bus.grant_put_events_to(role)
+        log_group.grant_write(role)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeImages supports no resource-level permissions, and neither do X-Ray's "
+            "PutTraceSegments/PutTelemetryRecords (added by active tracing).",
+        )
+
+    def _schedule(self) -> None:
+        events.Rule(
+            self,
+            "Schedule",
+            description="Runs every amiwatch watch",
+            schedule=events.Schedule.expression(self.config.schedule),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+
+    def _alarm_topic(self) -> sns.Topic:
+        return sns.Topic(
+            self, "AlarmTopic", display_name="amiwatch alarms", master_key=self.key,
+            enforce_ssl=True,
+        )  # fmt: skip
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        five_minutes = Duration.minutes(5)
+        fn = self.function
+        timeout_ms = self.config.timeout_seconds * 1000
+        alarms = [
+            self._alarm("Errors", fn.metric_errors(period=five_minutes, statistic="Sum"), 1,
+                        "The watcher failed (a watch could not run, or events were not delivered)"),
+            self._alarm("Throttles", fn.metric_throttles(period=five_minutes, statistic="Sum"), 1,
+                        "The watcher was throttled (reserved concurrency is 1)"),
+            self._alarm("DurationNearTimeout",
+                        fn.metric_duration(period=five_minutes, statistic="Maximum"),
+                        math.floor(timeout_ms * 0.8), "A run used more than 80% of its timeout"),
+            self._alarm("DeadLetters",
+                        self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                            period=five_minutes, statistic="Maximum"),
+                        1, "A failed invocation landed in the dead-letter queue"),
+        ]  # fmt: skip
+        alarms.extend(self._heartbeat(watch.name) for watch in self.config.watches)
+        return alarms
+
+    def _heartbeat(self, watch: str) -> cloudwatch.Alarm:
+        window = min(2 * self.config.heartbeat_period_minutes, MAX_ALARM_WINDOW_MINUTES)
+        metric = cloudwatch.Metric(
+            namespace="amiwatch",
+            metric_name="SuccessfulRuns",
+            dimensions_map={"service": "amiwatch", "watch": watch},
+            statistic="Sum",
+            period=Duration.minutes(window),
+        )
+        return self._alarm(
+            f"NoSuccessfulRun-{watch}", metric, 1,
+            f'Watch "{watch}" had no successful run in two schedule periods',
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )  # fmt: skip
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        *,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            f"Alarm{name}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+            alarm_description=f"amiwatch: {description}",
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+        return alarm
+
+    def _email_subscriptions(self) -> None:
+        for i, email in enumerate(self.config.emails):
+            sns.CfnSubscription(
+                self,
+                f"Email{i}",
+                topic_arn=self.topic.topic_arn,
+                protocol="email",
+                endpoint=email.address,
+                filter_policy=email.filter_policy,
+                filter_policy_scope="MessageAttributes" if email.filter_policy else None,
+            )

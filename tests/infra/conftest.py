@@ -1,0 +1,61 @@
+"""Synthesize the app once per session (in-process, no CLI) with a test configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+ROOT = Path(__file__).resolve().parents[2]
+# The real cdk.json's context (feature flags included), with a richer amiwatch configuration.
+TEST_CONTEXT = {
+    **json.loads((ROOT / "cdk.json").read_text())["context"],
+    "amiwatch": {
+        "schedule": "rate(30 minutes)",
+        "busName": "amiwatch-test",
+        "watches": [
+            {"name": "al2023", "owners": ["amazon"],
+             "filters": {"name": ["al2023-ami-2023.*-x86_64"]}, "deprecationWarningDays": 14},
+            {"name": "golden", "owners": ["self"], "filters": {"tag:team": ["platform"]}},
+        ],
+        "emails": [
+            "platform@example.com",
+            {"address": "oncall@example.com",
+             "filterPolicy": {"change": ["failed", "deregistered"]}},
+        ],
+    }
+}  # fmt: skip
+
+
+@dataclass
+class Synthesized:
+    template: dict[str, Any]
+    asset_dir: Path
+    outdir: Path
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == kind}
+
+    def one(self, kind: str) -> tuple[str, dict[str, Any]]:
+        [(logical_id, resource)] = self.resources(kind).items()
+        return logical_id, resource
+
+
+def synthesize(context: dict[str, Any], outdir: Path) -> Synthesized:
+    from app import build_app
+
+    assembly = build_app(context=context, outdir=str(outdir)).synth()
+    stack = assembly.get_stack_by_name("AmiWatch")
+    [asset_dir] = [p for p in outdir.glob("asset.*") if (p / "watches.json").exists()]
+    return Synthesized(stack.template, asset_dir, outdir)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(json.loads(json.dumps(TEST_CONTEXT)), tmp_path_factory.mktemp("cdk.out"))

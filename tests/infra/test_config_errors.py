@@ -1,0 +1,80 @@
+"""Bad configuration fails synth with a message that names the field; nag enforces too."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import aws_sns as sns
+
+from amiwatch.config import ConfigError
+from infra.app_config import load_app_config
+
+from .conftest import TEST_CONTEXT
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = {"name": "golden", "owners": ["self"]}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"schedule": "every hour"}, 'amiwatch.schedule "every hour" is not "rate(N unit)"'),
+        ({"schedule": "rate(1 hours)"}, 'use "rate(1 hour)" for one'),
+        ({"schedule": "rate(5 minute)"}, '"rate(N minutes)" for more'),
+        ({"schedule": "cron(0 * * *)"}, "is not"),
+        ({"emails": ["not-an-address"]}, 'amiwatch.emails[0]: "not-an-address" is not an email'),
+        ({"emails": [{"address": "a@example.com", "filterPolicy": {"kind": ["failed"]}}]},
+         'amiwatch.emails[0].filterPolicy: unknown attribute "kind"'),
+        ({"emails": [{"address": "a@example.com", "filter": {}}]}, "amiwatch.emails[0]: use"),
+        ({"busName": "default"}, 'amiwatch.busName "default" is not a custom bus name'),
+        ({"logRetentionDays": 10}, "amiwatch.logRetentionDays must be one of"),
+        ({"timeoutSeconds": 1000}, "amiwatch.timeoutSeconds must be a whole number 60..900"),
+        ({"shedule": "rate(1 hour)"}, 'amiwatch: unknown key "shedule"'),
+        ({"watches": [{"name": "golden"}]}, 'watch "golden": has no scope'),
+    ],
+)  # fmt: skip
+def test_each_bad_setting_is_named(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        load_app_config({"watches": [GOLDEN], **overrides})
+
+    assert message in str(error.value)
+
+
+def test_cron_schedules_are_accepted_and_default_the_heartbeat_to_a_day():
+    config = load_app_config({"watches": [GOLDEN], "schedule": "cron(0 6 * * ? *)"})
+
+    assert config.heartbeat_period_minutes == 1440
+
+
+def test_synth_of_a_bad_cdk_json_exits_with_the_message_and_no_traceback():
+    context = json.loads(json.dumps(TEST_CONTEXT))
+    context["amiwatch"]["watches"][1]["filters"] = {"nmae": ["x"]}
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": "/tmp/unused"}
+
+    synth = subprocess.run(
+        [sys.executable, str(ROOT / "app.py")], capture_output=True, text=True, env=env,
+        check=False, timeout=120,
+    )  # fmt: skip
+
+    assert synth.returncode == 1
+    assert synth.stderr.strip() == (
+        'amiwatch: invalid configuration in cdk.json: watch "golden": unknown filter "nmae" '
+        '(did you mean "name"?)'
+    )
+
+
+def test_an_unacknowledged_nag_finding_fails_synth(tmp_path):
+    from app import build_app
+
+    app = build_app(context=json.loads(json.dumps(TEST_CONTEXT)), outdir=str(tmp_path))
+    sns.Topic(app.node.find_child("AmiWatch"), "PlainTopic")  # no KMS, no SSL enforcement
+
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
+    report = (tmp_path / "validation-report.json").read_text()
+    assert "AwsSolutions-SNS3" in report and "AmiWatch/PlainTopic" in report

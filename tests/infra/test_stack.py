@@ -1,0 +1,276 @@
+"""Template assertions on the properties a regression would break."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from .conftest import TEST_CONTEXT, Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: Synthesized) -> Template:
+    return Template.from_json(synthesized.template)
+
+
+def ref(synthesized: Synthesized, kind: str) -> dict:
+    logical_id, _ = synthesized.one(kind)
+    return {"Ref": logical_id}
+
+
+def test_the_schedule_runs_the_watcher(synthesized, template):
+    function_id, _ = synthesized.one("AWS::Lambda::Function")
+
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(30 minutes)",
+            "State": "ENABLED",
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function_id, "Arn"]}})],
+        },
+    )
+
+
+def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
+    table_id, _ = synthesized.one("AWS::DynamoDB::Table")
+    key_id, _ = synthesized.one("AWS::KMS::Key")
+    bus_id, _ = synthesized.one("AWS::Events::EventBus")
+    topics = [k for k, v in synthesized.resources("AWS::SNS::Topic").items()
+              if v["Properties"].get("DisplayName") == "amiwatch"]  # fmt: skip
+    _, policy = synthesized.one("AWS::IAM::Policy")
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    # (action, resource) pairs: independent of how CDK merges statements.
+    granted = {
+        (action, json.dumps(resource, sort_keys=True))
+        for s in statements
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        for resource in ([s["Resource"]] if not isinstance(s["Resource"], list) else s["Resource"])
+    }
+
+    def arn(logical_id):
+        return json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, sort_keys=True)
+
+    dlq_id = next(iter(synthesized.resources("AWS::SQS::Queue")))
+    log_id, _ = synthesized.one("AWS::Logs::LogGroup")
+    expected = {
+        '"*"': ["ec2:DescribeImages", "xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        arn(table_id): [
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+        ],
+        json.dumps({"Ref": topics[0]}): ["sns:Publish"],
+        arn(key_id): ["kms:Decrypt", "kms:GenerateDataKey"],
+        arn(bus_id): ["events:PutEvents"],
+        arn(log_id): ["logs:CreateLogStream", "logs:PutLogEvents"],
+        arn(dlq_id): ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+    }
+    assert granted == {(a, resource) for resource, actions in expected.items() for a in actions}
+    assert all("*" not in action for action, _ in granted)
+    _, role = synthesized.one("AWS::IAM::Role")
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_the_lambda_is_configured_for_large_watches(synthesized, template):
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "Handler": "amiwatch.handler.handler",
+            "MemorySize": 1024,
+            "Timeout": 900,
+            "ReservedConcurrentExecutions": 1,
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+            "Layers": [Match.object_like({"Fn::Join": Match.any_value()})],
+            "Environment": {
+                "Variables": {
+                    "AMIWATCH_TABLE": ref(synthesized, "AWS::DynamoDB::Table"),
+                    "AMIWATCH_TOPIC_ARN": Match.object_like(
+                        {"Ref": Match.string_like_regexp("Topic")}
+                    ),
+                    "AMIWATCH_BUS_NAME": ref(synthesized, "AWS::Events::EventBus"),
+                    "AMIWATCH_WATCHES_FILE": "watches.json",
+                    "AMIWATCH_LEASE_SECONDS": "960",
+                    "POWERTOOLS_SERVICE_NAME": "amiwatch",
+                    "POWERTOOLS_METRICS_NAMESPACE": "amiwatch",
+                }
+            },
+        },
+    )
+    _, function = synthesized.one("AWS::Lambda::Function")
+    layer = json.dumps(function["Properties"]["Layers"])
+    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27" in layer
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
+
+
+def test_failed_async_invocations_land_in_an_encrypted_dlq(synthesized, template):
+    dlq_id = next(iter(synthesized.resources("AWS::SQS::Queue")))
+
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq_id, "Arn"]}}},
+            "MaximumRetryAttempts": 2,
+        },
+    )
+    template.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+
+
+def test_the_snapshot_table_is_durable_and_encrypted(template):
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Retain",
+            "Properties": Match.object_like({
+                "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                              {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+                "TimeToLiveSpecification": {"AttributeName": "expiresAt", "Enabled": True},
+            }),
+        },
+    )  # fmt: skip
+
+
+def test_topics_are_kms_encrypted_and_refuse_plain_http(synthesized, template):
+    key_id, key = synthesized.one("AWS::KMS::Key")
+    topics = synthesized.resources("AWS::SNS::Topic")
+
+    assert len(topics) == 2
+    for topic in topics.values():
+        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    for policy in synthesized.resources("AWS::SNS::TopicPolicy").values():
+        [deny] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                  if s["Effect"] == "Deny"]  # fmt: skip
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    principals = [s["Principal"] for s in key["Properties"]["KeyPolicy"]["Statement"]]
+    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+
+
+def test_the_bus_is_named_and_archived(synthesized, template):
+    bus_id, _ = synthesized.one("AWS::Events::EventBus")
+
+    template.has_resource_properties("AWS::Events::EventBus", {"Name": "amiwatch-test"})
+    template.has_resource_properties(
+        "AWS::Events::Archive",
+        {
+            "SourceArn": {"Fn::GetAtt": [bus_id, "Arn"]},
+            "EventPattern": {"source": ["amiwatch"]},
+            "RetentionDays": 365,
+        },
+    )
+
+
+def test_alarms_cover_errors_throttles_duration_dlq_and_each_watch_heartbeat(synthesized):
+    alarms = {
+        a["Properties"]["AlarmDescription"]: a["Properties"]
+        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+    }
+    by_metric = {(p.get("Namespace"), p.get("MetricName")): p for p in alarms.values()
+                 if "MetricName" in p}  # fmt: skip
+    alarm_topic = next(k for k, v in synthesized.resources("AWS::SNS::Topic").items()
+                       if v["Properties"]["DisplayName"] == "amiwatch alarms")  # fmt: skip
+
+    assert by_metric[("AWS/Lambda", "Errors")]["Threshold"] == 1
+    assert by_metric[("AWS/Lambda", "Throttles")]["Threshold"] == 1
+    assert by_metric[("AWS/Lambda", "Duration")]["Threshold"] == 720_000
+    assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Threshold"] == 1
+    heartbeats = [p for p in alarms.values() if p.get("MetricName") == "SuccessfulRuns"]
+    assert sorted(d["Value"] for h in heartbeats for d in h["Dimensions"] if d["Name"] == "watch") \
+        == ["al2023", "golden"]  # fmt: skip
+    for heartbeat in heartbeats:
+        assert heartbeat["Namespace"] == "amiwatch"
+        assert {d["Name"] for d in heartbeat["Dimensions"]} == {"service", "watch"}
+        assert heartbeat["Period"] == 3600  # two 30-minute schedule periods
+        assert heartbeat["ComparisonOperator"] == "LessThanThreshold"
+        assert heartbeat["TreatMissingData"] == "breaching"
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": alarm_topic}]
+    assert len(alarms) == 6
+
+
+def test_email_subscriptions_carry_their_filter_policies(template):
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "platform@example.com", "FilterPolicy": Match.absent()},
+    )
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "email",
+            "Endpoint": "oncall@example.com",
+            "FilterPolicy": {"change": ["failed", "deregistered"]},
+            "FilterPolicyScope": "MessageAttributes",
+        },
+    )
+
+
+def test_outputs_have_stable_logical_ids(synthesized):
+    assert set(synthesized.template["Outputs"]) == {
+        "TopicArn", "AlarmTopicArn", "BusName", "BusArn", "TableName", "FunctionName",
+    }  # fmt: skip
+
+
+def test_the_asset_ships_the_watch_list_intact(synthesized):
+    shipped = json.loads((synthesized.asset_dir / "watches.json").read_text())
+
+    assert [w["name"] for w in shipped["watches"]] == ["al2023", "golden"]
+    assert shipped["watches"][0]["filters"] == {"name": ["al2023-ami-2023.*-x86_64"]}
+    assert (synthesized.asset_dir / "amiwatch" / "handler.py").exists()
+    assert not list(synthesized.asset_dir.rglob("__pycache__"))
+
+
+def test_a_watch_list_far_past_4_kb_still_fits_the_environment(tmp_path):
+    from .conftest import synthesize
+
+    context = json.loads(json.dumps(TEST_CONTEXT))
+    context["amiwatch"]["watches"] = [
+        {"name": f"team-{i:03d}", "owners": ["self"], "filters": {"tag:team": [f"team-{i}"]}}
+        for i in range(150)
+    ]
+    big = synthesize(context, tmp_path)
+    _, function = big.one("AWS::Lambda::Function")
+    environment = json.dumps(function["Properties"]["Environment"]["Variables"])
+    shipped = json.loads((big.asset_dir / "watches.json").read_text())
+
+    assert len(json.dumps(shipped)) > 4096
+    assert len(shipped["watches"]) == 150
+    assert len(environment) < 1024
+
+
+def test_synth_needs_no_lookups(synthesized):
+    manifest = json.loads((synthesized.outdir / "manifest.json").read_text())
+
+    assert "missing" not in manifest  # no context lookups: no AWS calls at synth
+
+
+def test_cfn_lint_finds_nothing(synthesized):
+    template_path = synthesized.outdir / "AmiWatch.template.json"
+    lint = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--ignore-checks",
+            "W3005",
+            "--",
+            str(template_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -1,0 +1,169 @@
+"""The synthesized pieces fit: resources built from the template, the handler from the asset.
+
+Nothing is deployed. The template's table, topic and bus are created in a moto server from the
+template's own properties; the Lambda's environment is resolved against them; the handler is
+imported from the asset directory in cdk.out (in a separate process, so nothing from lambdas/
+can leak in) and invoked; the events are read back through SNS->SQS and bus->SQS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
+
+from .conftest import Synthesized
+
+INVOKE = """
+import json, sys
+import amiwatch
+from amiwatch.handler import handler
+
+class Context:
+    function_name = "amiwatch"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:{region}:{account}:function:amiwatch"
+    aws_request_id = sys.argv[1]
+
+result = handler({{}}, Context())
+print("RESULT " + json.dumps({{"result": result, "module": amiwatch.__file__}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def build_from_template(synthesized: Synthesized, endpoint: str) -> dict[str, str]:
+    """Create the stateful resources the Lambda uses; map logical ids to physical names."""
+    make = lambda s: boto3.client(s, region_name=REGION, endpoint_url=endpoint)  # noqa: E731
+    table_id, table = synthesized.one("AWS::DynamoDB::Table")
+    props = table["Properties"]
+    make("dynamodb").create_table(
+        TableName="wiring-snapshot",
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props["BillingMode"],
+    )
+    [(topic_id, topic)] = [
+        (k, v)
+        for k, v in synthesized.resources("AWS::SNS::Topic").items()
+        if v["Properties"]["DisplayName"] == "amiwatch"
+    ]
+    topic_arn = make("sns").create_topic(
+        Name="wiring-topic", Attributes={"DisplayName": topic["Properties"]["DisplayName"]}
+    )["TopicArn"]
+    bus_id, bus = synthesized.one("AWS::Events::EventBus")
+    make("events").create_event_bus(Name=bus["Properties"]["Name"])
+    return {table_id: "wiring-snapshot", topic_id: topic_arn, bus_id: bus["Properties"]["Name"]}
+
+
+def resolve_environment(synthesized: Synthesized, physical: dict[str, str]) -> dict[str, str]:
+    _, function = synthesized.one("AWS::Lambda::Function")
+    resolved = {}
+    for name, value in function["Properties"]["Environment"]["Variables"].items():
+        if isinstance(value, dict):
+            assert set(value) == {"Ref"}, f"{name}: cannot resolve {value}"
+            resolved[name] = physical[value["Ref"]]
+        else:
+            resolved[name] = value
+    return resolved
+
+
+def invoke(
+    synthesized: Synthesized, environment: dict[str, str], endpoint: str, request: str, tmp_path
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(synthesized.asset_dir),
+        "LAMBDA_TASK_ROOT": str(synthesized.asset_dir),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        **environment,
+    }
+    script = INVOKE.format(region=REGION, account=ACCOUNT)
+    run = subprocess.run(
+        [sys.executable, "-c", script, request],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    [result] = [json.loads(line[len("RESULT ") :]) for line in lines if line.startswith("RESULT ")]
+    emf = [json.loads(line) for line in lines if '"_aws"' in line]
+    return result, emf
+
+
+def test_the_synthesized_handler_runs_against_the_synthesized_resources(
+    synthesized, moto_endpoint, tmp_path
+):
+    physical = build_from_template(synthesized, moto_endpoint)
+    environment = resolve_environment(synthesized, physical)
+    readers = LocalAws.attach(
+        REGION,
+        moto_endpoint,
+        environment["AMIWATCH_TABLE"],
+        environment["AMIWATCH_TOPIC_ARN"],
+        environment["AMIWATCH_BUS_NAME"],
+    )
+    ec2 = readers.client("ec2")
+    image_id = ec2.register_image(Name="golden-2026-11")["ImageId"]
+    ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": "platform"}])
+
+    baseline, _ = invoke(synthesized, environment, moto_endpoint, "baseline", tmp_path)
+    set_image(
+        image_id, state="failed", state_reason={"Code": "Server.InternalError", "Message": "boom"}
+    )
+    second, emf = invoke(synthesized, environment, moto_endpoint, "second", tmp_path)
+    bus, topic = readers.bus_events(), readers.topic_messages()
+
+    assert baseline["module"].startswith(str(synthesized.asset_dir))
+    assert [w["watch"] for w in baseline["result"]["watches"]] == ["al2023", "golden"]
+    assert second["result"]["watches"][1]["changes"] == {"failed": 1}
+    assert [e["detail-type"] for e in bus] == ["AMI Failed"]
+    assert bus[0]["detail"]["image"]["ImageId"] == image_id
+    assert [m["detail"]["eventId"] for m in topic] == [bus[0]["detail"]["eventId"]]
+    assert topic[0]["attributes"]["state_reason_code"] == "Server.InternalError"
+    heartbeat_dims = heartbeat_alarm_dimensions(synthesized, "golden")
+    assert heartbeat_dims in emitted_dimensions(emf, "SuccessfulRuns")
+
+
+def heartbeat_alarm_dimensions(synthesized: Synthesized, watch: str) -> dict[str, str]:
+    for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        dims = {d["Name"]: d["Value"] for d in props.get("Dimensions", [])}
+        if props.get("MetricName") == "SuccessfulRuns" and dims.get("watch") == watch:
+            return dims
+    raise AssertionError(f"no heartbeat alarm for {watch}")
+
+
+def emitted_dimensions(emf: list[dict[str, Any]], metric: str) -> list[dict[str, str]]:
+    found = []
+    for blob in emf:
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            if any(m["Name"] == metric for m in directive["Metrics"]):
+                found.extend({d: blob[d] for d in group} for group in directive["Dimensions"])
+    return found
