@@ -99,35 +99,40 @@ def needs_review(
     return bool(due_flags(watch, record, now) & ~entry.flags)
 
 
-@dataclass
 class Triage:
-    """A complete scan sorted out: which images need a full diff, and which vanished."""
+    """Sorts a streaming scan: images that may have changed are held for review, in chunks.
 
-    to_review: dict[str, ImageRecord]
-    vanished: list[str]
-    seen: int
-
-
-def triage(
-    watch: Watch,
-    now: datetime,
-    snapshot: Mapping[str, SnapshotEntry],
-    records: Iterable[ImageRecord],
-    *,
-    baseline: bool = False,
-) -> Triage:
-    """Stream through scanned records keeping only those that may have changed.
-
-    Call it with a complete scan only: an image missing from `records` counts as vanished.
+    Pure: it only compares. Call `vanished()` after a complete scan; an image missing from an
+    incomplete one must never be reported gone.
     """
-    seen: set[str] = set()
-    to_review: dict[str, ImageRecord] = {}
-    for record in records:
-        seen.add(record.image_id)
-        if baseline or needs_review(watch, snapshot.get(record.image_id), record, now):
-            to_review[record.image_id] = record
-    vanished = [image_id for image_id in snapshot if image_id not in seen]
-    return Triage(to_review, vanished, len(seen))
+
+    def __init__(
+        self,
+        watch: Watch,
+        now: datetime,
+        snapshot: Mapping[str, SnapshotEntry],
+        *,
+        baseline: bool = False,
+    ) -> None:
+        self.watch, self.now, self.snapshot, self.baseline = watch, now, snapshot, baseline
+        self.seen: set[str] = set()
+        self.pending: dict[str, ImageRecord] = {}
+
+    def add(self, record: ImageRecord) -> None:
+        """Look at one scanned image; keep it only if it may have changed."""
+        self.seen.add(record.image_id)
+        entry = self.snapshot.get(record.image_id)
+        if self.baseline or needs_review(self.watch, entry, record, self.now):
+            self.pending[record.image_id] = record
+
+    def take(self) -> dict[str, ImageRecord]:
+        """Hand over the images held for review and forget them."""
+        taken, self.pending = self.pending, {}
+        return taken
+
+    def vanished(self) -> list[str]:
+        """Snapshot images the (complete) scan did not return."""
+        return [image_id for image_id in self.snapshot if image_id not in self.seen]
 
 
 def diff(

@@ -1,19 +1,29 @@
-"""One run of one watch: lease -> scan -> diff -> publish -> persist."""
+"""One run of one watch: lease -> scan -> diff -> publish -> persist.
+
+Images that may have changed are handled in chunks of REVIEW_CHUNK as the scan streams in
+(load stored records, diff, publish, write the delivered records), so a baseline of 200k images
+never holds 200k records. Shards and meta are written once, at the end, after the scan completed;
+only then can an image count as vanished.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from amiwatch.aws.publish import Publisher
+from amiwatch.aws.publish import Publisher, PublishReport
 from amiwatch.aws.scan import ImageScan
 from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import Watch
-from amiwatch.diff import ImageOutcome, diff, triage
-from amiwatch.events import OutgoingEvent, Target, build_event, event_id
-from amiwatch.snapshot import Snapshot
+from amiwatch.diff import Triage, diff
+from amiwatch.events import OutgoingEvent, Target, build_event
+from amiwatch.records import ImageRecord
+from amiwatch.snapshot import Snapshot, SnapshotEntry
+
+REVIEW_CHUNK = 5000
+KEPT_EVENTS = 1000  # events kept on the result for display (CLI, demo); all are counted
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,7 @@ class WatchAws:
 
 @dataclass
 class WatchResult:
-    """What a run did, for the handler's summary, logs and metrics."""
+    """What a run did, for the handler's summary, logs, metrics and the benchmark."""
 
     watch: str
     status: str = "ok"  # ok | locked | dry-run | incomplete
@@ -37,7 +47,11 @@ class WatchResult:
     skipped_images: int = 0
     changes: Counter[str] = field(default_factory=Counter)
     events: list[OutgoingEvent] = field(default_factory=list)
+    published: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+    put_events_calls: int = 0
+    publish_batch_calls: int = 0
+    describe_pages: int = 0
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (what the Lambda returns per watch)."""
@@ -48,7 +62,7 @@ class WatchResult:
             "images": self.images,
             "skippedImages": self.skipped_images,
             "changes": dict(sorted(self.changes.items())),
-            "published": len(self.events) - len(self.failed),
+            "published": self.published,
             "failed": len(self.failed),
         }
 
@@ -57,9 +71,10 @@ class PublishIncomplete(RuntimeError):
     """Some events were not accepted; their images were left unpersisted for the next run."""
 
     def __init__(self, result: WatchResult) -> None:
+        total = result.published + len(result.failed)
         super().__init__(
-            f'watch "{result.watch}": {len(result.failed)} of {len(result.events)} events not '
-            f"delivered; they will be re-sent next run with the same eventId"
+            f'watch "{result.watch}": {len(result.failed)} of {total} events not delivered; '
+            "they will be re-sent next run with the same eventId"
         )
         self.result = result
 
@@ -75,23 +90,16 @@ def run_watch(
 ) -> WatchResult:
     """Run one watch once. Raises PublishIncomplete after persisting what was delivered."""
     result = WatchResult(watch.name)
-    store, publisher = aws.store, aws.publisher
-    if store is None or publisher is None:
+    store = aws.store
+    if aws.publisher is None:
         result.status = "dry-run"
-        _detect(watch, target, aws, now, result, store)
+        _Run(watch, target, aws, now, result, owner, lease_seconds).execute()
         return result
-    if not store.acquire_lease(owner, now, lease_seconds):
+    if store is None or not store.acquire_lease(owner, now, lease_seconds):
         result.status = "locked"
         return result
     try:
-        snapshot, outcomes = _detect(watch, target, aws, now, result, store)
-        report = publisher.publish(result.events)
-        result.failed = report.failed
-        delivered = [o for o in outcomes if _all_accepted(o, target, report.accepted)]
-        store.confirm_lease(owner, now, lease_seconds)
-        shards = snapshot.apply({o.image_id: o.entry for o in delivered})
-        stored = {o.image_id: o.stored for o in delivered if o.stored is not None}
-        store.save(stored, shards, snapshot, owner, now, succeeded=not report.failed)
+        _Run(watch, target, aws, now, result, owner, lease_seconds).execute()
     finally:
         store.release_lease(owner)
     if result.failed:
@@ -100,38 +108,74 @@ def run_watch(
     return result
 
 
-def _detect(
-    watch: Watch,
-    target: Target,
-    aws: WatchAws,
-    now: datetime,
-    result: WatchResult,
-    store: SnapshotStore | None,
-) -> tuple[Snapshot, list[ImageOutcome]]:
-    loaded = store.load() if store is not None else None
-    result.baseline = loaded is None
-    snapshot = loaded or Snapshot()
-    scan = ImageScan(aws.ec2, watch)
-    found = triage(watch, now, snapshot.entries, scan, baseline=result.baseline)
-    stored = {}
-    if store is not None and not result.baseline:
-        stored = store.load_images([*found.to_review, *found.vanished])
-    outcomes = diff(
-        watch,
-        now,
-        snapshot.entries,
-        found.to_review,
-        found.vanished,
-        stored,
-        baseline=result.baseline,
-    )
-    result.images, result.skipped_images = found.seen, scan.skipped
-    for outcome in outcomes:
-        for change in outcome.changes:
-            result.changes[change.kind.value] += 1
-            result.events.append(build_event(target, change, now, aws.bus_name))
-    return snapshot, outcomes
+@dataclass
+class _Run:
+    """The body of one run; `execute` keeps the order that makes a crash harmless."""
 
+    watch: Watch
+    target: Target
+    aws: WatchAws
+    now: datetime
+    result: WatchResult
+    owner: str
+    lease_seconds: int
+    updates: dict[str, SnapshotEntry | None] = field(default_factory=dict)
 
-def _all_accepted(outcome: ImageOutcome, target: Target, accepted: set[str]) -> bool:
-    return all(event_id(target, change) in accepted for change in outcome.changes)
+    def execute(self) -> None:
+        store = self.aws.store
+        loaded = store.load() if store is not None else None
+        self.result.baseline = loaded is None
+        snapshot = loaded or Snapshot()
+        triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)
+        scan = ImageScan(self.aws.ec2, self.watch)
+        for record in scan:
+            triage.add(record)
+            if len(triage.pending) >= REVIEW_CHUNK:
+                self._review(snapshot, triage.take(), [])
+        self._review(snapshot, triage.take(), triage.vanished())
+        self.result.images, self.result.skipped_images = len(triage.seen), scan.skipped
+        self.result.describe_pages = scan.pages
+        if store is not None and self.aws.publisher is not None:
+            store.confirm_lease(self.owner, self.now, self.lease_seconds)
+            shards = snapshot.apply(self.updates)
+            store.save_snapshot(
+                shards, snapshot, self.owner, self.now, succeeded=not self.result.failed
+            )
+
+    def _review(
+        self, snapshot: Snapshot, to_review: dict[str, ImageRecord], vanished: list[str]
+    ) -> None:
+        if not to_review and not vanished:
+            return
+        store, baseline = self.aws.store, self.result.baseline
+        stored = store.load_images([*to_review, *vanished]) if store and not baseline else {}
+        outcomes = diff(
+            self.watch, self.now, snapshot.entries, to_review, vanished, stored, baseline=baseline
+        )
+        events = [
+            build_event(self.target, change, self.now, self.aws.bus_name)
+            for outcome in outcomes
+            for change in outcome.changes
+        ]
+        for event in events:
+            self.result.changes[event.detail["change"]] += 1
+        self.result.events.extend(events[: KEPT_EVENTS - len(self.result.events)])
+        if self.aws.publisher is None or store is None:
+            return
+        accepted = self._publish(events)
+        ids_by_image: dict[str, list[str]] = defaultdict(list)
+        for event in events:
+            ids_by_image[event.image_id].append(event.event_id)
+        delivered = [o for o in outcomes if all(i in accepted for i in ids_by_image[o.image_id])]
+        store.confirm_lease(self.owner, self.now, self.lease_seconds)
+        store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
+        self.updates.update({o.image_id: o.entry for o in delivered})
+
+    def _publish(self, events: list[OutgoingEvent]) -> set[str]:
+        assert self.aws.publisher is not None
+        report: PublishReport = self.aws.publisher.publish(events)
+        self.result.published += len(report.accepted)
+        self.result.failed.update(report.failed)
+        self.result.put_events_calls += report.put_events_calls
+        self.result.publish_batch_calls += report.publish_batch_calls
+        return report.accepted

@@ -19,68 +19,12 @@ from amiwatch.events import Target
 from amiwatch.pipeline import PublishIncomplete, WatchAws, run_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
+from ..doubles import FlakyBus, FlakyTopic, change_is
 from .conftest import WATCHES, register
 
 WATCH = parse_watch(WATCHES[0])
 TARGET = Target(WATCH.name, ACCOUNT, REGION)
 T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
-
-
-class _Proxy:
-    def __init__(self, real: Any) -> None:
-        self.real = real
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
-
-
-class FlakyBus(_Proxy):
-    """PutEvents that reports the entries of one detail type as failed, `times` calls long."""
-
-    def __init__(self, real: Any, detail_type: str, times: int = 99) -> None:
-        super().__init__(real)
-        self.detail_type, self.times, self.failed_ids = detail_type, times, []
-
-    def put_events(self, Entries):
-        failing = [e["DetailType"] == self.detail_type and self.times > 0 for e in Entries]
-        if any(failing):
-            self.times -= 1
-        sent = [e for e, fail in zip(Entries, failing, strict=True) if not fail]
-        answer = self.real.put_events(Entries=sent) if sent else {"Entries": []}
-        results = iter(answer["Entries"])
-        merged = []
-        for entry, fail in zip(Entries, failing, strict=True):
-            if fail:
-                self.failed_ids.append(json.loads(entry["Detail"])["eventId"])
-                merged.append({"ErrorCode": "InternalFailure", "ErrorMessage": "injected"})
-            else:
-                merged.append(next(results))
-        return {"FailedEntryCount": sum(failing), "Entries": merged}
-
-
-class FlakyTopic(_Proxy):
-    """PublishBatch that fails every entry of one change kind."""
-
-    def __init__(self, real: Any, change: str) -> None:
-        super().__init__(real)
-        self.change = change
-
-    def publish_batch(self, TopicArn, PublishBatchRequestEntries):
-        def failing(entry):
-            return entry["MessageAttributes"]["change"]["StringValue"] == self.change
-
-        sent = [e for e in PublishBatchRequestEntries if not failing(e)]
-        answer = (
-            self.real.publish_batch(TopicArn=TopicArn, PublishBatchRequestEntries=sent)
-            if sent
-            else {"Successful": []}
-        )
-        failed = [
-            {"Id": e["Id"], "Code": "InternalError", "SenderFault": False}
-            for e in PublishBatchRequestEntries
-            if failing(e)
-        ]
-        return {"Successful": answer.get("Successful", []), "Failed": failed}
 
 
 def edges(aws: LocalAws, *, events: Any = None, sns: Any = None, ec2: Any = None) -> WatchAws:
@@ -109,7 +53,7 @@ def test_entries_the_bus_rejects_are_resent_next_run_with_the_same_event_id(aws,
     aws.client("ec2").modify_image_attribute(
         ImageId=baselined["golden-b"], LaunchPermission={"Add": [{"Group": "all"}]}
     )
-    bus = FlakyBus(aws.client("events"), "AMI Disabled")
+    bus = FlakyBus(aws.client("events"), change_is("disabled"))
 
     with pytest.raises(PublishIncomplete) as incomplete:
         run(aws, T0 + timedelta(hours=1), events=bus)
@@ -128,7 +72,7 @@ def test_entries_the_bus_rejects_are_resent_next_run_with_the_same_event_id(aws,
 
 def test_a_transient_bus_failure_is_retried_within_the_run(aws, baselined):
     aws.client("ec2").disable_image(ImageId=baselined["golden-a"])
-    bus = FlakyBus(aws.client("events"), "AMI Disabled", times=1)
+    bus = FlakyBus(aws.client("events"), change_is("disabled"), calls=1)
 
     result = run(aws, T0 + timedelta(hours=1), events=bus)
 
@@ -140,7 +84,7 @@ def test_messages_sns_rejects_are_resent_next_run_with_the_same_event_id(aws, ba
     aws.client("ec2").disable_image(ImageId=baselined["golden-a"])
 
     with pytest.raises(PublishIncomplete):
-        run(aws, T0 + timedelta(hours=1), sns=FlakyTopic(aws.client("sns"), "disabled"))
+        run(aws, T0 + timedelta(hours=1), sns=FlakyTopic(aws.client("sns"), change_is("disabled")))
     first = aws.bus_events()
     run(aws, T0 + timedelta(hours=2))
     second_bus, topic = aws.bus_events(), aws.topic_messages()
@@ -166,7 +110,11 @@ def test_a_run_that_ends_in_error_releases_its_lease(aws, baselined):
     aws.client("ec2").disable_image(ImageId=baselined["golden-a"])
 
     with pytest.raises(PublishIncomplete):
-        run(aws, T0 + timedelta(hours=1), events=FlakyBus(aws.client("events"), "AMI Disabled"))
+        run(
+            aws,
+            T0 + timedelta(hours=1),
+            events=FlakyBus(aws.client("events"), change_is("disabled")),
+        )
     retry = run(aws, T0 + timedelta(hours=1, seconds=5))
 
     assert retry.status == "ok"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from amiwatch.config import Watch, parse_watch
-from amiwatch.diff import Change, diff, triage
+from amiwatch.diff import Change, Triage, diff
 from amiwatch.events import Target, event_id
 from amiwatch.records import ImageRecord, project_image
 from amiwatch.snapshot import Snapshot, StoredImage
@@ -69,13 +69,15 @@ class Harness:
         persist_shards: bool = True,
     ) -> list[Change]:
         baseline = not self.baselined
-        found = triage(self.watch, now, self.snapshot.entries, scan, baseline=baseline)
-        wanted = [*found.to_review, *found.vanished]
+        triage = Triage(self.watch, now, self.snapshot.entries, baseline=baseline)
+        for record in scan:
+            triage.add(record)
+        to_review, vanished = triage.take(), triage.vanished()
+        wanted = [*to_review, *vanished]
         stored = {i: self.stored[i] for i in wanted if i in self.stored}
         outcomes = diff(
-            self.watch, now, self.snapshot.entries, found.to_review, found.vanished, stored,
-            baseline=baseline,
-        )  # fmt: skip
+            self.watch, now, self.snapshot.entries, to_review, vanished, stored, baseline=baseline
+        )
         delivered = [o for o in outcomes if all(deliver(c) for c in o.changes)]
         for outcome in delivered:
             if outcome.stored is not None:

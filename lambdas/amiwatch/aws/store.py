@@ -52,14 +52,19 @@ class SnapshotStore:
     # --- lease ------------------------------------------------------------------------------
 
     def acquire_lease(self, owner: str, now: datetime, seconds: int) -> bool:
-        """Take the lease unless another live run holds it. False means: someone else is running."""
+        """Take the lease unless another live run holds it. False means: someone else is running.
+
+        botocore retries a write whose response was lost; the retry then fails the condition
+        against our own lease. The old item says whose lease it is, so that case still wins.
+        """
         try:
             self._set_lease(
                 owner, now, seconds, "attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now"
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
-                return False
+                holder = exc.response.get("Item", {}).get("leaseOwner", {}).get("S")
+                return bool(holder == owner)
             raise
         return True
 
@@ -98,6 +103,7 @@ class SnapshotStore:
             UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :exp",
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
 
     # --- reading ----------------------------------------------------------------------------
@@ -147,9 +153,12 @@ class SnapshotStore:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def save(
+    def save_images(self, stored: Mapping[str, StoredImage], now: datetime) -> None:
+        """Write the records of delivered images (step 2 of the write order)."""
+        self._batch_write([self._image_item(s, now) for s in stored.values()])
+
+    def save_snapshot(
         self,
-        stored: Mapping[str, StoredImage],
         shards: Mapping[int, bytes],
         snapshot: Snapshot,
         owner: str,
@@ -157,9 +166,7 @@ class SnapshotStore:
         *,
         succeeded: bool,
     ) -> None:
-        """Persist in the order that keeps a crash harmless: records, then shards, then meta."""
-        items = [self._image_item(s, now) for s in stored.values()]
-        self._batch_write(items)
+        """Rewrite the touched shards, then meta (steps 3 and 4): after the records."""
         for k, blob in shards.items():
             self.stats.calls += 1
             self.stats.items_written += 1

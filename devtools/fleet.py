@@ -1,0 +1,338 @@
+"""A synthetic AMI fleet served as real EC2 DescribeImages XML on 127.0.0.1.
+
+botocore parses these pages exactly as it parses AWS's answers (element names come from the EC2
+model), retries the throttling errors this server can inject, and follows `nextToken` paging.
+Used by the scale benchmark and the fault suite.
+
+    python -m devtools.fleet --size 100000      # prints the port, serves until killed
+
+Control (POST /control, JSON): {"generation": 1} switches to the changed fleet (1% of images
+changed); {"throttle": {"2": 3}} answers page 2 with RequestLimitExceeded 3 times;
+{"broken": [2]} fails page 2 for good; {"hidden": ["ami-..."]} leaves images out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+PAGE_SIZE = 1000
+CHANGE_EVERY = 100  # generation 1 changes every 100th image: 1% of the fleet
+FAMILIES = ("al2023-golden", "ubuntu-24-04-base", "windows-2022-iis", "rhel-9-cis", "eks-node")
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def image_id(i: int) -> str:
+    return f"ami-{i:017x}"
+
+
+def describe_image(i: int, generation: int = 0) -> dict[str, Any]:
+    """Image i of the fleet as DescribeImages returns it (~1.5 KB of XML each)."""
+    family = FAMILIES[i % len(FAMILIES)]
+    created = EPOCH + timedelta(minutes=17 * i)
+    stamp = created.strftime("%Y%m%d-%H%M")
+    tags = {
+        "Name": f"{family}-{stamp}",
+        "team": ("platform", "security", "data", "ml", "web")[i % 5],
+        "cost-center": f"cc-{1000 + i % 97}",
+        "os-family": family.split("-")[0],
+        "build-pipeline": f"arn:aws:codepipeline:us-east-1:123456789012:{family}-build",
+        "build-number": str(10_000 + i),
+        "source-commit": f"{(i * 2654435761) % 2**40:010x}",
+        "compliance": "cis-level-1",
+        "expires-after": "180d",
+    }
+    image: dict[str, Any] = {
+        "ImageId": image_id(i),
+        "ImageLocation": f"123456789012/{family}-{stamp}",
+        "State": "available",
+        "OwnerId": "123456789012",
+        "CreationDate": created.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "Public": False,
+        "Architecture": "arm64" if i % 3 == 0 else "x86_64",
+        "ImageType": "machine",
+        "Name": f"{family}-{stamp}-{i}",
+        "Description": f"{family} hardened image built by pipeline run {10_000 + i} "
+        f"from commit {tags['source-commit']}; includes SSM agent, CloudWatch agent and CIS "
+        "level 1 benchmarks applied",
+        "RootDeviceType": "ebs",
+        "RootDeviceName": "/dev/xvda",
+        "BlockDeviceMappings": [
+            {
+                "DeviceName": "/dev/xvda",
+                "Ebs": {
+                    "SnapshotId": f"snap-{i:017x}",
+                    "VolumeSize": 30,
+                    "DeleteOnTermination": True,
+                    "VolumeType": "gp3",
+                    "Encrypted": True,
+                },
+            },
+            {
+                "DeviceName": "/dev/xvdb",
+                "Ebs": {
+                    "SnapshotId": f"snap-{i + 1:017x}",
+                    "VolumeSize": 100,
+                    "DeleteOnTermination": True,
+                    "VolumeType": "gp3",
+                    "Encrypted": True,
+                },
+            },
+        ],
+        "VirtualizationType": "hvm",
+        "Hypervisor": "xen",
+        "EnaSupport": True,
+        "SriovNetSupport": "simple",
+        "BootMode": "uefi-preferred",
+        "ImdsSupport": "v2.0",
+        "PlatformDetails": "Windows" if family.startswith("windows") else "Linux/UNIX",
+        "UsageOperation": "RunInstances:0002" if family.startswith("windows") else "RunInstances",
+        "DeregistrationProtection": "disabled",
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+    }
+    if generation >= 1 and i % CHANGE_EVERY == 0:
+        _change(image, i // CHANGE_EVERY)
+    return image
+
+
+def _change(image: dict[str, Any], k: int) -> None:
+    """One realistic change per changed image: disabled, retagged, or deprecation scheduled."""
+    if k % 3 == 0:
+        image["State"] = "disabled"
+    elif k % 3 == 1:
+        image["Tags"] = [*image["Tags"], {"Key": "vulnerability-scan", "Value": "passed"}]
+    else:
+        image["DeprecationTime"] = "2027-06-01T00:00:00.000Z"
+
+
+# --- XML ----------------------------------------------------------------------------------------
+
+_SCALARS = {
+    "ImageId": "imageId",
+    "ImageLocation": "imageLocation",
+    "State": "imageState",
+    "OwnerId": "imageOwnerId",
+    "CreationDate": "creationDate",
+    "Public": "isPublic",
+    "Architecture": "architecture",
+    "ImageType": "imageType",
+    "Name": "name",
+    "Description": "description",
+    "RootDeviceType": "rootDeviceType",
+    "RootDeviceName": "rootDeviceName",
+    "VirtualizationType": "virtualizationType",
+    "Hypervisor": "hypervisor",
+    "EnaSupport": "enaSupport",
+    "SriovNetSupport": "sriovNetSupport",
+    "BootMode": "bootMode",
+    "ImdsSupport": "imdsSupport",
+    "PlatformDetails": "platformDetails",
+    "UsageOperation": "usageOperation",
+    "DeprecationTime": "deprecationTime",
+    "DeregistrationProtection": "deregistrationProtection",
+    "ImageOwnerAlias": "imageOwnerAlias",
+    "TpmSupport": "tpmSupport",
+    "LastLaunchedTime": "lastLaunchedTime",
+    "SourceImageId": "sourceImageId",
+    "SourceImageRegion": "sourceImageRegion",
+    "ImageAllowed": "imageAllowed",
+    "Platform": "platform",
+}
+_EBS = {
+    "SnapshotId": "snapshotId",
+    "VolumeSize": "volumeSize",
+    "DeleteOnTermination": "deleteOnTermination",
+    "VolumeType": "volumeType",
+    "Encrypted": "encrypted",
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+def render_item(image: dict[str, Any]) -> str:
+    """One `<item>` of `imagesSet`."""
+    parts = ["<item>"]
+    for key, tag in _SCALARS.items():
+        if key in image and image[key] is not None:
+            parts.append(f"<{tag}>{_text(image[key])}</{tag}>")
+    if image.get("StateReason"):
+        reason = image["StateReason"]
+        parts.append(
+            f"<stateReason><code>{_text(reason.get('Code', ''))}</code>"
+            f"<message>{_text(reason.get('Message', ''))}</message></stateReason>"
+        )
+    if image.get("BlockDeviceMappings"):
+        parts.append("<blockDeviceMapping>")
+        for mapping in image["BlockDeviceMappings"]:
+            ebs = "".join(f"<{t}>{_text(mapping['Ebs'][k])}</{t}>" for k, t in _EBS.items())
+            parts.append(
+                f"<item><deviceName>{_text(mapping['DeviceName'])}</deviceName>"
+                f"<ebs>{ebs}</ebs></item>"
+            )
+        parts.append("</blockDeviceMapping>")
+    if image.get("Tags"):
+        tags = "".join(
+            f"<item><key>{_text(t['Key'])}</key><value>{_text(t['Value'])}</value></item>"
+            for t in image["Tags"]
+        )
+        parts.append(f"<tagSet>{tags}</tagSet>")
+    parts.append("</item>")
+    return "".join(parts)
+
+
+def render_page(images: list[dict[str, Any]], next_token: str | None) -> bytes:
+    token = f"<nextToken>{next_token}</nextToken>" if next_token else ""
+    body = "".join(render_item(image) for image in images)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>fleet</requestId><imagesSet>{body}</imagesSet>{token}"
+        "</DescribeImagesResponse>"
+    ).encode()
+
+
+def _error(code: str, message: str) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+        f"<Message>{message}</Message></Error></Errors><RequestID>fleet</RequestID></Response>"
+    ).encode()
+
+
+# --- server -------------------------------------------------------------------------------------
+
+
+@dataclass
+class FleetState:
+    """What the server serves now; changed through POST /control."""
+
+    size: int
+    generation: int = 0
+    throttle: dict[int, int] = field(default_factory=dict)
+    broken: set[int] = field(default_factory=set)
+    hidden: set[str] = field(default_factory=set)
+    extra: list[dict[str, Any]] = field(default_factory=list)
+    requests: int = 0
+    _pages: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pages(self) -> int:
+        return max(1, -(-(self.size + len(self.extra)) // PAGE_SIZE))
+
+    def page(self, index: int, visible: tuple[bool, bool] = (True, True)) -> bytes:
+        """Page `index`; `visible` = (IncludeDeprecated, IncludeDisabled) as AWS applies them."""
+        key = (self.generation, index, *visible)
+        cached = self._pages.get(key)
+        if cached is None or self.hidden or self.extra:
+            start = index * PAGE_SIZE
+            stop = min(start + PAGE_SIZE, self.size)
+            images = [describe_image(i, self.generation) for i in range(start, stop)]
+            if index == self.pages() - 1:
+                images += self.extra
+            images = [
+                image
+                for image in images
+                if image.get("ImageId") not in self.hidden and _visible(image, *visible)
+            ]
+            token = f"page-{index + 1}" if index + 1 < self.pages() else None
+            cached = render_page(images, token)
+            if not (self.hidden or self.extra):
+                self._pages = {k: v for k, v in self._pages.items() if k[0] == self.generation}
+                self._pages[key] = cached
+        return cached
+
+
+def _visible(image: dict[str, Any], include_deprecated: bool, include_disabled: bool) -> bool:
+    if not include_disabled and image.get("State") == "disabled":
+        return False
+    deprecation = image.get("DeprecationTime")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return include_deprecated or not (deprecation and deprecation <= now)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    state: FleetState  # set on the class made per server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the benchmark prints numbers, not access logs."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/control":
+            self._control(json.loads(body or b"{}"))
+            return
+        params = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        token = params.get("NextToken", "page-0")
+        index = int(token.removeprefix("page-"))
+        state = self.state
+        with state.lock:
+            state.requests += 1
+            if state.throttle.get(index, 0) > 0:
+                state.throttle[index] -= 1
+                self._send(503, _error("RequestLimitExceeded", "Request limit exceeded."))
+                return
+            if index in state.broken:
+                self._send(500, _error("InternalError", "An internal error has occurred"))
+                return
+            visible = (
+                params.get("IncludeDeprecated") == "true",
+                params.get("IncludeDisabled") == "true",
+            )
+            page = state.page(index, visible)
+        self._send(200, page)
+
+    def _control(self, command: dict[str, Any]) -> None:
+        state = self.state
+        with state.lock:
+            if "generation" in command:
+                state.generation = int(command["generation"])
+            state.throttle = {int(k): int(v) for k, v in command.get("throttle", {}).items()}
+            state.broken = {int(p) for p in command.get("broken", [])}
+            state.hidden = set(command.get("hidden", []))
+            state.extra = list(command.get("extra", []))
+            answer = {"requests": state.requests, "pages": state.pages()}
+        self._send(200, json.dumps(answer).encode(), "application/json")
+
+    def _send(self, status: int, body: bytes, content_type: str = "text/xml") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(size: int, port: int = 0) -> tuple[ThreadingHTTPServer, FleetState]:
+    """Start the server in a background thread; returns it and its state."""
+    state = FleetState(size)
+    handler = type("FleetHandler", (_Handler,), {"state": state})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, state
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    server, _ = serve(args.size, args.port)
+    print(server.server_address[1], flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

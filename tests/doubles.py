@@ -1,0 +1,77 @@
+"""Test doubles that wrap real (moto-backed) clients and make some entries fail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+Detail = dict[str, Any]
+
+
+class Proxy:
+    """Delegates everything to the real client except what a subclass overrides."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+class FlakyBus(Proxy):
+    """PutEvents that reports entries matching `fails` as failed, for its first `calls` calls."""
+
+    def __init__(self, real: Any, fails: Callable[[Detail], bool], calls: int = 99) -> None:
+        super().__init__(real)
+        self.fails, self.calls = fails, calls
+        self.failed_ids: list[str] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        details = [json.loads(e["Detail"]) for e in Entries]
+        failing = [self.calls > 0 and self.fails(d) for d in details]
+        self.calls -= 1
+        sent = [e for e, fail in zip(Entries, failing, strict=True) if not fail]
+        results = iter(self.real.put_events(Entries=sent)["Entries"] if sent else [])
+        merged = []
+        for detail, fail in zip(details, failing, strict=True):
+            if fail:
+                self.failed_ids.append(detail["eventId"])
+                merged.append({"ErrorCode": "InternalFailure", "ErrorMessage": "injected"})
+            else:
+                merged.append(next(results))
+        return {"FailedEntryCount": sum(failing), "Entries": merged}
+
+
+class FlakyTopic(Proxy):
+    """PublishBatch that lists entries matching `fails` in `Failed`, for its first `calls` calls."""
+
+    def __init__(self, real: Any, fails: Callable[[Detail], bool], calls: int = 99) -> None:
+        super().__init__(real)
+        self.fails, self.calls = fails, calls
+
+    def publish_batch(
+        self,
+        TopicArn: str,
+        PublishBatchRequestEntries: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        entries = PublishBatchRequestEntries
+        details = [json.loads(json.loads(e["Message"])["default"]) for e in entries]
+        failing = [self.calls > 0 and self.fails(d) for d in details]
+        self.calls -= 1
+        sent = [e for e, fail in zip(entries, failing, strict=True) if not fail]
+        successful = []
+        if sent:
+            answer = self.real.publish_batch(TopicArn=TopicArn, PublishBatchRequestEntries=sent)
+            successful = answer["Successful"]
+        failed = [
+            {"Id": e["Id"], "Code": "InternalError", "SenderFault": False}
+            for e, fail in zip(entries, failing, strict=True)
+            if fail
+        ]
+        return {"Successful": successful, "Failed": failed}
+
+
+def change_is(kind: str) -> Callable[[Detail], bool]:
+    """A `fails` predicate: every event of this change kind."""
+    return lambda detail: detail["change"] == kind

@@ -1,0 +1,170 @@
+"""The fault suite's harness: a fleet on 127.0.0.1 for EC2, moto for the rest, and a ledger.
+
+Each test injects one fault, runs until it clears, and hands the ledger what subscribers finally
+received. The ledger asserts every expected change arrived on both channels under exactly one
+eventId (a repeat is allowed only with the same id) and nothing unexpected arrived, and the
+session ends with a one-line summary.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto import mock_aws
+
+from amiwatch.aws.clients import client
+from amiwatch.aws.publish import Publisher
+from amiwatch.aws.store import SnapshotStore
+from amiwatch.config import Watch, parse_watch
+from amiwatch.events import Target
+from amiwatch.pipeline import WatchAws, run_watch
+from devtools.fleet import CHANGE_EVERY, FleetState, image_id, serve
+from devtools.local_aws import ACCOUNT, REGION, LocalAws
+
+WATCH = parse_watch({"name": "fleet", "owners": ["self"], "deprecationWarningDays": 0})
+TARGET = Target(WATCH.name, ACCOUNT, REGION)
+T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+
+Key = tuple[str, str]  # (ImageId, change)
+GENERATION_ONE_KINDS = ("disabled", "updated", "deprecation-scheduled")
+
+
+def generation_one_changes(size: int = 2500) -> set[Key]:
+    """The changes the fleet's generation 1 makes: every 100th image, one change each."""
+    return {
+        (image_id(i), GENERATION_ONE_KINDS[(i // CHANGE_EVERY) % 3])
+        for i in range(0, size, CHANGE_EVERY)
+    }
+
+
+@dataclass
+class Ledger:
+    faults: int = 0
+    expected: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    unexpected: int = 0
+
+    def settle(self, name: str, expected: set[Key], received: Received) -> None:
+        """Count this fault's outcome, then fail the test if anything was lost or doubled."""
+        bus, topic = received.ids("bus"), received.ids("topic")
+        lost = {k for k in expected if not bus.get(k) or not topic.get(k)}
+        doubled = {
+            k for k in (*bus, *topic) if len(bus.get(k, ())) > 1 or len(topic.get(k, ())) > 1
+        }
+        extra = (set(bus) | set(topic)) - expected
+        self.faults += 1
+        self.expected += len(expected)
+        self.delivered += len(expected - lost)
+        self.lost += len(lost)
+        self.duplicated += len(doubled)
+        self.unexpected += len(extra)
+        assert not lost, f"{name}: lost {sorted(lost)[:5]}"
+        assert not doubled, f"{name}: delivered under several eventIds {sorted(doubled)[:5]}"
+        assert not extra, f"{name}: false alarms {sorted(extra)[:5]}"
+        assert bus == topic, f"{name}: the two channels disagree"
+
+    def line(self) -> str:
+        return (
+            f"fault suite: {self.faults} faults tried, {self.expected} changes expected, "
+            f"{self.delivered} delivered, {self.lost} lost, {self.duplicated} duplicated, "
+            f"{self.unexpected} unexpected"
+        )
+
+
+LEDGER = Ledger()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if LEDGER.faults:
+        terminalreporter.write_line(LEDGER.line())
+
+
+@dataclass
+class Received:
+    """Everything both subscribers received across the runs of one test."""
+
+    aws: LocalAws
+    bus: list[dict[str, Any]] = field(default_factory=list)
+    topic: list[dict[str, Any]] = field(default_factory=list)
+
+    def collect(self) -> None:
+        self.bus += [e["detail"] for e in self.aws.bus_events()]
+        self.topic += [m["detail"] for m in self.aws.topic_messages()]
+
+    def ids(self, channel: str) -> dict[Key, set[str]]:
+        grouped: dict[Key, set[str]] = defaultdict(set)
+        for detail in getattr(self, channel):
+            grouped[(detail["image"]["ImageId"], detail["change"])].add(detail["eventId"])
+        return dict(grouped)
+
+
+@dataclass
+class Rig:
+    """A fleet, moto resources, and a way to run the watcher with faults swapped in."""
+
+    aws: LocalAws
+    fleet: FleetState
+    fleet_url: str
+    received: Received
+    watch: Watch = WATCH
+
+    def ec2(self, **config: Any) -> Any:
+        """EC2 on the fleet: amiwatch's retry config, or a custom botocore Config."""
+        if not config:
+            return client("ec2", region=REGION, endpoint_url=self.fleet_url)
+        return boto3.client(
+            "ec2", region_name=REGION, endpoint_url=self.fleet_url, config=Config(**config)
+        )
+
+    def store(self, ddb: Any = None) -> SnapshotStore:
+        return SnapshotStore(ddb or self.aws.client("dynamodb"), self.aws.table_name, TARGET)
+
+    def run(
+        self,
+        now: datetime = T0,
+        *,
+        owner: str = "run",
+        ec2: Any = None,
+        ddb: Any = None,
+        events: Any = None,
+        sns: Any = None,
+        store: SnapshotStore | None = None,
+    ):
+        publisher = Publisher(
+            events or self.aws.client("events"), sns or self.aws.client("sns"), self.aws.topic_arn
+        )
+        edges = WatchAws(ec2 or self.ec2(), self.aws.bus_name, store or self.store(ddb), publisher)
+        try:
+            return run_watch(self.watch, TARGET, edges, now, owner=owner)
+        finally:
+            self.received.collect()
+
+    def control(self, **command: Any) -> None:
+        """Change what the fleet serves (generation, throttling, broken pages, extra images)."""
+        request = urllib.request.Request(f"{self.fleet_url}/control", json.dumps(command).encode())
+        urllib.request.urlopen(request).read()
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    server, state = serve(2500)
+    with mock_aws():
+        aws = LocalAws.provision()
+        yield Rig(aws, state, f"http://127.0.0.1:{server.server_address[1]}", Received(aws))
+    server.shutdown()
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return LEDGER
