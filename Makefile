@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export POWERTOOLS_TRACE_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: venv demo test lint types pytest unit integration infra synth clean
+.PHONY: venv demo test lint types pytest unit integration infra synth bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ types: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q tests
+
+## bench: watcher vs bare scan at 1k..200k images (~15 min); writes bench/results.json
+bench: $(STAMP)
+	$(BIN)/python -m devtools.bench $(if $(SIZES),--sizes $(SIZES),)
 
 unit integration infra: $(STAMP)
 	$(BIN)/pytest -q tests/$@

@@ -227,6 +227,11 @@ class FleetState:
     _pages: dict[tuple[int, int], bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def warm(self) -> None:
+        """Render every page of the current generation now, so no scan pays for rendering."""
+        for index in range(self.pages()):
+            self.page(index)
+
     def pages(self) -> int:
         return max(1, -(-(self.size + len(self.extra)) // PAGE_SIZE))
 
@@ -297,6 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             if "generation" in command:
                 state.generation = int(command["generation"])
+                state.warm()
             state.throttle = {int(k): int(v) for k, v in command.get("throttle", {}).items()}
             state.broken = {int(p) for p in command.get("broken", [])}
             state.hidden = set(command.get("hidden", []))
@@ -326,7 +332,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, required=True)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    server, _ = serve(args.size, args.port)
+    server, state = serve(args.size, args.port)
+    state.warm()
     print(server.server_address[1], flush=True)
     try:
         threading.Event().wait()

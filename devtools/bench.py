@@ -1,0 +1,253 @@
+"""`make bench`: the watcher at 1k..200k images, against the bare scan of the same pages.
+
+The fleet (devtools.fleet) and moto each run in their own server process, so neither's memory or
+CPU is counted as the watcher's. Every measured run happens in a fresh worker process, which
+first times a bare boto3 scan of the same pages (the floor) and then the watcher run, and reports
+its own peak RSS. Prints one JSON object per (images, run) and writes bench/results.json;
+bench/diagnostics.json adds where the time went (bare scan, GC, AWS-edge phases).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from amiwatch.aws.clients import client
+from amiwatch.aws.publish import Publisher
+from amiwatch.aws.store import SnapshotStore
+from amiwatch.config import parse_watch
+from amiwatch.events import Target
+from amiwatch.pipeline import WatchAws, run_watch
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZES = (1_000, 10_000, 100_000, 200_000)
+RUNS = ("baseline", "unchanged", "changed")
+REGION = "us-east-1"
+T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+
+
+# --- worker: one measured run in its own process --------------------------------------------
+
+
+def _counting(service: str, endpoint: str, counts: Counter[str]) -> Any:
+    made = client(service, region=REGION, endpoint_url=endpoint)
+    made.meta.events.register(
+        f"before-call.{made.meta.service_model.service_id.hyphenize()}",
+        lambda model, **_: counts.update([f"{service}:{model.name}"]),
+    )
+    return made
+
+
+def bare_scan(fleet_url: str) -> float:
+    """The floor: page through the same DescribeImages answers and touch every image."""
+    ec2 = client("ec2", region=REGION, endpoint_url=fleet_url)
+    started, touched = time.perf_counter(), 0
+    for page in ec2.get_paginator("describe_images").paginate(
+        Owners=["self"],
+        IncludeDeprecated=True,
+        IncludeDisabled=True,
+        PaginationConfig={"PageSize": 1000},
+    ):
+        for image in page["Images"]:
+            touched += len(image["ImageId"])
+    return time.perf_counter() - started
+
+
+class _GcClock:
+    """Total time spent in the cyclic garbage collector (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.total, self._started = 0.0, 0.0
+        gc.callbacks.append(self._tick)
+
+    def _tick(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
+
+
+def _phase_clock(phases: Counter[str]) -> None:
+    """Accumulate wall time per AWS-edge method (benchmark diagnostics only)."""
+    for owner, name in (
+        (Publisher, "publish"),
+        (SnapshotStore, "load"),
+        (SnapshotStore, "load_images"),
+        (SnapshotStore, "save_images"),
+        (SnapshotStore, "save_snapshot"),
+    ):
+        real = getattr(owner, name)
+
+        def timed(*a: Any, _real: Any = real, _name: str = name, **k: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _real(*a, **k)
+            finally:
+                phases[_name] += time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+
+def worker(args: argparse.Namespace) -> None:
+    phases: Counter[str] = Counter()
+    _phase_clock(phases)
+    floor = bare_scan(args.fleet)
+    counts: Counter[str] = Counter()
+    watch = parse_watch({"name": "bench", "owners": ["self"]})
+    target = Target(watch.name, "123456789012", REGION)
+    store = SnapshotStore(_counting("dynamodb", args.moto, counts), "amiwatch", target)
+    publisher = Publisher(
+        _counting("events", args.moto, counts), _counting("sns", args.moto, counts), args.topic_arn
+    )
+    ec2 = _counting("ec2", args.fleet, counts)
+    now = T0 + timedelta(hours=RUNS.index(args.run))
+    gc_clock = _GcClock()
+    started = time.perf_counter()
+    result = run_watch(
+        watch, target, WatchAws(ec2, "amiwatch", store, publisher), now, owner=f"bench-{args.run}"
+    )
+    wall = time.perf_counter() - started
+    row = {
+        "images": args.images,
+        "run": args.run,
+        "wall_s": round(wall, 3),
+        "engine_ratio": round(wall / floor, 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "ddb_items_written": store.stats.items_written,
+        "snapshot_read_bytes_per_image": round(store.stats.snapshot_bytes_read / args.images, 2),
+        "describe_calls": counts["ec2:DescribeImages"],
+        "put_events_calls": counts["events:PutEvents"],
+        "publish_batch_calls": counts["sns:PublishBatch"],
+        "ddb_calls": sum(v for k, v in counts.items() if k.startswith("dynamodb:")),
+    }
+    diagnostics = {
+        "changes": sum(result.changes.values()),
+        "bare_scan_s": round(floor, 3),
+        "gc_s": round(gc_clock.total, 3),
+        "phases_s": {k: round(v, 2) for k, v in sorted(phases.items())},
+    }
+    print(json.dumps({"row": row, "diagnostics": diagnostics}))
+
+
+# --- driver ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, text=True, stderr=subprocess.DEVNULL
+    )
+
+
+def _wait_http(url: str) -> None:
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url, timeout=1)  # any answer means it is up
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Baseline, unchanged and changed runs over a fleet of `size` images."""
+    # Imported here, not at the top: moto must not count toward the worker processes' RSS.
+    from devtools.local_aws import LocalAws  # noqa: PLC0415
+
+    fleet = _start([sys.executable, "-m", "devtools.fleet", "--size", str(size)], env)
+    assert fleet.stdout is not None
+    fleet_url = f"http://127.0.0.1:{fleet.stdout.readline().strip()}"
+    moto_port = _free_port()
+    moto = _start(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env
+    )
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    rows = []
+    try:
+        _wait_http(moto_url + "/moto-api/")
+        aws = LocalAws.provision(endpoint_url=moto_url, subscribers=False)
+        for run in RUNS:
+            if run == "changed":
+                request = urllib.request.Request(f"{fleet_url}/control", b'{"generation": 1}')
+                urllib.request.urlopen(request).read()
+            command = [
+                sys.executable,
+                "-m",
+                "devtools.bench",
+                "--worker",
+                "--run",
+                run,
+                "--images",
+                str(size),
+                "--fleet",
+                fleet_url,
+                "--moto",
+                moto_url,
+                "--topic-arn",
+                aws.topic_arn,
+            ]
+            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            answer = json.loads(out.stdout.strip().splitlines()[-1])
+            print(json.dumps(answer["row"]), flush=True)
+            rows.append(answer)
+    finally:
+        fleet.kill()
+        moto.kill()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--run", choices=RUNS)
+    parser.add_argument("--images", type=int)
+    parser.add_argument("--fleet")
+    parser.add_argument("--moto")
+    parser.add_argument("--topic-arn")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    # Fake credentials for the local endpoints, in this process and the ones it starts.
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    env = dict(os.environ)
+    answers = [a for size in map(int, args.sizes.split(",")) for a in measure(size, env)]
+    out = ROOT / "bench"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps([a["row"] for a in answers], indent=1) + "\n")
+    diagnostics = [
+        {"images": a["row"]["images"], "run": a["row"]["run"], **a["diagnostics"]} for a in answers
+    ]
+    (out / "diagnostics.json").write_text(json.dumps(diagnostics, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
