@@ -114,7 +114,9 @@ def run_watch(
         result.status = "dry-run"
         _Run(watch, target, aws, now, result, owner, lease_seconds).execute()
         return result
-    if store is None or not store.acquire_lease(owner, now, lease_seconds):
+    if store is None:
+        raise ValueError("a run that publishes needs a snapshot store (or no publisher: dry run)")
+    if not store.acquire_lease(owner, now, lease_seconds):
         result.status = "locked"
         return result
     try:
