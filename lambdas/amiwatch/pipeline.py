@@ -52,8 +52,6 @@ class WatchResult:
     events: list[OutgoingEvent] = field(default_factory=list)
     published: int = 0
     failed: dict[str, str] = field(default_factory=dict)
-    put_events_calls: int = 0
-    publish_batch_calls: int = 0
     describe_pages: int = 0
 
     def summary(self) -> dict[str, Any]:
@@ -201,6 +199,4 @@ class _Run:
         report: PublishReport = self.aws.publisher.publish(events)
         self.result.published += len(report.accepted)
         self.result.failed.update(report.failed)
-        self.result.put_events_calls += report.put_events_calls
-        self.result.publish_batch_calls += report.publish_batch_calls
         return report.accepted

@@ -34,7 +34,6 @@ class LeaseLost(RuntimeError):
 class StoreStats:
     """What the store cost this run, for logs and the benchmark."""
 
-    calls: int = 0
     items_written: int = 0
     snapshot_bytes_read: int = 0
 
@@ -81,7 +80,6 @@ class SnapshotStore:
 
     def release_lease(self, owner: str) -> None:
         """Give the lease back so a retry seconds later can run. A no-op if it is not ours."""
-        self.stats.calls += 1
         try:
             self.ddb.update_item(
                 TableName=self.table,
@@ -95,7 +93,6 @@ class SnapshotStore:
                 raise
 
     def _set_lease(self, owner: str, now: datetime, seconds: int, condition: str) -> None:
-        self.stats.calls += 1
         values = {":owner": {"S": owner}, ":exp": {"N": str(int(now.timestamp()) + seconds)}}
         if ":now" in condition:
             values[":now"] = {"N": str(int(now.timestamp()))}
@@ -112,7 +109,6 @@ class SnapshotStore:
 
     def load(self) -> Snapshot | None:
         """The persisted snapshot, or None when the watch has no baseline yet."""
-        self.stats.calls += 1
         meta = self.ddb.get_item(TableName=self.table, Key=self._key(META), ConsistentRead=True)
         item = meta.get("Item", {})
         if "baselineAt" not in item:
@@ -125,7 +121,6 @@ class SnapshotStore:
             ExpressionAttributeValues={":pk": {"S": self.pk}, ":prefix": {"S": SHARD_PREFIX}},
             ConsistentRead=True,
         ):
-            self.stats.calls += 1
             for shard in page.get("Items", []):
                 blob = shard["data"]["B"]
                 self.stats.snapshot_bytes_read += len(blob)
@@ -140,7 +135,6 @@ class SnapshotStore:
             keys = [self._key(IMAGE_PREFIX + i) for i in ids[start : start + BATCH_GET_KEYS]]
             request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
             for attempt in range(UNPROCESSED_ATTEMPTS):
-                self.stats.calls += 1
                 answer = self.ddb.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self.table, []):
                     stored = _stored_from_item(item)
@@ -170,7 +164,6 @@ class SnapshotStore:
     ) -> None:
         """Rewrite the touched shards, then meta (steps 3 and 4): after the records."""
         for k, blob in shards.items():
-            self.stats.calls += 1
             self.stats.items_written += 1
             self.ddb.put_item(
                 TableName=self.table,
@@ -190,7 +183,6 @@ class SnapshotStore:
         ]
         if succeeded:
             sets.append("lastSuccessAt = :now")
-        self.stats.calls += 1
         try:
             self.ddb.update_item(
                 TableName=self.table,
@@ -225,17 +217,16 @@ class SnapshotStore:
         chunks = [items[i : i + BATCH_WRITE_ITEMS] for i in range(0, len(items), BATCH_WRITE_ITEMS)]
         # A few BatchWriteItem calls in flight: a 200k-image baseline is 8,000 of them.
         with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES) as pool:
-            for written, calls in pool.map(self._write_chunk, chunks):
+            for written in pool.map(self._write_chunk, chunks):
                 self.stats.items_written += written
-                self.stats.calls += calls
 
-    def _write_chunk(self, chunk: list[dict[str, Any]]) -> tuple[int, int]:
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> int:
         request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in chunk]}
         for attempt in range(UNPROCESSED_ATTEMPTS):
             answer = self.ddb.batch_write_item(RequestItems=request)
             request = answer.get("UnprocessedItems") or {}
             if not request:
-                return len(chunk), attempt + 1
+                return len(chunk)
             _backoff(attempt)
         raise RuntimeError(f"{self.pk}: DynamoDB left writes unprocessed after retries")
 
