@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from amiwatch.config import ConfigError, Watch, parse_watches
@@ -48,16 +48,17 @@ class EmailSubscription:
 class AppConfig:
     """Everything the stack is built from."""
 
+    # Defaults live in load_app_config, the only place an AppConfig is made from cdk.json.
     watches: tuple[Watch, ...]
-    schedule: str = "rate(1 hour)"
-    bus_name: str = "amiwatch"
-    emails: tuple[EmailSubscription, ...] = ()
-    archive_retention_days: int = 365
-    log_retention_days: int = 90
-    memory_mb: int = 1024
-    timeout_seconds: int = 900
-    powertools_layer_version: int = 27
-    heartbeat_period_minutes: int = field(default=60)
+    schedule: str
+    bus_name: str
+    emails: tuple[EmailSubscription, ...]
+    archive_retention_days: int
+    log_retention_days: int
+    memory_mb: int
+    timeout_seconds: int
+    powertools_layer_version: int
+    heartbeat_period_minutes: int
 
     def watches_document(self) -> str:
         """The watch file shipped in the Lambda asset."""

@@ -93,43 +93,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     try:
-        watches = watches_from_cdk_json(args.config)
-        if args.watch:
-            watches = tuple(w for w in watches if w.name in set(args.watch))
+        watches = _selected(watches_from_cdk_json(args.config), args.watch)
         if not args.dry_run and not (args.table and args.topic_arn):
             raise ConfigError("--table and --topic-arn are required unless --dry-run")
     except ConfigError as exc:
         print(f"amiwatch: {exc}", file=sys.stderr)
         return 2
     ec2 = client("ec2", region=args.region)
-    region = ec2.meta.region_name
+    region, partition = ec2.meta.region_name, ec2.meta.partition
     account = client("sts", region=region).get_caller_identity()["Account"]
-    partition = ec2.meta.partition
+    ddb = client("dynamodb", region=region) if args.table else None
+    publisher = None
+    if not args.dry_run:
+        events, sns = client("events", region=region), client("sns", region=region)
+        publisher = Publisher(events, sns, args.topic_arn)
     exit_code = 0
     for watch in watches:
         target = Target(watch.name, account, region, partition)
-        store = (
-            SnapshotStore(client("dynamodb", region=region), args.table, target)
-            if args.table
-            else None
-        )
-        publisher = (
-            None
-            if args.dry_run
-            else Publisher(
-                client("events", region=region), client("sns", region=region), args.topic_arn
-            )
-        )
-        aws = WatchAws(ec2, args.bus_name, store, publisher)
+        store = SnapshotStore(ddb, args.table, target) if ddb is not None else None
+        now = datetime.now(UTC)
         try:
-            result = run_watch(
-                watch, target, aws, datetime.now(UTC), owner=f"cli-{datetime.now(UTC).timestamp()}"
-            )
+            aws = WatchAws(ec2, args.bus_name, store, publisher)
+            result = run_watch(watch, target, aws, now, owner=f"cli-{now.timestamp()}")
         except PublishIncomplete as exc:
             print(f"amiwatch: {exc}", file=sys.stderr)
             result, exit_code = exc.result, 1
         _print(result, as_json=args.json)
     return exit_code
+
+
+def _selected(watches: tuple[Watch, ...], names: list[str] | None) -> tuple[Watch, ...]:
+    """The watches named with --watch (all without it); an unknown name is an error."""
+    if not names:
+        return watches
+    known = {w.name for w in watches}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"--watch names unknown watches: {', '.join(unknown)}")
+    return tuple(w for w in watches if w.name in set(names))
 
 
 def _print(result: WatchResult, *, as_json: bool) -> None:

@@ -192,3 +192,13 @@ def test_cli_dry_run_prints_changes_and_writes_nothing(aws, baselined, tmp_path,
     assert "Server.InternalError: boom" in printed
     assert ddb.scan(TableName=aws.table_name)["Items"] == before
     assert aws.bus_events() == [] and aws.topic_messages() == []
+
+
+def test_cli_rejects_an_unknown_watch_name(aws, tmp_path, capsys):
+    config = tmp_path / "cdk.json"
+    config.write_text(json.dumps({"context": {"amiwatch": {"watches": WATCHES}}}))
+
+    code = cli_main(["--config", str(config), "--dry-run", "--watch", "goldne"])
+
+    assert code == 2
+    assert "--watch names unknown watches: goldne" in capsys.readouterr().err
