@@ -29,6 +29,7 @@ from amiwatch.aws.publish import Publisher
 from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import parse_watch
 from amiwatch.events import Target
+from amiwatch.notices import TOPIC
 from amiwatch.pipeline import WatchAws, run_watch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,7 +110,9 @@ def worker(args: argparse.Namespace) -> None:
     target = Target(watch.name, "123456789012", REGION)
     store = SnapshotStore(_counting("dynamodb", args.moto, counts), "amiwatch", target)
     publisher = Publisher(
-        _counting("events", args.moto, counts), _counting("sns", args.moto, counts), args.topic_arn
+        _counting("events", args.moto, counts),
+        _counting("sns", args.moto, counts),
+        {TOPIC: args.topic_arn},
     )
     ec2 = _counting("ec2", args.fleet, counts)
     now = T0 + timedelta(hours=RUNS.index(args.run))

@@ -1,7 +1,8 @@
 """`make demo`: the whole watcher against an embedded moto server, no AWS account needed.
 
 Seeds golden AMIs, takes a silent baseline, changes the AMIs the ways real ones change, runs
-again and prints what the SNS and EventBridge subscribers received.
+again and prints what the SNS and EventBridge subscribers received, the chat notifications the
+chat channel received, and the email each change produces.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from amiwatch.cli import render_table
 from amiwatch.config import parse_watches
 from amiwatch.events import Target
+from amiwatch.mail import change_email
 from amiwatch.pipeline import WatchResult, run_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
@@ -89,6 +91,28 @@ def _print_received(aws: LocalAws) -> None:
         print(f"  {message['subject']}" + (f"   [state_reason_code={code}]" if code else ""))
     same = {e["detail"]["eventId"] for e in bus} == {m["detail"]["eventId"] for m in topic}
     print(f"\nSame eventIds on both channels: {same}")
+    _print_people(aws)
+
+
+def _print_people(aws: LocalAws) -> None:
+    chat = aws.chat_messages()
+    print(f"\nChat topic -> channel received {len(chat)} custom notifications "
+          "(what Slack/Teams show):")  # fmt: skip
+    for note in chat:
+        content = note["content"]
+        print(f"\n  # {content['title']}   [thread {note['metadata']['threadId']}]")
+        print(_indent(content["description"], "  | "))
+        for step in content.get("nextSteps", []):
+            print(f"  > next: {step}")
+    people = aws.people_messages()
+    print(f"\nEmail subscriptions receive {len(people)} messages; each reads:")
+    for message in people:
+        print(f"\n  Subject: {message['subject']}")
+        print(_indent(change_email(message["detail"], "aws"), "  | "))
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """amiwatch's AWS resources in moto, provisioned the way the CDK stack provisions them.
 
-Shared by `make demo` and the integration tests: a table, a topic with an SQS subscriber, a bus
-with a rule to an SQS queue, and readers that return what those subscribers received.
+Shared by `make demo` and the integration tests: a table, a topic with two SQS subscribers (one
+unfiltered, one with the filter policy the stack gives email subscriptions), a chat topic with an
+SQS subscriber standing in for the chat channel, a bus with a rule to an SQS queue, and readers
+that return what those subscribers received.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from moto.backends import get_backend
 from amiwatch.aws.publish import Publisher
 from amiwatch.aws.store import SnapshotStore
 from amiwatch.events import Target
+from amiwatch.notices import CHAT, TOPIC, NoticePolicy, email_filter_policy
 from amiwatch.pipeline import WatchAws
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -33,6 +36,9 @@ class LocalAws:
     bus_name: str
     topic_queue_url: str
     bus_queue_url: str
+    chat_topic_arn: str = ""
+    chat_queue_url: str = ""
+    people_queue_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
@@ -66,10 +72,13 @@ class LocalAws:
             BillingMode="PAY_PER_REQUEST",
         )
         topic_arn = make("sns").create_topic(Name="amiwatch")["TopicArn"]
+        chat_topic_arn = make("sns").create_topic(Name="amiwatch-chat")["TopicArn"]
         make("events").create_event_bus(Name="amiwatch")
         if not subscribers:
-            return cls(region, endpoint_url, table, topic_arn, "amiwatch", "", "")
-        return cls.attach(region, endpoint_url, table, topic_arn, "amiwatch", filter_policy)
+            return cls(region, endpoint_url, table, topic_arn, "amiwatch", "", "", chat_topic_arn)
+        local = cls.attach(region, endpoint_url, table, topic_arn, "amiwatch", filter_policy)
+        local.attach_people(chat_topic_arn)
+        return local
 
     @classmethod
     def attach(
@@ -105,19 +114,53 @@ class LocalAws:
         )
         return cls(region, endpoint_url, table_name, topic_arn, bus_name, topic_queue, bus_queue)
 
-    def watch_aws(self, target: Target) -> WatchAws:
-        """The edges run_watch needs, pointed at these resources."""
+    def attach_people(self, chat_topic_arn: str) -> None:
+        """Subscribe a queue to the chat topic, and one to the topic as an email address would."""
+        sns, sqs = self.client("sns"), self.client("sqs")
+        self.chat_topic_arn = chat_topic_arn
+        self.chat_queue_url = sqs.create_queue(QueueName="amiwatch-chat-channel")["QueueUrl"]
+        sns.subscribe(TopicArn=chat_topic_arn, Protocol="sqs",
+                      Endpoint=_queue_arn(sqs, self.chat_queue_url))  # fmt: skip
+        self.people_queue_url = sqs.create_queue(QueueName="amiwatch-email-like")["QueueUrl"]
+        sns.subscribe(
+            TopicArn=self.topic_arn,
+            Protocol="sqs",
+            Endpoint=_queue_arn(sqs, self.people_queue_url),
+            Attributes={"FilterPolicy": json.dumps(email_filter_policy(None))},
+        )
+
+    def topics(self) -> dict[str, str]:
+        """The topic of each notice channel."""
+        topics = {TOPIC: self.topic_arn}
+        if self.chat_topic_arn:
+            topics[CHAT] = self.chat_topic_arn
+        return topics
+
+    def watch_aws(self, target: Target, notices: NoticePolicy | None = None) -> WatchAws:
+        """The edges run_watch needs, pointed at these resources (chat on when it exists)."""
         return WatchAws(
             ec2=self.client("ec2"),
             bus_name=self.bus_name,
             store=SnapshotStore(self.client("dynamodb"), self.table_name, target),
-            publisher=Publisher(self.client("events"), self.client("sns"), self.topic_arn),
+            publisher=Publisher(self.client("events"), self.client("sns"), self.topics()),
+            notices=notices or NoticePolicy(chat=bool(self.chat_topic_arn)),
         )
+
+    def chat_messages(self) -> list[dict[str, Any]]:
+        """What the chat channel received: custom notifications, parsed."""
+        return [json.loads(b["Message"]) for b in _drain(self.client("sqs"), self.chat_queue_url)]
+
+    def people_messages(self) -> list[dict[str, Any]]:
+        """What an email subscription of the stack receives (its `default` form, parsed)."""
+        return self._read_topic_queue(self.people_queue_url)
 
     def topic_messages(self) -> list[dict[str, Any]]:
         """What the SNS subscriber received: subject, attributes and the parsed `default` detail."""
+        return self._read_topic_queue(self.topic_queue_url)
+
+    def _read_topic_queue(self, url: str) -> list[dict[str, Any]]:
         received = []
-        for body in _drain(self.client("sqs"), self.topic_queue_url):
+        for body in _drain(self.client("sqs"), url):
             received.append(
                 {
                     "subject": body.get("Subject"),

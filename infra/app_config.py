@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from amiwatch.chat import DEFAULT_CHAT_CHANGES, chat_changes
 from amiwatch.config import ConfigError, Watch, parse_watches
 from amiwatch.events import MESSAGE_ATTRIBUTES
+from amiwatch.notices import DEFAULT_DIGEST_THRESHOLD
 
 KEYS = (
     "schedule",
@@ -21,7 +23,24 @@ KEYS = (
     "timeoutSeconds",
     "powertoolsLayerVersion",
     "heartbeatPeriodMinutes",
+    "slack",
+    "teams",
+    "chatChanges",
+    "digestThreshold",
 )
+# Chat channel settings: cdk.json key -> (required, pattern) of the Chatbot API's own rules.
+SLACK_KEYS = {
+    "workspaceId": (True, re.compile(r"^[0-9A-Z]{1,255}$")),
+    "channelId": (True, re.compile(r"^[A-Za-z0-9]{1,255}$")),
+    "name": (False, re.compile(r"^[A-Za-z0-9\-_]{1,128}$")),
+}
+TEAMS_KEYS = {
+    "teamId": (True, re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")),
+    "tenantId": (True, re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")),
+    # The URL-encoded id from the channel link (19%3a...%40thread.tacv2), as the API wants it.
+    "channelId": (True, re.compile(r"^[\w\-=+/.,]*%3[aA][\w\-=+/.,]*%40[\w\-=+/.,]*$")),
+    "name": (False, re.compile(r"^[A-Za-z0-9\-_]{1,128}$")),
+}
 RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -59,6 +78,10 @@ class AppConfig:
     timeout_seconds: int
     powertools_layer_version: int
     heartbeat_period_minutes: int
+    slack: dict[str, str] | None
+    teams: dict[str, str] | None
+    chat_changes: tuple[str, ...]
+    digest_threshold: int
 
     def watches_document(self) -> str:
         """The watch file shipped in the Lambda asset."""
@@ -126,6 +149,32 @@ def _check_policy(policy: Any, where: str) -> None:
             raise ConfigError(f'{where}.filterPolicy "{name}" must be a non-empty list')
 
 
+def _channel(raw: Any, key: str, rules: dict[str, tuple[bool, re.Pattern[str]]]) -> Any:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"amiwatch.{key} must be an object with {', '.join(rules)}")
+    for name in value:
+        if name not in rules:
+            raise ConfigError(f'amiwatch.{key}: unknown key "{name}" (known: {", ".join(rules)})')
+    for name, (required, pattern) in rules.items():
+        if name not in value:
+            if required:
+                raise ConfigError(f"amiwatch.{key}.{name} is required")
+            continue
+        if not isinstance(value[name], str) or not pattern.match(value[name]):
+            raise ConfigError(
+                f"amiwatch.{key}.{name} {json.dumps(value[name])} does not match {pattern.pattern}"
+            )
+    return dict(value)
+
+
+def _chat_changes(raw: dict[str, Any]) -> tuple[str, ...]:
+    selected = chat_changes(raw.get("chatChanges", DEFAULT_CHAT_CHANGES), "amiwatch.chatChanges")
+    return tuple(sorted(selected))
+
+
 def load_app_config(raw: Any) -> AppConfig:
     """Validate the whole `amiwatch` context object."""
     if not isinstance(raw, dict):
@@ -152,4 +201,8 @@ def load_app_config(raw: Any) -> AppConfig:
         timeout_seconds=_int(raw, "timeoutSeconds", 900, 60, 900),
         powertools_layer_version=_int(raw, "powertoolsLayerVersion", 27, 1, 10000),
         heartbeat_period_minutes=_int(raw, "heartbeatPeriodMinutes", period or 1440, 1, 10080),
+        slack=_channel(raw, "slack", SLACK_KEYS),
+        teams=_channel(raw, "teams", TEAMS_KEYS),
+        chat_changes=_chat_changes(raw),
+        digest_threshold=_int(raw, "digestThreshold", DEFAULT_DIGEST_THRESHOLD, 1, 100000),
     )

@@ -19,9 +19,17 @@ class AmiWatchStack(Stack):
         watcher = AmiWatcher(self, "Watcher", config=config)
         outputs = {
             "TopicArn": (watcher.topic.topic_arn, "SNS topic with one message per AMI change"),
+            "ChatTopicArn": (
+                watcher.chat_topic.topic_arn,
+                "SNS topic of chat notifications (Amazon Q Developer in chat)",
+            ),
             "AlarmTopicArn": (watcher.alarm_topic.topic_arn, "SNS topic of the watcher's alarms"),
             "BusName": (watcher.bus.event_bus_name, "EventBridge bus receiving amiwatch events"),
             "BusArn": (watcher.bus.event_bus_arn, "ARN of that bus"),
+            "SchemaRegistryName": (
+                watcher.registry.attr_registry_name,
+                "EventBridge schema registry of the amiwatch events",
+            ),
             "TableName": (watcher.table.table_name, "DynamoDB table holding the snapshots"),
             "FunctionName": (watcher.function.function_name, "The watcher Lambda"),
         }

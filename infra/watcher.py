@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import jsii
 from aws_cdk import (
     AssetHashType,
@@ -17,11 +19,13 @@ from aws_cdk import (
     ILocalBundling,
     RemovalPolicy,
 )
+from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -31,6 +35,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from amiwatch.notices import email_filter_policy
+from amiwatch.schema import registry_schemas
 from infra.app_config import LOG_RETENTION, AppConfig
 from infra.nag import acknowledge
 
@@ -72,7 +78,7 @@ class _LambdaSources:
 
 
 class AmiWatcher(Construct):
-    """Table, topic, bus (with archive), scheduled Lambda, DLQ, alarms and email subscriptions."""
+    """Table, topics, bus with archive and schema registry, Lambda, DLQ, alarms, email, chat."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig) -> None:
         super().__init__(scope, construct_id)
@@ -80,13 +86,16 @@ class AmiWatcher(Construct):
         self.key = self._key()
         self.table = self._table()
         self.topic = self._topic()
+        self.chat_topic = self._chat_topic()
         self.bus = self._bus()
+        self.registry = self._schema_registry()
         self.dead_letter_queue = self._dead_letter_queue()
         self.function = self._function()
         self._schedule()
         self.alarm_topic = self._alarm_topic()
         self.alarms = self._alarms()
         self._email_subscriptions()
+        self.chat_channels = self._chat_channels()
 
     def _key(self) -> kms.Key:
         key = kms.Key(
@@ -120,6 +129,31 @@ class AmiWatcher(Construct):
         return sns.Topic(
             self, "Topic", display_name="amiwatch", master_key=self.key, enforce_ssl=True
         )
+
+    def _chat_topic(self) -> sns.Topic:
+        # Its own topic: the chat service drops messages not in its custom notification format.
+        return sns.Topic(
+            self, "ChatTopic", display_name="amiwatch chat", master_key=self.key, enforce_ssl=True
+        )
+
+    def _schema_registry(self) -> eventschemas.CfnRegistry:
+        registry = eventschemas.CfnRegistry(
+            self,
+            "SchemaRegistry",
+            registry_name=self.config.bus_name,
+            description="amiwatch events: one schema per detail type",
+        )
+        for name, schema in registry_schemas().items():
+            eventschemas.CfnSchema(
+                self,
+                f"Schema{name.split('@')[1]}",
+                registry_name=registry.attr_registry_name,
+                schema_name=name,
+                type="JSONSchemaDraft4",
+                content=json.dumps(schema),
+                description=schema["description"],
+            )
+        return registry
 
     def _bus(self) -> events.EventBus:
         bus = events.EventBus(self, "Bus", event_bus_name=self.config.bus_name)
@@ -203,6 +237,9 @@ class AmiWatcher(Construct):
             environment={
                 "AMIWATCH_TABLE": self.table.table_name,
                 "AMIWATCH_TOPIC_ARN": self.topic.topic_arn,
+                "AMIWATCH_CHAT_TOPIC_ARN": self.chat_topic.topic_arn,
+                "AMIWATCH_CHAT_CHANGES": ",".join(config.chat_changes),
+                "AMIWATCH_DIGEST_THRESHOLD": str(config.digest_threshold),
                 "AMIWATCH_BUS_NAME": self.bus.event_bus_name,
                 "AMIWATCH_WATCHES_FILE": WATCHES_FILE,
                 "AMIWATCH_LEASE_SECONDS": str(config.timeout_seconds + 60),
@@ -220,7 +257,10 @@ class AmiWatcher(Construct):
         )
         # Exact actions instead of topic.grant_publish(), whose KMS part is kms:GenerateDataKey*.
         role.add_to_policy(
-            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn])
+            iam.PolicyStatement(
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn, self.chat_topic.topic_arn],
+            )
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -320,6 +360,52 @@ class AmiWatcher(Construct):
                 topic_arn=self.topic.topic_arn,
                 protocol="email",
                 endpoint=email.address,
-                filter_policy=email.filter_policy,
-                filter_policy_scope="MessageAttributes" if email.filter_policy else None,
+                # Digests for busy runs instead of one email per change.
+                filter_policy=email_filter_policy(email.filter_policy),
+                filter_policy_scope="MessageAttributes",
             )
+
+    def _chat_channels(self) -> list[cdk.CfnResource]:
+        config = self.config
+        if config.slack is None and config.teams is None:
+            return []
+        read_only = iam.ManagedPolicy.from_aws_managed_policy_name("ReadOnlyAccess")
+        role = iam.Role(
+            self,
+            "ChatRole",
+            assumed_by=iam.ServicePrincipal("chatbot.amazonaws.com"),
+            description="amiwatch chat channel: read-only, for commands run from the channel",
+            managed_policies=[read_only],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]",
+            "The chat channel is meant to be read-only: AWS's ReadOnlyAccess is both its role and "
+            "its guardrail, and AWS keeps it current as services are added.",
+        )
+        common: dict[str, Any] = {
+            "iam_role_arn": role.role_arn,
+            "guardrail_policies": [read_only.managed_policy_arn],
+            "sns_topic_arns": [self.chat_topic.topic_arn],
+            "logging_level": "ERROR",
+            "user_role_required": False,
+        }
+        channels: list[cdk.CfnResource] = []
+        if config.slack is not None:
+            channels.append(chatbot.CfnSlackChannelConfiguration(
+                self, "Slack",
+                configuration_name=config.slack.get("name", "amiwatch-slack"),
+                slack_workspace_id=config.slack["workspaceId"],
+                slack_channel_id=config.slack["channelId"],
+                **common,
+            ))  # fmt: skip
+        if config.teams is not None:
+            channels.append(chatbot.CfnMicrosoftTeamsChannelConfiguration(
+                self, "Teams",
+                configuration_name=config.teams.get("name", "amiwatch-teams"),
+                team_id=config.teams["teamId"],
+                teams_tenant_id=config.teams["tenantId"],
+                teams_channel_id=config.teams["channelId"],
+                **common,
+            ))  # fmt: skip
+        return channels

@@ -75,3 +75,26 @@ class FlakyTopic(Proxy):
 def change_is(kind: str) -> Callable[[Detail], bool]:
     """A `fails` predicate: every event of this change kind."""
     return lambda detail: detail["change"] == kind
+
+
+class DeafTopic(Proxy):
+    """PublishBatch that fails every entry sent to one topic (say, the chat topic)."""
+
+    def __init__(self, real: Any, topic_arn: str) -> None:
+        super().__init__(real)
+        self.topic_arn = topic_arn
+
+    def publish_batch(
+        self, TopicArn: str, PublishBatchRequestEntries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        if TopicArn != self.topic_arn:
+            return dict(
+                self.real.publish_batch(
+                    TopicArn=TopicArn, PublishBatchRequestEntries=PublishBatchRequestEntries
+                )
+            )
+        failed = [
+            {"Id": e["Id"], "Code": "KMSThrottling", "SenderFault": False}
+            for e in PublishBatchRequestEntries
+        ]
+        return {"Successful": [], "Failed": failed}

@@ -15,7 +15,9 @@ from amiwatch.aws.publish import Publisher
 from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import ConfigError, Watch, parse_watches
 from amiwatch.events import Target
+from amiwatch.notices import CHAT, TOPIC
 from amiwatch.pipeline import PublishIncomplete, WatchAws, WatchResult, run_watch
+from amiwatch.settings import notice_policy
 
 
 def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
@@ -80,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--table", help="DynamoDB table of the snapshot")
     parser.add_argument("--topic-arn", help="SNS topic to publish to")
     parser.add_argument("--bus-name", default="amiwatch", help="EventBridge bus (default amiwatch)")
+    parser.add_argument("--chat-topic-arn", help="SNS topic of the chat channel (optional)")
+    parser.add_argument(
+        "--chat-changes",
+        help="comma-separated changes that reach chat (default: failed,deregistered,deprecated,"
+        "deprecation-imminent,disabled,updated:Public)",
+    )
+    parser.add_argument(
+        "--digest-threshold",
+        help="more changes than this in one run send people one digest (default 20)",
+    )
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -96,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         watches = _selected(watches_from_cdk_json(args.config), args.watch)
         if not args.dry_run and not (args.table and args.topic_arn):
             raise ConfigError("--table and --topic-arn are required unless --dry-run")
+        policy = notice_policy(bool(args.chat_topic_arn), args.chat_changes, args.digest_threshold)
     except ConfigError as exc:
         print(f"amiwatch: {exc}", file=sys.stderr)
         return 2
@@ -106,14 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     publisher = None
     if not args.dry_run:
         events, sns = client("events", region=region), client("sns", region=region)
-        publisher = Publisher(events, sns, args.topic_arn)
+        topics = {TOPIC: args.topic_arn} | ({CHAT: args.chat_topic_arn} if policy.chat else {})
+        publisher = Publisher(events, sns, topics)
     exit_code = 0
     for watch in watches:
         target = Target(watch.name, account, region, partition)
         store = SnapshotStore(ddb, args.table, target) if ddb is not None else None
         now = datetime.now(UTC)
         try:
-            aws = WatchAws(ec2, args.bus_name, store, publisher)
+            aws = WatchAws(ec2, args.bus_name, store, publisher, policy)
             result = run_watch(watch, target, aws, now, owner=f"cli-{now.timestamp()}")
         except PublishIncomplete as exc:
             print(f"amiwatch: {exc}", file=sys.stderr)

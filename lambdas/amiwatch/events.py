@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,19 +25,9 @@ DETAIL_TYPES = {
     ChangeKind.DEPRECATION_IMMINENT: "AMI Deprecation Imminent",
     ChangeKind.UPDATED: "AMI Updated",
 }
-HEADLINES = {
-    ChangeKind.NEW: "A new AMI appeared",
-    ChangeKind.AVAILABLE: "An AMI became available",
-    ChangeKind.FAILED: "An AMI failed",
-    ChangeKind.DISABLED: "An AMI was disabled",
-    ChangeKind.DEREGISTERED: "An AMI was deregistered",
-    ChangeKind.DEPRECATED: "An AMI is now deprecated",
-    ChangeKind.DEPRECATION_SCHEDULED: "An AMI's deprecation was scheduled",
-    ChangeKind.DEPRECATION_IMMINENT: "An AMI will be deprecated soon",
-    ChangeKind.UPDATED: "An AMI was updated",
-}
 MAX_SUBJECT = 100
-# String message attributes on every SNS message (state_reason_code only when there is one).
+# String message attributes of every per-change SNS message (state_reason_code only when there
+# is one; delivery is "each", or "digested" in a run that sent a digest instead).
 MESSAGE_ATTRIBUTES = (
     "change",
     "watch",
@@ -46,6 +37,7 @@ MESSAGE_ATTRIBUTES = (
     "owner_id",
     "state",
     "state_reason_code",
+    "delivery",
 )
 
 
@@ -64,13 +56,12 @@ class Target:
 
 @dataclass(frozen=True)
 class OutgoingEvent:
-    """One change, ready for both channels."""
+    """One change, ready for the bus (its SNS messages are planned by `notices`)."""
 
     event_id: str
     image_id: str
     detail: dict[str, Any]
     eventbridge_entry: dict[str, Any]
-    sns_entry: dict[str, Any]
 
 
 def event_id(target: Target, change: Change) -> str:
@@ -90,7 +81,7 @@ def event_id(target: Target, change: Change) -> str:
 def build_event(
     target: Target, change: Change, detected_at: datetime, bus_name: str
 ) -> OutgoingEvent:
-    """Render a change to its EventBridge entry and SNS PublishBatch entry."""
+    """Render a change to its detail and EventBridge entry."""
     eid = event_id(target, change)
     detail = {
         "version": EVENT_VERSION,
@@ -114,18 +105,10 @@ def build_event(
         "EventBusName": bus_name,
         "Time": detected_at,
     }
-    message = {"default": detail_json, "email": email_text(detail)}
-    sns_entry = {
-        "Id": eid,
-        "Message": json.dumps(message),
-        "MessageStructure": "json",
-        "Subject": subject(detail),
-        "MessageAttributes": message_attributes(detail),
-    }
-    return OutgoingEvent(eid, change.image.image_id, detail, entry, sns_entry)
+    return OutgoingEvent(eid, change.image.image_id, detail, entry)
 
 
-def subject(detail: dict[str, Any]) -> str:
+def subject(detail: Mapping[str, Any]) -> str:
     """`[amiwatch] AMI Failed: <name> (<id>) <region>`: ASCII, at most 100 characters."""
     image = detail["image"]
     head = f"[amiwatch] {DETAIL_TYPES[ChangeKind(detail['change'])]}: "
@@ -137,36 +120,7 @@ def subject(detail: dict[str, Any]) -> str:
     return _ascii(head + name + tail)[:MAX_SUBJECT]
 
 
-def email_text(detail: dict[str, Any]) -> str:
-    """A short plain-text description of the change, for email subscribers."""
-    image = detail["image"]
-    change = ChangeKind(detail["change"])
-    lines = [
-        f"{HEADLINES[change]} (watch {detail['watch']}).",
-        "",
-        f"Image:      {image.get('Name') or 'unnamed'} ({image['ImageId']})",
-        f"Region:     {detail['region']}   Account: {detail['account']}",
-        f"Owner:      {image.get('OwnerId') or 'unknown'}"
-        + (f" ({image['ImageOwnerAlias']})" if image.get("ImageOwnerAlias") else ""),
-        f"State:      {image.get('State') or 'unknown'}",
-    ]
-    reason = image.get("StateReason") or {}
-    if reason.get("Code") or reason.get("Message"):
-        lines.append(
-            f"Reason:     {reason.get('Code') or ''} {reason.get('Message') or ''}".rstrip()
-        )
-    if image.get("DeprecationTime"):
-        lines.append(f"Deprecates: {image['DeprecationTime']}")
-    previous = detail.get("previous") or {}
-    for name in detail.get("changedFields", []):
-        lines.append(
-            f"Changed:    {name}: {_short(previous.get(name))} -> {_short(image.get(name))}"
-        )
-    lines += ["", f"Detected {detail['detectedAt']}. Event id {detail['eventId']}."]
-    return "\n".join(lines)
-
-
-def message_attributes(detail: dict[str, Any]) -> dict[str, dict[str, str]]:
+def message_attributes(detail: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """String attributes that SNS subscription filter policies can match on."""
     image = detail["image"]
     reason = image.get("StateReason") or {}
@@ -190,8 +144,3 @@ def message_attributes(detail: dict[str, Any]) -> dict[str, dict[str, str]]:
 def _ascii(text: str) -> str:
     # SNS subjects allow printable ASCII only: no line breaks or control characters.
     return "".join(c if " " <= c <= "~" else "?" for c in text)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -41,7 +41,8 @@ def _run_one(settings: Settings, watch: Watch, context: LambdaContext) -> WatchR
         ec2=clients["ec2"],
         bus_name=settings.bus_name,
         store=SnapshotStore(clients["dynamodb"], settings.table_name, target),
-        publisher=Publisher(clients["events"], clients["sns"], settings.topic_arn),
+        publisher=Publisher(clients["events"], clients["sns"], settings.topics()),
+        notices=settings.notices,
     )
     now = datetime.now(UTC)
     lease = settings.lease_seconds

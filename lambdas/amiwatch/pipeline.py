@@ -22,6 +22,7 @@ from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import Watch
 from amiwatch.diff import Triage, diff
 from amiwatch.events import OutgoingEvent, Target, build_event
+from amiwatch.notices import NoticePolicy, plan_notices
 from amiwatch.records import ImageRecord
 from amiwatch.snapshot import Snapshot, SnapshotEntry
 
@@ -37,6 +38,7 @@ class WatchAws:
     bus_name: str
     store: SnapshotStore | None = None
     publisher: Publisher | None = None
+    notices: NoticePolicy = field(default_factory=NoticePolicy)
 
 
 @dataclass
@@ -196,7 +198,8 @@ class _Run:
 
     def _publish(self, events: list[OutgoingEvent]) -> set[str]:
         assert self.aws.publisher is not None
-        report: PublishReport = self.aws.publisher.publish(events)
+        notices = plan_notices(events, self.target, self.aws.notices, self.aws.bus_name)
+        report: PublishReport = self.aws.publisher.publish(events, notices)
         self.result.published += len(report.accepted)
         self.result.failed.update(report.failed)
         return report.accepted

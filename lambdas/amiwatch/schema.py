@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from amiwatch.diff import REASONS, ChangeKind
-from amiwatch.events import EVENT_VERSION
+from amiwatch.events import DETAIL_TYPES, EVENT_VERSION, SOURCE
 from amiwatch.records import CANONICAL_FIELDS
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -84,6 +84,47 @@ def event_schema() -> dict[str, Any]:
             "reason": {"type": "string", "enum": list(REASONS)},
         },
     }
+
+
+def schema_name(detail_type: str) -> str:
+    """The registry's name for a detail type: `amiwatch@AMIFailed` (discovered-schema style)."""
+    return f"{SOURCE}@{detail_type.replace(' ', '')}"
+
+
+def registry_schemas() -> dict[str, dict[str, Any]]:
+    """One draft-4 schema per detail type, of the whole EventBridge event (envelope + detail)."""
+    schemas = {}
+    for kind, detail_type in DETAIL_TYPES.items():
+        detail = event_schema()
+        del detail["$schema"]
+        detail["properties"]["change"] = {"type": "string", "enum": [kind.value]}
+        schemas[schema_name(detail_type)] = {
+            "$schema": "http://json-schema.org/draft-04/schema#",
+            "title": f"{SOURCE} {detail_type}",
+            "description": f"An amiwatch event of change {kind.value!r}, as rules receive it.",
+            "type": "object",
+            "required": list(ENVELOPE),
+            "properties": {
+                **ENVELOPE,
+                "detail-type": {"type": "string", "enum": [detail_type]},
+                "source": {"type": "string", "enum": [SOURCE]},
+                "detail": detail,
+            },
+        }
+    return schemas
+
+
+ENVELOPE: dict[str, Any] = {
+    "version": {"type": "string"},
+    "id": {"type": "string"},
+    "detail-type": {"type": "string"},
+    "source": {"type": "string"},
+    "account": {"type": "string", "pattern": "^[0-9]{12}$"},
+    "time": {"type": "string", "format": "date-time"},
+    "region": {"type": "string"},
+    "resources": {"type": "array", "items": {"type": "string"}},
+    "detail": {"type": "object"},
+}
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from amiwatch.chat import chat_changes
 from amiwatch.config import ConfigError, Watch, load_watches_file, parse_watches
+from amiwatch.notices import CHAT, TOPIC, NoticePolicy
 
 DEFAULT_LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute
 REQUIRED_ENV = ("AMIWATCH_TABLE", "AMIWATCH_TOPIC_ARN", "AMIWATCH_BUS_NAME", "AWS_REGION")
@@ -30,6 +32,8 @@ class Settings:
     bus_name: str
     region: str
     lease_seconds: int = DEFAULT_LEASE_SECONDS
+    chat_topic_arn: str | None = None
+    notices: NoticePolicy = field(default_factory=NoticePolicy)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,7 +49,20 @@ class Settings:
             bus_name=env["AMIWATCH_BUS_NAME"],
             region=env["AWS_REGION"],
             lease_seconds=int(env.get("AMIWATCH_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+            chat_topic_arn=env.get("AMIWATCH_CHAT_TOPIC_ARN") or None,
+            notices=notice_policy(
+                chat=bool(env.get("AMIWATCH_CHAT_TOPIC_ARN")),
+                changes=env.get("AMIWATCH_CHAT_CHANGES"),
+                threshold=env.get("AMIWATCH_DIGEST_THRESHOLD"),
+            ),
         )
+
+    def topics(self) -> dict[str, str]:
+        """The SNS topic of each notice channel."""
+        topics = {TOPIC: self.topic_arn}
+        if self.chat_topic_arn:
+            topics[CHAT] = self.chat_topic_arn
+        return topics
 
     def watches_for(self, event: Mapping[str, Any] | None) -> tuple[Watch, ...]:
         """All watches, or the ones an invoking event names: `{"watches": ["golden"]}`."""
@@ -57,6 +74,21 @@ class Settings:
         if unknown:
             raise ConfigError(f"event names unknown watches: {', '.join(map(str, unknown))}")
         return tuple(by_name[n] for n in names)
+
+
+def notice_policy(chat: bool, changes: str | None, threshold: str | None) -> NoticePolicy:
+    """The notice policy from its text form (comma-separated chat changes, a number)."""
+    policy = NoticePolicy(chat=chat)
+    if changes is not None:
+        selectors = [c.strip() for c in changes.split(",") if c.strip()]
+        policy = replace(policy, chat_changes=chat_changes(selectors, "AMIWATCH_CHAT_CHANGES"))
+    if threshold is not None:
+        if not threshold.isdigit():
+            raise ConfigError(
+                f"AMIWATCH_DIGEST_THRESHOLD must be a whole number, got {threshold!r}"
+            )
+        policy = replace(policy, digest_threshold=int(threshold))
+    return policy
 
 
 def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:

@@ -100,7 +100,9 @@ class Received:
 
     def collect(self) -> None:
         self.bus += [e["detail"] for e in self.aws.bus_events()]
-        self.topic += [m["detail"] for m in self.aws.topic_messages()]
+        # One message per change, as a machine subscriber sees them: digests are for people.
+        messages = self.aws.topic_messages()
+        self.topic += [m["detail"] for m in messages if m["attributes"]["delivery"] != "digest"]
 
     def ids(self, channel: str) -> dict[Key, set[str]]:
         grouped: dict[Key, set[str]] = defaultdict(set)
@@ -142,7 +144,7 @@ class Rig:
         store: SnapshotStore | None = None,
     ):
         publisher = Publisher(
-            events or self.aws.client("events"), sns or self.aws.client("sns"), self.aws.topic_arn
+            events or self.aws.client("events"), sns or self.aws.client("sns"), self.aws.topics()
         )
         edges = WatchAws(ec2 or self.ec2(), self.aws.bus_name, store or self.store(ddb), publisher)
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_cdk.assertions import Template
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -29,6 +30,12 @@ TEST_CONTEXT = {
             {"address": "oncall@example.com",
              "filterPolicy": {"change": ["failed", "deregistered"]}},
         ],
+        "slack": {"workspaceId": "T0123ABCD", "channelId": "C0123ABCD"},
+        "teams": {"teamId": "0a1b2c3d-0000-4000-8000-0123456789ab",
+                  "tenantId": "9f8e7d6c-0000-4000-8000-0123456789ab",
+                  "channelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2"},
+        "chatChanges": ["failed", "deregistered", "updated:Public"],
+        "digestThreshold": 50,
     }
 }  # fmt: skip
 
@@ -59,3 +66,8 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Synthesized:
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(json.loads(json.dumps(TEST_CONTEXT)), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return Template.from_json(synthesized.template)

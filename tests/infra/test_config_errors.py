@@ -36,6 +36,18 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
         ({"timeoutSeconds": 1000}, "amiwatch.timeoutSeconds must be a whole number 60..900"),
         ({"shedule": "rate(1 hour)"}, 'amiwatch: unknown key "shedule"'),
         ({"watches": [{"name": "golden"}]}, 'watch "golden": has no scope'),
+        ({"chatChanges": ["failed", "updated:Name"]},
+         'amiwatch.chatChanges: unknown change "updated:Name"'),
+        ({"chatChanges": "failed"}, "amiwatch.chatChanges must be a list of change kinds"),
+        ({"slack": {"workspaceId": "T0123ABCD"}}, "amiwatch.slack.channelId is required"),
+        ({"slack": {"workspaceId": "t-lower", "channelId": "C1"}},
+         'amiwatch.slack.workspaceId "t-lower" does not match'),
+        ({"teams": {"teamId": "x", "tenantId": "y", "channelId": "z", "channel": "c"}},
+         'amiwatch.teams: unknown key "channel"'),
+        ({"teams": {"teamId": "0a1b2c3d-0000-4000-8000-0123456789ab",
+                    "tenantId": "9f8e7d6c-0000-4000-8000-0123456789ab", "channelId": "general"}},
+         'amiwatch.teams.channelId "general" does not match'),
+        ({"digestThreshold": 0}, "amiwatch.digestThreshold must be a whole number 1..100000"),
     ],
 )  # fmt: skip
 def test_each_bad_setting_is_named(overrides, message):

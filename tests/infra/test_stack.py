@@ -7,17 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from .conftest import TEST_CONTEXT, Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def template(synthesized: Synthesized) -> Template:
-    return Template.from_json(synthesized.template)
 
 
 def ref(synthesized: Synthesized, kind: str) -> dict:
@@ -42,8 +36,8 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     table_id, _ = synthesized.one("AWS::DynamoDB::Table")
     key_id, _ = synthesized.one("AWS::KMS::Key")
     bus_id, _ = synthesized.one("AWS::Events::EventBus")
-    topics = [k for k, v in synthesized.resources("AWS::SNS::Topic").items()
-              if v["Properties"].get("DisplayName") == "amiwatch"]  # fmt: skip
+    topics = {v["Properties"]["DisplayName"]: k
+              for k, v in synthesized.resources("AWS::SNS::Topic").items()}  # fmt: skip
     _, policy = synthesized.one("AWS::IAM::Policy")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     # (action, resource) pairs: independent of how CDK merges statements.
@@ -69,7 +63,8 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
             "dynamodb:Query",
             "dynamodb:UpdateItem",
         ],
-        json.dumps({"Ref": topics[0]}): ["sns:Publish"],
+        json.dumps({"Ref": topics["amiwatch"]}): ["sns:Publish"],
+        json.dumps({"Ref": topics["amiwatch chat"]}): ["sns:Publish"],
         arn(key_id): ["kms:Decrypt", "kms:GenerateDataKey"],
         arn(bus_id): ["events:PutEvents"],
         arn(log_id): ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -77,8 +72,17 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     }
     assert granted == {(a, resource) for resource, actions in expected.items() for a in actions}
     assert all("*" not in action for action, _ in granted)
-    _, role = synthesized.one("AWS::IAM::Role")
+    role = lambda_role(synthesized)
     assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def lambda_role(synthesized):
+    [role] = [
+        r
+        for r in synthesized.resources("AWS::IAM::Role").values()
+        if "lambda.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    return role  # fmt: skip
 
 
 def test_the_lambda_is_configured_for_large_watches(synthesized, template):
@@ -149,7 +153,7 @@ def test_topics_are_kms_encrypted_and_refuse_plain_http(synthesized, template):
     key_id, key = synthesized.one("AWS::KMS::Key")
     topics = synthesized.resources("AWS::SNS::Topic")
 
-    assert len(topics) == 2
+    assert len(topics) == 3  # changes, chat, alarms
     for topic in topics.values():
         assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
@@ -204,16 +208,27 @@ def test_alarms_cover_errors_throttles_duration_dlq_and_each_watch_heartbeat(syn
 
 
 def test_email_subscriptions_carry_their_filter_policies(template):
+    # Every email subscription skips per-change messages of busy runs and gets their digest.
     template.has_resource_properties(
         "AWS::SNS::Subscription",
-        {"Protocol": "email", "Endpoint": "platform@example.com", "FilterPolicy": Match.absent()},
+        {
+            "Protocol": "email",
+            "Endpoint": "platform@example.com",
+            "FilterPolicy": {"delivery": ["each", "digest"]},
+            "FilterPolicyScope": "MessageAttributes",
+        },
     )
     template.has_resource_properties(
         "AWS::SNS::Subscription",
         {
             "Protocol": "email",
             "Endpoint": "oncall@example.com",
-            "FilterPolicy": {"change": ["failed", "deregistered"]},
+            "FilterPolicy": {
+                "$or": [
+                    {"change": ["failed", "deregistered"], "delivery": ["each"]},
+                    {"digest_changes": ["failed", "deregistered"], "delivery": ["digest"]},
+                ]
+            },
             "FilterPolicyScope": "MessageAttributes",
         },
     )
@@ -221,7 +236,8 @@ def test_email_subscriptions_carry_their_filter_policies(template):
 
 def test_outputs_have_stable_logical_ids(synthesized):
     assert set(synthesized.template["Outputs"]) == {
-        "TopicArn", "AlarmTopicArn", "BusName", "BusArn", "TableName", "FunctionName",
+        "TopicArn", "ChatTopicArn", "AlarmTopicArn", "BusName", "BusArn", "SchemaRegistryName",
+        "TableName", "FunctionName",
     }  # fmt: skip
 
 

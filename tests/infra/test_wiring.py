@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -69,9 +70,17 @@ def build_from_template(synthesized: Synthesized, endpoint: str) -> dict[str, st
     topic_arn = make("sns").create_topic(
         Name="wiring-topic", Attributes={"DisplayName": topic["Properties"]["DisplayName"]}
     )["TopicArn"]
+    [chat_id] = [k for k, v in synthesized.resources("AWS::SNS::Topic").items()
+                 if v["Properties"]["DisplayName"] == "amiwatch chat"]  # fmt: skip
+    chat_arn = make("sns").create_topic(Name="wiring-chat")["TopicArn"]
     bus_id, bus = synthesized.one("AWS::Events::EventBus")
     make("events").create_event_bus(Name=bus["Properties"]["Name"])
-    return {table_id: "wiring-snapshot", topic_id: topic_arn, bus_id: bus["Properties"]["Name"]}
+    return {
+        table_id: "wiring-snapshot",
+        topic_id: topic_arn,
+        chat_id: chat_arn,
+        bus_id: bus["Properties"]["Name"],
+    }
 
 
 def resolve_environment(synthesized: Synthesized, physical: dict[str, str]) -> dict[str, str]:
@@ -129,6 +138,7 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
         environment["AMIWATCH_TOPIC_ARN"],
         environment["AMIWATCH_BUS_NAME"],
     )
+    readers.attach_people(environment["AMIWATCH_CHAT_TOPIC_ARN"])
     ec2 = readers.client("ec2")
     image_id = ec2.register_image(Name="golden-2026-11")["ImageId"]
     ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": "platform"}])
@@ -139,6 +149,7 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
     )
     second, emf = invoke(synthesized, environment, moto_endpoint, "second", tmp_path)
     bus, topic = readers.bus_events(), readers.topic_messages()
+    chat, people = readers.chat_messages(), readers.people_messages()
 
     assert baseline["module"].startswith(str(synthesized.asset_dir))
     assert [w["watch"] for w in baseline["result"]["watches"]] == ["al2023", "golden"]
@@ -147,8 +158,27 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
     assert bus[0]["detail"]["image"]["ImageId"] == image_id
     assert [m["detail"]["eventId"] for m in topic] == [bus[0]["detail"]["eventId"]]
     assert topic[0]["attributes"]["state_reason_code"] == "Server.InternalError"
+    assert [c["id"] for c in chat] == [bus[0]["detail"]["eventId"]]
+    assert chat[0]["content"]["title"].startswith("CRITICAL: AMI failed: golden-2026-11")
+    assert [m["attributes"]["delivery"] for m in people] == ["each"]
+    validate_against_registry(synthesized, bus)
     heartbeat_dims = heartbeat_alarm_dimensions(synthesized, "golden")
     assert heartbeat_dims in emitted_dimensions(emf, "SuccessfulRuns")
+
+
+def validate_against_registry(synthesized: Synthesized, events: list[dict[str, Any]]) -> None:
+    """Each event validates against its detail type's registry schema, and not another's."""
+    schemas = {
+        s["Properties"]["SchemaName"]: json.loads(s["Properties"]["Content"])
+        for s in synthesized.resources("AWS::EventSchemas::Schema").values()
+    }
+    for received in events:
+        # moto 5.2.5 leaves `account` out of the envelope it hands to SQS; EventBridge sets it.
+        event = {"account": ACCOUNT, **received}
+        name = "amiwatch@" + event["detail-type"].replace(" ", "")
+        jsonschema.Draft4Validator(schemas[name]).validate(event)
+        other = schemas["amiwatch@AMINew"]
+        assert not jsonschema.Draft4Validator(other).is_valid(event)
 
 
 def heartbeat_alarm_dimensions(synthesized: Synthesized, watch: str) -> dict[str, str]:

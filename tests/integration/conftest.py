@@ -44,6 +44,7 @@ def lambda_env(aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     watches_file.write_text(json.dumps({"watches": WATCHES}))
     monkeypatch.setenv("AMIWATCH_TABLE", aws.table_name)
     monkeypatch.setenv("AMIWATCH_TOPIC_ARN", aws.topic_arn)
+    monkeypatch.setenv("AMIWATCH_CHAT_TOPIC_ARN", aws.chat_topic_arn)
     monkeypatch.setenv("AMIWATCH_BUS_NAME", aws.bus_name)
     monkeypatch.setenv("AMIWATCH_WATCHES_FILE", str(watches_file))
     monkeypatch.setenv("AWS_REGION", REGION)

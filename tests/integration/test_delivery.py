@@ -33,7 +33,7 @@ def edges(aws: LocalAws, *, events: Any = None, sns: Any = None, ec2: Any = None
         bus_name=aws.bus_name,
         store=SnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET),
         publisher=Publisher(events or aws.client("events"), sns or aws.client("sns"),
-                            aws.topic_arn),
+                            aws.topics()),
     )  # fmt: skip
 
 

@@ -100,8 +100,29 @@ def test_sns_messages_carry_subject_and_filterable_attributes(aws, lambda_env, f
         "owner_id": ACCOUNT,
         "state": "failed",
         "state_reason_code": "Server.InternalError",
+        "delivery": "each",
     }
     assert message["detail"]["change"] == "failed"
+
+
+def test_a_failed_image_reaches_chat_and_email_once(aws, lambda_env, fleet):
+    invoke()
+    set_image(fleet["golden-rc"], state="failed", state_reason=FAILED_REASON)
+
+    invoke()
+    [chat] = aws.chat_messages()
+    [email] = aws.people_messages()
+
+    assert chat["version"] == "1.0" and chat["source"] == "custom"
+    assert chat["content"]["title"] == f"CRITICAL: AMI failed: golden-rc ({fleet['golden-rc']})"
+    assert "*Reason:* Server.InternalError Internal error" in chat["content"]["description"]
+    assert chat["content"]["nextSteps"][0].startswith("`Server.InternalError`: An internal error")
+    assert chat["metadata"]["threadId"] == f"amiwatch-{ACCOUNT}-{REGION}-{fleet['golden-rc']}"
+    assert chat["metadata"]["relatedResources"] == [
+        f"arn:aws:ec2:{REGION}::image/{fleet['golden-rc']}"
+    ]
+    assert chat["id"] == email["detail"]["eventId"]
+    assert email["attributes"]["delivery"] == "each"
 
 
 @pytest.mark.parametrize(

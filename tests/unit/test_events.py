@@ -11,6 +11,7 @@ import pytest
 
 from amiwatch.aws.publish import batches, eventbridge_entry_size
 from amiwatch.events import MESSAGE_ATTRIBUTES, Target, build_event, subject
+from amiwatch.notices import EACH, topic_entry
 from amiwatch.schema import event_schema
 
 from .conftest import NOW, TARGET, Harness, record
@@ -66,14 +67,14 @@ def test_other_partitions_get_their_own_arn(failed_change):
 
 
 def test_sns_entry_has_subject_attributes_and_both_message_forms(failed_change):
-    sns = build_event(TARGET, failed_change, NOW, "amiwatch").sns_entry
+    sns = topic_entry(build_event(TARGET, failed_change, NOW, "amiwatch").detail, "aws", EACH)
     message = json.loads(sns["Message"])
     attributes = {k: v["StringValue"] for k, v in sns["MessageAttributes"].items()}
 
     assert sns["MessageStructure"] == "json"
     assert sns["Subject"] == f"[amiwatch] AMI Failed: golden-2026-11 ({AMI}) us-east-1"
     assert json.loads(message["default"])["eventId"] == sns["Id"]
-    assert "Server.InternalError An internal error occurred" in message["email"]
+    assert "Reason:     Server.InternalError An internal error occurred" in message["email"]
     assert "{" not in message["email"].splitlines()[0]
     assert attributes == {
         "change": "failed",
@@ -84,6 +85,7 @@ def test_sns_entry_has_subject_attributes_and_both_message_forms(failed_change):
         "owner_id": "123456789012",
         "state": "failed",
         "state_reason_code": "Server.InternalError",
+        "delivery": "each",
     }
     assert tuple(attributes) == MESSAGE_ATTRIBUTES  # what cdk.json filter policies may name
 

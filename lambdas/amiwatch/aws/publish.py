@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amiwatch.events import OutgoingEvent
+from amiwatch.notices import Notice
 
 ENTRIES_PER_CALL = 10
 MAX_CALL_BYTES = 256 * 1024
 ATTEMPTS = 3
 CONCURRENT_CALLS = 4
+T = TypeVar("T")
 # PutEvents counts a Time field as 14 bytes however it is sent.
 TIME_FIELD_BYTES = 14
 
@@ -44,19 +47,17 @@ def sns_entry_size(entry: dict[str, Any]) -> int:
     return len(json.dumps(entry).encode())
 
 
-def batches(
-    events: Sequence[OutgoingEvent], size_of: Callable[[OutgoingEvent], int]
-) -> list[list[OutgoingEvent]]:
-    """Group events into calls of at most 10 entries and 256 KB."""
-    groups: list[list[OutgoingEvent]] = []
-    current: list[OutgoingEvent] = []
+def batches(items: Sequence[T], size_of: Callable[[T], int]) -> list[list[T]]:
+    """Group items into calls of at most 10 entries and 256 KB."""
+    groups: list[list[T]] = []
+    current: list[T] = []
     current_bytes = 0
-    for event in events:
-        size = size_of(event)
+    for item in items:
+        size = size_of(item)
         if current and (len(current) == ENTRIES_PER_CALL or current_bytes + size > MAX_CALL_BYTES):
             groups.append(current)
             current, current_bytes = [], 0
-        current.append(event)
+        current.append(item)
         current_bytes += size
     if current:
         groups.append(current)
@@ -64,52 +65,64 @@ def batches(
 
 
 class Publisher:
-    """Sends each event to the bus, then (for the ones the bus accepted) to the topic.
+    """Sends each event to the bus, then the SNS messages (notices) of what the bus accepted.
 
     EventBridge goes first because its consumers are automation that de-duplicates on eventId;
     sending SNS only after the bus accepted keeps people from getting repeat emails for an
-    event that will be re-sent next run anyway.
+    event that will be re-sent next run anyway. An event counts as delivered when the bus and
+    every notice covering it (its topic message, its chat message, a digest) were accepted.
     """
 
-    def __init__(self, events_client: Any, sns_client: Any, topic_arn: str) -> None:
+    def __init__(self, events_client: Any, sns_client: Any, topics: Mapping[str, str]) -> None:
         self.events_client = events_client
         self.sns_client = sns_client
-        self.topic_arn = topic_arn
+        self.topics = dict(topics)  # channel -> topic ARN
 
-    def publish(self, events: Sequence[OutgoingEvent]) -> PublishReport:
-        """Deliver; the report's `accepted` holds the ids accepted by both channels."""
+    def publish(self, events: Sequence[OutgoingEvent], notices: Sequence[Notice]) -> PublishReport:
+        """Deliver; the report's `accepted` holds the ids delivered on every channel."""
         report = PublishReport()
+        errors: dict[str, str] = {}
         on_bus, report.put_events_calls = self._deliver(
-            events, report, self._put_events, self._bus_size
+            events, _event_key, self._put_events, _bus_size, errors
         )
-        on_topic, report.publish_batch_calls = self._deliver(
-            [e for e in events if e.event_id in on_bus], report, self._publish_batch, self._sns_size
-        )
-        report.accepted = on_bus & on_topic
+        sendable = [n for n in notices if any(i in on_bus for i in n.covers)]
+        sent: set[str] = set()
+        for channel in sorted({n.channel for n in sendable}):
+            arn = self.topics.get(channel)
+            if arn is None:
+                raise ValueError(f"no topic ARN for the {channel} channel")
+            accepted, calls = self._deliver(
+                [n for n in sendable if n.channel == channel], _notice_key,
+                partial(self._publish_batch, channel, arn), _sns_size, errors,
+            )  # fmt: skip
+            sent |= accepted
+            report.publish_batch_calls += calls
+        unsent = [n for n in notices if _notice_key(n) not in sent]
+        report.accepted = on_bus - {i for n in unsent for i in n.covers}
         for event in events:
             if event.event_id in report.accepted:
-                report.failed.pop(event.event_id, None)
+                continue
+            if event.event_id not in on_bus:
+                report.failed[event.event_id] = errors.get(event.event_id, "PutEvents: not sent")
+                continue
+            notice = next(n for n in unsent if event.event_id in n.covers)
+            report.failed[event.event_id] = errors.get(
+                _notice_key(notice), "PublishBatch: not sent"
+            )
         return report
-
-    @staticmethod
-    def _bus_size(event: OutgoingEvent) -> int:
-        return eventbridge_entry_size(event.eventbridge_entry)
-
-    @staticmethod
-    def _sns_size(event: OutgoingEvent) -> int:
-        return sns_entry_size(event.sns_entry)
 
     def _deliver(
         self,
-        events: Sequence[OutgoingEvent],
-        report: PublishReport,
-        send: Callable[[list[OutgoingEvent]], tuple[set[str], dict[str, str]]],
-        size_of: Callable[[OutgoingEvent], int],
+        items: Sequence[T],
+        key: Callable[[T], str],
+        send: Callable[[list[T]], tuple[set[str], dict[str, str]]],
+        size_of: Callable[[T], int],
+        errors: dict[str, str],
     ) -> tuple[set[str], int]:
         """Send in batches, retrying failed entries; returns what was accepted, and calls made."""
         delivered: set[str] = set()
         calls = 0
-        pending = list(events)
+        pending = list(items)
         for attempt in range(ATTEMPTS):
             if not pending:
                 break
@@ -121,8 +134,8 @@ class Publisher:
             with ThreadPoolExecutor(max_workers=CONCURRENT_CALLS) as pool:
                 for accepted, failed in pool.map(send, groups):
                     delivered |= accepted
-                    report.failed.update(failed)
-            pending = [e for e in pending if e.event_id not in delivered]
+                    errors.update(failed)
+            pending = [i for i in pending if key(i) not in delivered]
         return delivered, calls
 
     def _put_events(self, group: list[OutgoingEvent]) -> tuple[set[str], dict[str, str]]:
@@ -138,12 +151,34 @@ class Publisher:
                 failed[event.event_id] = f"PutEvents: {result.get('ErrorCode')}"
         return accepted, failed
 
-    def _publish_batch(self, group: list[OutgoingEvent]) -> tuple[set[str], dict[str, str]]:
+    def _publish_batch(
+        self, channel: str, arn: str, group: list[Notice]
+    ) -> tuple[set[str], dict[str, str]]:
         try:
             answer = self.sns_client.publish_batch(
-                TopicArn=self.topic_arn, PublishBatchRequestEntries=[e.sns_entry for e in group]
+                TopicArn=arn, PublishBatchRequestEntries=[n.entry for n in group]
             )
         except (ClientError, BotoCoreError) as exc:
-            return set(), {e.event_id: f"PublishBatch: {exc}" for e in group}
-        failed = {f["Id"]: f"PublishBatch: {f.get('Code')}" for f in answer.get("Failed", [])}
-        return {ok["Id"] for ok in answer.get("Successful", [])}, failed
+            return set(), {_notice_key(n): f"PublishBatch ({channel}): {exc}" for n in group}
+        failed = {
+            f"{channel}:{f['Id']}": f"PublishBatch ({channel}): {f.get('Code')}"
+            for f in answer.get("Failed", [])
+        }
+        return {f"{channel}:{ok['Id']}" for ok in answer.get("Successful", [])}, failed
+
+
+def _event_key(event: OutgoingEvent) -> str:
+    return event.event_id
+
+
+def _notice_key(notice: Notice) -> str:
+    # Ids are unique per topic only: a change's topic and chat messages share its eventId.
+    return f"{notice.channel}:{notice.notice_id}"
+
+
+def _bus_size(event: OutgoingEvent) -> int:
+    return eventbridge_entry_size(event.eventbridge_entry)
+
+
+def _sns_size(notice: Notice) -> int:
+    return sns_entry_size(notice.entry)

@@ -1,0 +1,137 @@
+"""What an email subscriber reads: plain text, no JSON, one change or one digest per message."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from amiwatch.diff import ChangeKind
+
+HEADLINES = {
+    ChangeKind.NEW: "A new AMI appeared",
+    ChangeKind.AVAILABLE: "An AMI became available",
+    ChangeKind.FAILED: "An AMI failed",
+    ChangeKind.DISABLED: "An AMI was disabled",
+    ChangeKind.DEREGISTERED: "An AMI was deregistered",
+    ChangeKind.DEPRECATED: "An AMI is now deprecated",
+    ChangeKind.DEPRECATION_SCHEDULED: "An AMI's deprecation was scheduled",
+    ChangeKind.DEPRECATION_IMMINENT: "An AMI will be deprecated soon",
+    ChangeKind.UPDATED: "An AMI was updated",
+}
+# The EC2 console's host per partition; the region goes into the host where the partition has one.
+CONSOLE_HOSTS = {
+    "aws": "https://{region}.console.aws.amazon.com",
+    "aws-cn": "https://{region}.console.amazonaws.cn",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com",
+}
+
+
+def console_url(partition: str, region: str, image_id: str | None = None) -> str:
+    """The image's page in the EC2 console of its region (the AMI list without an id)."""
+    host = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"]).format(region=region)
+    page = f"ImageDetails:imageId={image_id}" if image_id else "Images:"
+    return f"{host}/ec2/home?region={region}#{page}"
+
+
+def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The facts every rendering shows, as (label, value) pairs in reading order."""
+    image = detail["image"]
+    owner = image.get("OwnerId") or "unknown"
+    if image.get("ImageOwnerAlias"):
+        owner += f" ({image['ImageOwnerAlias']})"
+    facts = [
+        ("Image", f"{image.get('Name') or 'unnamed'} ({image['ImageId']})"),
+        ("Region", detail["region"]),
+        ("Account", detail["account"]),
+        ("Watch", detail["watch"]),
+        ("Owner", owner),
+        ("State", image.get("State") or "unknown"),
+    ]
+    reason = image.get("StateReason") or {}
+    if reason.get("Code") or reason.get("Message"):
+        facts.append(
+            ("Reason", f"{reason.get('Code') or ''} {reason.get('Message') or ''}".strip())
+        )
+    if image.get("DeprecationTime"):
+        facts.append(("Deprecates", image["DeprecationTime"]))
+    previous = detail.get("previous") or {}
+    for name in detail.get("changedFields", []):
+        if name == "StateReason" and reason and not previous.get(name):
+            continue  # the Reason line above already says it
+        before, after = short(previous.get(name)), short(image.get(name))
+        facts.append(("Changed", f"{name}: {before} -> {after}"))
+    return facts
+
+
+def change_email(detail: Mapping[str, Any], partition: str) -> str:
+    """One line of what happened, a block of facts, then the console link."""
+    headline = HEADLINES[ChangeKind(detail["change"])]
+    image = detail["image"]
+    lines = [f"{headline}: {image.get('Name') or image['ImageId']}.", ""]
+    lines += [f"  {label + ':':<12}{value}" for label, value in image_facts(detail)]
+    lines += [
+        "",
+        "Open in the EC2 console:",
+        console_url(partition, detail["region"], image["ImageId"]),
+        "",
+        f"Detected {detail['detectedAt']}. Event id {detail['eventId']}.",
+    ]
+    return "\n".join(lines)
+
+
+def digest_email(
+    details: Sequence[Mapping[str, Any]], listed: int, bus_name: str, partition: str
+) -> str:
+    """Many changes of one run in one message: counts by kind, the first few, where the rest are."""
+    first = details[0]
+    counts = kind_counts(details)
+    lines = [
+        f"{len(details)} AMI changes in watch {first['watch']} "
+        f"({first['account']}, {first['region']}).",
+        "",
+        "By kind:",
+        *(f"  {kind:<24}{count}" for kind, count in counts.items()),
+        "",
+        f"The first {min(listed, len(details))}:",
+    ]
+    for detail in details[:listed]:
+        image = detail["image"]
+        code = (image.get("StateReason") or {}).get("Code") or ""
+        name = short(image.get("Name") or "unnamed", 50)
+        lines.append(f"  {detail['change']:<22}{image['ImageId']:<23}{name} {code}".rstrip())
+    rest = len(details) - listed
+    lines += ["", *rest_pointer(rest, bus_name), "", "EC2 console, images of this region:"]
+    lines.append(console_url(partition, first["region"]))
+    lines += ["", f"Detected {first['detectedAt']}."]
+    return "\n".join(lines)
+
+
+def rest_pointer(rest: int, bus_name: str) -> list[str]:
+    """How to see every change of a digest (the first lines name only a few)."""
+    lead = f"...and {rest} more. " if rest > 0 else ""
+    return [
+        f'{lead}Every change is an event on the EventBridge bus "{bus_name}" (archived for replay)',
+        'and a message on the SNS topic with the attribute delivery="digested".',
+    ]
+
+
+def kind_counts(details: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Changes per kind, in the order of the change table."""
+    counts = {kind.value: 0 for kind in ChangeKind}
+    for detail in details:
+        counts[detail["change"]] += 1
+    return {kind: count for kind, count in counts.items() if count}
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """A value on one line for people (no JSON), cut at `limit` characters."""
+    if value is None:
+        text = "(none)"
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}={short(v, limit)}" for k, v in value.items() if v is not None)
+        text = text or "(none)"
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,90 @@
+"""The chat channels, the chat topic and the event schema registry, as synthesized."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+from amiwatch.events import DETAIL_TYPES
+from amiwatch.schema import registry_schemas
+
+READ_ONLY = {
+    "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/ReadOnlyAccess"]]
+}
+
+
+def chat_topic(synthesized) -> str:
+    [topic_id] = [k for k, v in synthesized.resources("AWS::SNS::Topic").items()
+                  if v["Properties"]["DisplayName"] == "amiwatch chat"]  # fmt: skip
+    return topic_id
+
+
+def test_slack_and_teams_channels_read_the_chat_topic_with_read_only_guardrails(
+    synthesized, template
+):
+    topic = {"Ref": chat_topic(synthesized)}
+    common = {
+        "SnsTopicArns": [topic],
+        "GuardrailPolicies": [READ_ONLY],
+        "IamRoleArn": Match.object_like({"Fn::GetAtt": Match.any_value()}),
+        "UserRoleRequired": False,
+        "LoggingLevel": "ERROR",
+    }
+
+    template.has_resource_properties(
+        "AWS::Chatbot::SlackChannelConfiguration",
+        {**common, "SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0123ABCD",
+         "ConfigurationName": "amiwatch-slack"},
+    )  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Chatbot::MicrosoftTeamsChannelConfiguration",
+        {**common, "TeamId": "0a1b2c3d-0000-4000-8000-0123456789ab",
+         "TeamsTenantId": "9f8e7d6c-0000-4000-8000-0123456789ab",
+         "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2"},
+    )  # fmt: skip
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like({"Statement": [Match.object_like(
+                {"Principal": {"Service": "chatbot.amazonaws.com"}})]}),
+            "ManagedPolicyArns": [READ_ONLY],
+        },
+    )  # fmt: skip
+
+
+def test_the_lambda_knows_the_chat_topic_changes_and_digest_threshold(synthesized):
+    _, function = synthesized.one("AWS::Lambda::Function")
+    env = function["Properties"]["Environment"]["Variables"]
+
+    assert env["AMIWATCH_CHAT_TOPIC_ARN"] == {"Ref": chat_topic(synthesized)}
+    assert env["AMIWATCH_CHAT_CHANGES"] == "deregistered,failed,updated:Public"
+    assert env["AMIWATCH_DIGEST_THRESHOLD"] == "50"
+
+
+def test_no_chat_channel_without_slack_or_teams(tmp_path):
+    from .conftest import TEST_CONTEXT, synthesize
+
+    context = json.loads(json.dumps(TEST_CONTEXT))
+    del context["amiwatch"]["slack"], context["amiwatch"]["teams"]
+    plain = synthesize(context, tmp_path)
+
+    assert plain.resources("AWS::Chatbot::SlackChannelConfiguration") == {}
+    assert plain.resources("AWS::Chatbot::MicrosoftTeamsChannelConfiguration") == {}
+    assert len(plain.resources("AWS::IAM::Role")) == 1  # only the watcher's
+
+
+def test_the_registry_holds_one_draft4_schema_per_detail_type(synthesized, template):
+    registry_id, registry = synthesized.one("AWS::EventSchemas::Registry")
+    schemas = synthesized.resources("AWS::EventSchemas::Schema").values()
+
+    assert registry["Properties"]["RegistryName"] == "amiwatch-test"
+    assert {s["Properties"]["SchemaName"] for s in schemas} == {
+        f"amiwatch@{t.replace(' ', '')}" for t in DETAIL_TYPES.values()
+    }
+    for schema in schemas:
+        props = schema["Properties"]
+        assert props["Type"] == "JSONSchemaDraft4"
+        assert props["RegistryName"] == {"Fn::GetAtt": [registry_id, "RegistryName"]}
+        assert json.loads(props["Content"]) == registry_schemas()[props["SchemaName"]]
+        assert len(props["Content"]) < 100_000

@@ -1,0 +1,88 @@
+"""docs/recipes.md's rule patterns, routed by moto's EventBridge over real amiwatch events."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from devtools.local_aws import LocalAws, set_image
+
+from .conftest import register
+from .test_delivery import T0, run
+
+RECIPES = Path(__file__).parents[2] / "docs" / "recipes.md"
+BLOCK = re.compile(r"<!-- recipe: ([\w-]+) -->\s*```json\n(.*?)```", re.DOTALL)
+
+
+def recipes() -> dict[str, dict]:
+    return {name: json.loads(body) for name, body in BLOCK.findall(RECIPES.read_text())}
+
+
+def route(aws: LocalAws, patterns: dict[str, dict]) -> dict[str, str]:
+    """One rule per recipe on the bus, each with its own queue."""
+    events, sqs = aws.client("events"), aws.client("sqs")
+    queues = {}
+    for name, pattern in patterns.items():
+        url = sqs.create_queue(QueueName=f"recipe-{name}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        events.put_rule(Name=name, EventBusName=aws.bus_name, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, EventBusName=aws.bus_name,
+                           Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}])  # fmt: skip
+        queues[name] = url
+    return queues
+
+
+def received(aws: LocalAws, url: str) -> list[str]:
+    sqs, images = aws.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            images.append(json.loads(message["Body"])["detail"]["image"]["Name"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return sorted(images)
+
+
+def test_each_recipe_receives_exactly_its_events(aws):
+    patterns = recipes()
+    queues = route(aws, patterns)
+    ec2 = aws.client("ec2")
+    names = ["client-failed", "server-failed", "made-public", "renamed-desc", "retiring",
+             "public-to-private"]  # fmt: skip
+    ids = {name: register(aws, name) for name in names}
+    ec2.modify_image_attribute(ImageId=ids["public-to-private"],
+                               LaunchPermission={"Add": [{"Group": "all"}]})  # fmt: skip
+    run(aws)  # baseline
+    register(aws, "al2023-ami-2023.6.20261127.0-kernel-6.1-x86_64")
+    register(aws, "golden-2026-11")
+    set_image(
+        ids["client-failed"],
+        state="failed",
+        state_reason={"Code": "Client.InvalidSnapshot.NotFound", "Message": "gone"},
+    )
+    set_image(
+        ids["server-failed"],
+        state="failed",
+        state_reason={"Code": "Server.InternalError", "Message": "boom"},
+    )
+    ec2.modify_image_attribute(
+        ImageId=ids["made-public"], LaunchPermission={"Add": [{"Group": "all"}]}
+    )
+    ec2.modify_image_attribute(
+        ImageId=ids["public-to-private"], LaunchPermission={"Remove": [{"Group": "all"}]}
+    )
+    set_image(ids["renamed-desc"], description="v2")
+    soon = (T0 + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    set_image(ids["retiring"], deprecation_time=soon)  # fmt: skip
+
+    result = run(aws, T0 + timedelta(hours=1))
+
+    assert set(patterns) == {"new-al2023", "client-failure", "made-public", "deprecation-imminent"}
+    assert result.summary()["changes"] == {
+        "new": 2, "failed": 2, "updated": 3, "deprecation-scheduled": 1,
+        "deprecation-imminent": 1,
+    }  # fmt: skip
+    assert received(aws, queues["new-al2023"]) == ["al2023-ami-2023.6.20261127.0-kernel-6.1-x86_64"]
+    assert received(aws, queues["client-failure"]) == ["client-failed"]
+    assert received(aws, queues["made-public"]) == ["made-public"]
+    assert received(aws, queues["deprecation-imminent"]) == ["retiring"]

@@ -1,0 +1,242 @@
+"""What people receive: chat notifications, emails and digests, rendered from real changes."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from amiwatch.chat import (
+    CHAT_SELECTORS,
+    MAX_DESCRIPTION,
+    MAX_KEYWORD,
+    MAX_TITLE,
+    REASON_CODES,
+    change_notification,
+    wants_chat,
+)
+from amiwatch.diff import ChangeKind
+from amiwatch.events import Target, build_event
+from amiwatch.mail import change_email, console_url
+from amiwatch.notices import CHAT, TOPIC, NoticePolicy, email_filter_policy, plan_notices
+
+from .conftest import NOW, TARGET, Harness, record
+
+LATER = NOW + timedelta(hours=1)
+SEVERITY_WORDS = {"CRITICAL", "WARNING", "NOTICE", "INFO"}
+REQUIRED = {"version", "source", "content"}
+
+
+def ami(n: int) -> str:
+    return f"ami-{n:017x}"
+
+
+@pytest.fixture
+def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
+    """One run whose changes cover every change kind, as event details."""
+    soon = (NOW + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    harness.run([record(ami(i)) for i in range(1, 7)] + [record(ami(7), State="pending")])
+    changes = harness.run(
+        [
+            record(
+                ami(1),
+                State="failed",
+                StateReason={
+                    "Code": "Client.InvalidSnapshot.NotFound",
+                    "Message": "snap-1 <gone> & more",
+                },
+            ),
+            record(ami(2), State="disabled"),
+            record(ami(4), DeprecationTime=soon),
+            record(ami(5), DeprecationTime="2026-01-01T00:00:00.000Z"),
+            record(ami(6), Public=True),
+            record(ami(7)),
+            record(ami(8), Name="brand-new"),
+        ],
+        LATER,
+    )  # fmt: skip  (ami 3 vanished: deregistered)
+    details: dict[str, list[dict[str, Any]]] = {}
+    for change in changes:
+        detail = build_event(TARGET, change, LATER, "amiwatch").detail
+        details.setdefault(detail["change"], []).append(detail)
+    assert set(details) == {k.value for k in ChangeKind}
+    return details
+
+
+def all_details(every_kind: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [d for group in every_kind.values() for d in group]
+
+
+def test_every_change_renders_to_the_documented_chat_format(every_kind):
+    for detail in all_details(every_kind):
+        note = change_notification(detail, "aws")
+        content, metadata = note["content"], note["metadata"]
+
+        assert set(note) >= REQUIRED and note["version"] == "1.0" and note["source"] == "custom"
+        assert content["textType"] == "client-markdown"
+        assert 0 < len(content["title"]) <= MAX_TITLE
+        assert 0 < len(content["description"]) <= MAX_DESCRIPTION
+        assert content["title"].split(":")[0] in SEVERITY_WORDS
+        assert content["title"].isascii()  # severity is a word, never an emoji
+        assert all(len(k) <= MAX_KEYWORD for k in content["keywords"])
+        assert "*Image:* " in content["description"]
+        assert "|Open in the EC2 console>" in content["description"]
+        assert metadata["threadId"].endswith(detail["image"]["ImageId"])
+        assert metadata["relatedResources"] == [
+            f"arn:aws:ec2:us-east-1::image/{detail['image']['ImageId']}"
+        ]
+        assert metadata["additionalContext"]["eventId"] == detail["eventId"] == note["id"]
+        assert all(isinstance(v, str) for v in metadata["additionalContext"].values())
+
+
+def test_failed_notification_explains_the_reason_code_and_escapes_markdown(every_kind):
+    [failed] = every_kind["failed"]
+
+    note = change_notification(failed, "aws")
+
+    assert note["content"]["title"].startswith("CRITICAL: AMI failed: ")
+    assert note["content"]["nextSteps"] == [
+        f"`Client.InvalidSnapshot.NotFound`: {REASON_CODES['Client.InvalidSnapshot.NotFound']}"
+    ]
+    assert "snap-1 &lt;gone&gt; &amp; more" in note["content"]["description"]
+    assert "<gone>" not in note["content"]["description"]
+
+
+def test_an_image_made_public_is_critical_with_before_and_after(every_kind):
+    [public] = [d for d in every_kind["updated"] if "Public" in d["changedFields"]]
+
+    note = change_notification(public, "aws")
+
+    assert note["content"]["title"].startswith("CRITICAL: AMI updated: ")
+    assert "*Changed:* Public: false → true" in note["content"]["description"]
+    assert "meant to be public" in note["content"]["nextSteps"][0]
+
+
+def test_reason_codes_are_the_ones_the_ec2_api_reference_lists():
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("ec2")
+    documented = model.shape_for("StateReason").members["Message"].documentation
+    listed = set(re.findall(r"<code>([A-Za-z.]+)</code>", documented))
+
+    assert set(REASON_CODES) == listed
+
+
+def test_default_chat_changes_follow_the_issue(every_kind):
+    selectors = NoticePolicy().chat_changes
+    chatty = {d["change"] for d in all_details(every_kind) if wants_chat(d, selectors)}
+    quiet_update = [d for d in every_kind["updated"] if "Public" not in d["changedFields"]]
+
+    assert chatty == {"failed", "deregistered", "deprecated", "deprecation-imminent",
+                      "disabled", "updated"}  # fmt: skip
+    assert all(not wants_chat(d, selectors) for d in quiet_update)
+    assert set(selectors) <= set(CHAT_SELECTORS)
+
+
+def test_email_is_one_line_then_facts_then_the_console_link(every_kind):
+    [failed] = every_kind["failed"]
+
+    text = change_email(failed, "aws")
+    lines = text.splitlines()
+
+    assert lines[0] == f"An AMI failed: golden-{failed['image']['ImageId'][-4:]}."
+    assert lines[1] == ""
+    assert lines[2].startswith("  Image:")
+    assert "  Reason:     Client.InvalidSnapshot.NotFound snap-1 <gone> & more" in lines
+    assert console_url("aws", "us-east-1", failed["image"]["ImageId"]) in lines
+    assert "{" not in text
+
+
+def test_console_links_follow_the_partition():
+    assert console_url("aws", "eu-west-1", "ami-1") == (
+        "https://eu-west-1.console.aws.amazon.com/ec2/home?region=eu-west-1"
+        "#ImageDetails:imageId=ami-1"
+    )
+    assert console_url("aws-cn", "cn-north-1", "ami-1").startswith(
+        "https://cn-north-1.console.amazonaws.cn/"
+    )
+    assert console_url("aws-us-gov", "us-gov-west-1").endswith("region=us-gov-west-1#Images:")
+
+
+def events_for(every_kind, n: int):
+    details = all_details(every_kind)
+    return [
+        build_event(TARGET, _change_like(details[i % len(details)], i), LATER, "amiwatch")
+        for i in range(n)
+    ]
+
+
+def _change_like(detail: dict[str, Any], i: int):
+    # A distinct image per event so ids differ; the kind comes from a real detail.
+    from amiwatch.diff import Change
+    from amiwatch.records import project_image
+
+    image = dict(detail["image"], ImageId=ami(1000 + i))
+    image["Tags"] = [{"Key": k, "Value": v} for k, v in image["Tags"].items()]
+    projected = project_image(image)
+    assert projected is not None
+    return Change(ChangeKind(detail["change"]), projected, detail["reason"], 1, "",
+                  detail["previous"], tuple(detail["changedFields"]))  # fmt: skip
+
+
+@pytest.mark.parametrize("count", [20, 21])
+def test_digest_threshold_both_sides(every_kind, count):
+    events = events_for(every_kind, count)
+    policy = NoticePolicy(chat=True, digest_threshold=20)
+
+    notices = plan_notices(events, TARGET, policy, "amiwatch")
+    topic = [n for n in notices if n.channel == TOPIC]
+    chat = [n for n in notices if n.channel == CHAT]
+    deliveries = [n.entry["MessageAttributes"]["delivery"]["StringValue"] for n in topic]
+    chat_eligible = [e for e in events if wants_chat(e.detail, policy.chat_changes)]
+
+    if count == 20:
+        assert deliveries == ["each"] * 20
+        assert len(chat) == len(chat_eligible)
+    else:
+        assert deliveries == ["digested"] * 21 + ["digest"]
+        [digest] = chat
+        assert set(digest.covers) == {e.event_id for e in chat_eligible}
+        assert topic[-1].covers == tuple(e.event_id for e in events)
+        email = json.loads(topic[-1].entry["Message"])["email"]
+        assert email.startswith("21 AMI changes in watch golden (123456789012, us-east-1).")
+        assert "...and 11 more." in email
+        content = json.loads(digest.entry["Message"])["content"]
+        assert content["title"].startswith(f"CRITICAL: {len(chat_eligible)} AMI changes")
+
+
+def test_digest_ids_are_deterministic(every_kind):
+    events = events_for(every_kind, 25)
+    policy = NoticePolicy(digest_threshold=5)
+
+    first = plan_notices(events, TARGET, policy, "amiwatch")[-1]
+    again = plan_notices(list(reversed(events)), TARGET, policy, "amiwatch")[-1]
+
+    assert first.notice_id == again.notice_id and first.notice_id.startswith("digest-")
+
+
+def test_email_filter_policy_keeps_digested_messages_away_from_people():
+    assert email_filter_policy(None) == {"delivery": ["each", "digest"]}
+    assert email_filter_policy({"change": ["failed"], "image_id": ["ami-1"]}) == {
+        "$or": [
+            {"change": ["failed"], "image_id": ["ami-1"], "delivery": ["each"]},
+            {"digest_changes": ["failed"], "delivery": ["digest"]},
+        ]
+    }
+
+
+def test_partitions_reach_chat_arns():
+    china = Target("golden", "123456789012", "cn-north-1", "aws-cn")
+    detail = {
+        "eventId": "e" * 32, "change": "new", "watch": "golden", "account": "123456789012",
+        "region": "cn-north-1", "image": {"ImageId": "ami-1"}, "changedFields": [],
+        "previous": None, "detectedAt": "2026-11-27T13:00:00Z",
+    }  # fmt: skip
+
+    note = change_notification(detail, china.partition)
+
+    assert note["metadata"]["relatedResources"] == ["arn:aws-cn:ec2:cn-north-1::image/ami-1"]
+    assert "console.amazonaws.cn" in note["content"]["description"]
