@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CDK entry point: validate the `amiwatch` context of cdk.json, compose the stack, run cdk-nag."""
+"""CDK entry point: validate the `amiwatch` context of cdk.json, compose the stacks, run cdk-nag."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import aws_cdk as cdk  # noqa: E402
 
 from amiwatch.config import ConfigError  # noqa: E402
 from infra.app_config import load_app_config  # noqa: E402
+from infra.member import AmiWatchMemberRoleStack  # noqa: E402
 from infra.nag import apply_checks  # noqa: E402
 from infra.stack import AmiWatchStack  # noqa: E402
 
@@ -37,6 +38,12 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
     AmiWatchStack(app, "AmiWatch", config=config, env=env, description="amiwatch AMI watcher")
+    AmiWatchMemberRoleStack(
+        app,
+        "AmiWatchMemberRole",
+        env=env,
+        description="amiwatch member role: lets the watcher account call ec2:DescribeImages",
+    )
     apply_checks(app)
     return app
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from amiwatch.chat import DEFAULT_CHAT_CHANGES, chat_changes
-from amiwatch.config import ConfigError, Watch, parse_watches
+from amiwatch.config import AccountRef, ConfigError, Watch, parse_watches
 from amiwatch.events import MESSAGE_ATTRIBUTES
 from amiwatch.notices import DEFAULT_DIGEST_THRESHOLD
 
@@ -27,7 +30,13 @@ KEYS = (
     "teams",
     "chatChanges",
     "digestThreshold",
+    "externalId",
+    "concurrency",
+    "flexibleWindowMinutes",
 )
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# Each target is one schedule and one heartbeat alarm; CloudFormation allows 500 resources.
+MAX_TARGETS = 200
 # Chat channel settings: cdk.json key -> (required, pattern) of the Chatbot API's own rules.
 SLACK_KEYS = {
     "workspaceId": (True, re.compile(r"^[0-9A-Z]{1,255}$")),
@@ -82,6 +91,23 @@ class AppConfig:
     teams: dict[str, str] | None
     chat_changes: tuple[str, ...]
     digest_threshold: int
+    external_id: str | None
+    concurrency: int
+    flexible_window_minutes: int
+
+    def targets(self) -> list[tuple[Watch, AccountRef, str | None]]:
+        """Every (watch, account, region) target; region None is the stack's own region."""
+        return [
+            (watch, account, region)
+            for watch in self.watches
+            for account in watch.accounts
+            for region in (watch.regions or (None,))
+        ]
+
+    def member_accounts(self) -> list[AccountRef]:
+        """The member accounts (and roles) any watch reads, once each."""
+        found = {a.role_arn(): a for w in self.watches for a in w.accounts if not a.is_self}
+        return list(found.values())
 
     def watches_document(self) -> str:
         """The watch file shipped in the Lambda asset."""
@@ -175,6 +201,36 @@ def _chat_changes(raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(selected))
 
 
+def _check_targets(watches: tuple[Watch, ...], external_id: Any) -> str | None:
+    known = _known_regions()
+    for watch in watches:
+        for region in watch.regions:
+            if region not in known:
+                close = difflib.get_close_matches(region, sorted(known), n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                raise ConfigError(f'watch "{watch.name}": unknown region "{region}"{hint}')
+    members = [w.name for w in watches if any(not a.is_self for a in w.accounts)]
+    if external_id is None:
+        if members:
+            raise ConfigError(
+                f'amiwatch.externalId is required: watch "{members[0]}" reads other accounts'
+            )
+        return None
+    if not isinstance(external_id, str) or not EXTERNAL_ID.match(external_id):
+        raise ConfigError("amiwatch.externalId must be 2-1224 characters of [\\w+=,.@:/-]")
+    return external_id
+
+
+def _known_regions() -> set[str]:
+    # Checked at synth only: the Lambda runtime's botocore may predate a region we know.
+    session = boto3.session.Session()
+    return {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    }
+
+
 def load_app_config(raw: Any) -> AppConfig:
     """Validate the whole `amiwatch` context object."""
     if not isinstance(raw, dict):
@@ -190,8 +246,17 @@ def load_app_config(raw: Any) -> AppConfig:
     log_days = raw.get("logRetentionDays", 90)
     if log_days not in LOG_RETENTION:
         raise ConfigError(f"amiwatch.logRetentionDays must be one of {sorted(LOG_RETENTION)}")
+    watches = parse_watches(raw.get("watches"))
+    external_id = _check_targets(watches, raw.get("externalId"))
+    count = sum(len(w.accounts) * max(len(w.regions), 1) for w in watches)
+    if count > MAX_TARGETS:
+        raise ConfigError(
+            f"amiwatch: {count} targets (watch x account x region); one stack holds at most "
+            f"{MAX_TARGETS}: split the watches over several stacks"
+        )
+    window_default = min(15, (period or 60) // 2)
     return AppConfig(
-        watches=parse_watches(raw.get("watches")),
+        watches=watches,
         schedule=schedule,
         bus_name=bus_name,
         emails=_emails(raw.get("emails", [])),
@@ -205,4 +270,7 @@ def load_app_config(raw: Any) -> AppConfig:
         teams=_channel(raw, "teams", TEAMS_KEYS),
         chat_changes=_chat_changes(raw),
         digest_threshold=_int(raw, "digestThreshold", DEFAULT_DIGEST_THRESHOLD, 1, 100000),
+        external_id=external_id,
+        concurrency=_int(raw, "concurrency", 10, 1, 1000),
+        flexible_window_minutes=_int(raw, "flexibleWindowMinutes", window_default, 0, 1440),
     )

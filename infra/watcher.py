@@ -24,17 +24,19 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from amiwatch.config import SELF
 from amiwatch.notices import email_filter_policy
 from amiwatch.schema import registry_schemas
 from infra.app_config import LOG_RETENTION, AppConfig
@@ -56,6 +58,11 @@ SNAPSHOT_ACTIONS = [
     "dynamodb:UpdateItem",
 ]
 MAX_ALARM_WINDOW_MINUTES = 1440
+
+
+def _target_id(watch: str, account: str, region: str | None) -> str:
+    """A construct id part per target; the single default target keeps the plain watch name."""
+    return "-".join([watch, *([] if account == SELF else [account]), *([region] if region else [])])
 
 
 @jsii.implements(ILocalBundling)
@@ -91,7 +98,7 @@ class AmiWatcher(Construct):
         self.registry = self._schema_registry()
         self.dead_letter_queue = self._dead_letter_queue()
         self.function = self._function()
-        self._schedule()
+        self._schedules()
         self.alarm_topic = self._alarm_topic()
         self.alarms = self._alarms()
         self._email_subscriptions()
@@ -227,7 +234,8 @@ class AmiWatcher(Construct):
             role=role,
             memory_size=config.memory_mb,
             timeout=Duration.seconds(config.timeout_seconds),
-            reserved_concurrent_executions=1,
+            # Targets run in parallel, each under its own lease; this caps the fan-out.
+            reserved_concurrent_executions=config.concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             log_group=log_group,
@@ -240,6 +248,7 @@ class AmiWatcher(Construct):
                 "AMIWATCH_CHAT_TOPIC_ARN": self.chat_topic.topic_arn,
                 "AMIWATCH_CHAT_CHANGES": ",".join(config.chat_changes),
                 "AMIWATCH_DIGEST_THRESHOLD": str(config.digest_threshold),
+                **({"AMIWATCH_EXTERNAL_ID": config.external_id} if config.external_id else {}),
                 "AMIWATCH_BUS_NAME": self.bus.event_bus_name,
                 "AMIWATCH_WATCHES_FILE": WATCHES_FILE,
                 "AMIWATCH_LEASE_SECONDS": str(config.timeout_seconds + 60),
@@ -267,6 +276,12 @@ class AmiWatcher(Construct):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key.key_arn]
             )
         )
+        members = self.config.member_accounts()
+        if members:
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["sts:AssumeRole"],
+                resources=[m.role_arn(Aws.PARTITION) for m in members],
+            ))  # fmt: skip
         self.bus.grant_put_events_to(role)
         log_group.grant_write(role)
         acknowledge(
@@ -276,14 +291,50 @@ class AmiWatcher(Construct):
             "PutTraceSegments/PutTelemetryRecords (added by active tracing).",
         )
 
-    def _schedule(self) -> None:
-        events.Rule(
-            self,
-            "Schedule",
-            description="Runs every amiwatch watch",
-            schedule=events.Schedule.expression(self.config.schedule),
-            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+    def _schedules(self) -> None:
+        """One EventBridge Scheduler schedule per target: independent invocations, so a slow,
+        throttled or failing target never holds up another, and no run loops over all of them.
+        """
+        config = self.config
+        group = scheduler.ScheduleGroup(self, "Schedules")
+        window = (
+            scheduler.TimeWindow.flexible(Duration.minutes(config.flexible_window_minutes))
+            if config.flexible_window_minutes
+            else scheduler.TimeWindow.off()
         )
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            ),
+            description="amiwatch schedules: invoke the watcher, dead-letter what cannot be sent",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::<WatcherFunctionD966CE9F.Arn>:*]",
+            "CDK's scheduler target grant covers the watcher function's versions and aliases "
+            "(`<arn>:*`); the role can invoke this one function and nothing else.",
+        )
+        for watch, account, region in config.targets():
+            target = {"watch": watch.name, "account": account.id, "region": region or Aws.REGION}
+            scheduler.Schedule(
+                self,
+                f"Schedule-{_target_id(watch.name, account.id, region)}",
+                description=f'amiwatch: watch "{watch.name}", account {account.id}, '
+                f"region {region or 'of the stack'}",
+                schedule=scheduler.ScheduleExpression.expression(config.schedule),
+                schedule_group=group,
+                time_window=window,
+                target=scheduler_targets.LambdaInvoke(
+                    self.function,
+                    input=scheduler.ScheduleTargetInput.from_object({"target": target}),
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=2,
+                    role=role,
+                ),
+            )
 
     def _alarm_topic(self) -> sns.Topic:
         return sns.Topic(
@@ -308,21 +359,37 @@ class AmiWatcher(Construct):
                             period=five_minutes, statistic="Maximum"),
                         1, "A failed invocation landed in the dead-letter queue"),
         ]  # fmt: skip
-        alarms.extend(self._heartbeat(watch.name) for watch in self.config.watches)
+        alarms.append(self._alarm(
+            "TargetFailures", cloudwatch.Metric(
+                namespace="amiwatch", metric_name="TargetFailures",
+                dimensions_map={"service": "amiwatch"}, statistic="Sum", period=five_minutes),
+            1, "A target (watch, account, region) could not run: role, region or permissions",
+        ))  # fmt: skip
+        alarms.extend(
+            self._heartbeat(watch.name, account.id, region)
+            for watch, account, region in self.config.targets()
+        )
         return alarms
 
-    def _heartbeat(self, watch: str) -> cloudwatch.Alarm:
+    def _heartbeat(self, watch: str, account: str, region: str | None) -> cloudwatch.Alarm:
         window = min(2 * self.config.heartbeat_period_minutes, MAX_ALARM_WINDOW_MINUTES)
+        dimensions = {
+            "service": "amiwatch",
+            "watch": watch,
+            "account": Aws.ACCOUNT_ID if account == SELF else account,
+            "region": region or Aws.REGION,
+        }
         metric = cloudwatch.Metric(
             namespace="amiwatch",
             metric_name="SuccessfulRuns",
-            dimensions_map={"service": "amiwatch", "watch": watch},
+            dimensions_map=dimensions,
             statistic="Sum",
             period=Duration.minutes(window),
         )
+        where = f"account {account}, region {region or 'of the stack'}"
         return self._alarm(
-            f"NoSuccessfulRun-{watch}", metric, 1,
-            f'Watch "{watch}" had no successful run in two schedule periods',
+            f"NoSuccessfulRun-{_target_id(watch, account, region)}", metric, 1,
+            f'Watch "{watch}" ({where}) had no successful run in two schedule periods',
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )  # fmt: skip

@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 Detail = dict[str, Any]
 
 
@@ -98,3 +100,22 @@ class DeafTopic(Proxy):
             for e in PublishBatchRequestEntries
         ]
         return {"Successful": [], "Failed": failed}
+
+
+class DenyingSts(Proxy):
+    """An STS client (of one region) that refuses AssumeRole into one account's role."""
+
+    def __init__(self, real: Any, region: str, denied: tuple[str, str]) -> None:
+        super().__init__(real)
+        self.region, self.denied = region, denied
+
+    def assume_role(self, **kwargs: Any) -> dict[str, Any]:
+        account, region = self.denied
+        if region == self.region and f":{account}:" in kwargs["RoleArn"]:
+            message = (
+                "User: arn:aws:sts::123456789012:assumed-role/AmiWatch-WatcherRole/amiwatch is "
+                f"not authorized to perform: sts:AssumeRole on resource: {kwargs['RoleArn']}"
+            )
+            error = {"Error": {"Code": "AccessDenied", "Message": message}}
+            raise ClientError(error, "AssumeRole")  # type: ignore[arg-type]
+        return dict(self.real.assume_role(**kwargs))

@@ -14,66 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amiwatch.filters import DESCRIBE_IMAGES_FILTERS
 from amiwatch.records import CANONICAL_FIELDS
-
-# Every filter name in the EC2 API reference for DescribeImages (checked against botocore's
-# service model by tests/unit/test_config.py), plus `tag:<key>`.
-DESCRIBE_IMAGES_FILTERS = frozenset(
-    {
-        "architecture",
-        "block-device-mapping.delete-on-termination",
-        "block-device-mapping.device-name",
-        "block-device-mapping.snapshot-id",
-        "block-device-mapping.volume-size",
-        "block-device-mapping.volume-type",
-        "block-device-mapping.encrypted",
-        "boot-mode",
-        "creation-date",
-        "description",
-        "ena-support",
-        "free-tier-eligible",
-        "hypervisor",
-        "image-allowed",
-        "image-id",
-        "image-type",
-        "image-watermark.source-image-creation-time",
-        "image-watermark.source-image-id",
-        "image-watermark.source-image-region",
-        "image-watermark.watermark-creation-time",
-        "image-watermark.watermark-key",
-        "instance-type-specification.supported-instance-type",
-        "instance-type-specification.unsupported-instance-type",
-        "is-public",
-        "kernel-id",
-        "manifest-location",
-        "name",
-        "owner-alias",
-        "owner-id",
-        "platform",
-        "product-code",
-        "product-code.type",
-        "public-ssm-parameter-name",
-        "ramdisk-id",
-        "root-device-name",
-        "root-device-type",
-        "scan-result.critical-fix-available-since",
-        "scan-result.finding-scan-date",
-        "scan-result.high-fix-available-since",
-        "scan-result.highest-finding-severity-label",
-        "scan-result.informational-fix-available-since",
-        "scan-result.low-fix-available-since",
-        "scan-result.medium-fix-available-since",
-        "source-image-id",
-        "source-image-region",
-        "source-instance-id",
-        "sriov-net-support",
-        "state",
-        "state-reason-code",
-        "state-reason-message",
-        "tag-key",
-        "virtualization-type",
-    }
-)
 
 WATCH_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -93,12 +35,37 @@ WATCH_KEYS = (
     "deprecationWarningDays",
     "ignoreFields",
     "baseline",
+    "regions",
+    "accounts",
 )
 MAX_WARNING_DAYS = 3650
+SELF = "self"
+DEFAULT_MEMBER_ROLE = "AmiWatchMember"
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 
 
 class ConfigError(ValueError):
     """A configuration mistake, with a message that names the watch and the field."""
+
+
+@dataclass(frozen=True)
+class AccountRef:
+    """An account a watch looks into: the watcher's own ("self"), or a member reached by role."""
+
+    id: str = SELF
+    role_name: str = DEFAULT_MEMBER_ROLE
+
+    @property
+    def is_self(self) -> bool:
+        return self.id == SELF
+
+    def role_arn(self, partition: str = "aws") -> str:
+        """The member role the watcher assumes (with the external id) to read this account."""
+        return f"arn:{partition}:iam::{self.id}:role/{self.role_name}"
+
+    def to_config(self) -> str | dict[str, str]:
+        return SELF if self.is_self else {"id": self.id, "roleName": self.role_name}
 
 
 @dataclass(frozen=True)
@@ -115,6 +82,12 @@ class Watch:
     deprecation_warning_days: int = 0
     ignore_fields: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_IGNORE_FIELDS))
     baseline: str = "silent"
+    regions: tuple[str, ...] = ()  # empty: the watcher's own region
+    accounts: tuple[AccountRef, ...] = (AccountRef(),)
+
+    def targets(self, home_region: str) -> list[tuple[AccountRef, str]]:
+        """Every (account, region) this watch scans: one independent run each."""
+        return [(a, r) for a in self.accounts for r in (self.regions or (home_region,))]
 
     def describe_images_kwargs(self) -> dict[str, Any]:
         """The DescribeImages parameters for this watch (without paging parameters)."""
@@ -148,6 +121,8 @@ class Watch:
             "deprecationWarningDays": self.deprecation_warning_days,
             "ignoreFields": sorted(self.ignore_fields),
             "baseline": self.baseline,
+            **({"regions": list(self.regions)} if self.regions else {}),
+            "accounts": [a.to_config() for a in self.accounts],
         }
 
 
@@ -233,6 +208,42 @@ class _WatchReader:
                 raise self.fail(f'"ignoreFields" has unknown field {json.dumps(item)}{hint}')
         return frozenset(value)
 
+    def regions(self) -> tuple[str, ...]:
+        value = self.raw.get("regions", [])
+        if not isinstance(value, list) or ("regions" in self.raw and not value):
+            raise self.fail('"regions" must be a non-empty list of region names')
+        for region in value:
+            if not isinstance(region, str) or not REGION_NAME.match(region):
+                raise self.fail(f'"regions" has invalid region name {json.dumps(region)}')
+        if len(set(value)) != len(value):
+            raise self.fail('"regions" lists a region twice')
+        return tuple(value)
+
+    def accounts(self) -> tuple[AccountRef, ...]:
+        value = self.raw.get("accounts", [SELF])
+        if not isinstance(value, list) or not value:
+            raise self.fail('"accounts" must be a non-empty list of "self" or {"id", "roleName"}')
+        refs = [self._account(item, i) for i, item in enumerate(value)]
+        ids = [ref.id for ref in refs]
+        if len(set(ids)) != len(ids):
+            raise self.fail('"accounts" lists an account twice')
+        return tuple(refs)
+
+    def _account(self, item: Any, i: int) -> AccountRef:
+        if item == SELF:
+            return AccountRef()
+        where = f'"accounts"[{i}]'
+        if not isinstance(item, dict) or set(item) - {"id", "roleName"}:
+            raise self.fail(f'{where} must be "self" or {{"id", "roleName"}}')
+        account_id, role = item.get("id"), item.get("roleName", DEFAULT_MEMBER_ROLE)
+        if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
+            raise self.fail(
+                f"{where}.id must be a 12-digit account id, got {json.dumps(account_id)}"
+            )
+        if not isinstance(role, str) or not ROLE_NAME.match(role):
+            raise self.fail(f"{where}.roleName {json.dumps(role)} is not an IAM role name")
+        return AccountRef(account_id, role)
+
     def baseline(self) -> str:
         value = self.raw.get("baseline", "silent")
         if value not in BASELINE_MODES:
@@ -260,6 +271,8 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
         deprecation_warning_days=reader.warning_days(),
         ignore_fields=reader.ignore_fields(),
         baseline=reader.baseline(),
+        regions=reader.regions(),
+        accounts=reader.accounts(),
     )
     if not (watch.owners or watch.executable_users or watch.image_ids or watch.filters):
         raise reader.fail(

@@ -1,4 +1,8 @@
-"""The Lambda entry point: a doorway to run_watch, nothing more."""
+"""The Lambda entry point: a doorway to run_watch, nothing more.
+
+Each schedule invokes it for one target (watch, account, region); a plain or `{"watches": [...]}`
+invocation runs every target of those watches in turn.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,19 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from amiwatch.aws.accounts import TargetClients, TargetUnavailable, explain
 from amiwatch.aws.clients import client
 from amiwatch.aws.publish import Publisher
 from amiwatch.aws.store import SnapshotStore
-from amiwatch.config import Watch
+from amiwatch.config import AccountRef, Watch
 from amiwatch.events import Target
 from amiwatch.observability import (
     logger,
     metrics,
     record_invocation,
+    record_target_failure,
     record_watch_metrics,
     tracer,
 )
@@ -25,46 +32,69 @@ from amiwatch.settings import Settings
 
 
 class WatchesFailed(RuntimeError):
-    """At least one watch failed; the others ran. Raised so Lambda's error metric fires."""
+    """At least one target failed; the others ran. Raised so Lambda's error metric fires."""
 
 
 @cache
-def _clients(region: str) -> dict[str, Any]:
-    return {name: client(name, region=region) for name in ("ec2", "dynamodb", "events", "sns")}
+def _home_clients(region: str) -> dict[str, Any]:
+    # The snapshot, bus and topics live in the watcher's own account and region.
+    return {name: client(name, region=region) for name in ("dynamodb", "events", "sns")}
 
 
-def _run_one(settings: Settings, watch: Watch, context: LambdaContext) -> WatchResult:
-    _, partition, _, _, account, *_ = context.invoked_function_arn.split(":")
-    target = Target(watch.name, account, settings.region, partition)
-    clients = _clients(settings.region)
-    aws = WatchAws(
-        ec2=clients["ec2"],
-        bus_name=settings.bus_name,
-        store=SnapshotStore(clients["dynamodb"], settings.table_name, target),
-        publisher=Publisher(clients["events"], clients["sns"], settings.topics()),
-        notices=settings.notices,
-    )
-    now = datetime.now(UTC)
-    lease = settings.lease_seconds
-    return run_watch(watch, target, aws, now, owner=context.aws_request_id, lease_seconds=lease)
+@cache
+def _target_clients(external_id: str | None, partition: str) -> TargetClients:
+    return TargetClients(external_id, partition)
+
+
+def _run_one(
+    settings: Settings, watch: Watch, account: AccountRef, region: str, context: LambdaContext
+) -> WatchResult:
+    _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
+    target = Target(watch.name, home_account if account.is_self else account.id, region, partition)
+    home = _home_clients(settings.region)
+    try:
+        ec2 = _target_clients(settings.external_id, partition).ec2(
+            account, region, session_name=f"amiwatch-{watch.name}"
+        )
+        aws = WatchAws(
+            ec2=ec2,
+            bus_name=settings.bus_name,
+            store=SnapshotStore(home["dynamodb"], settings.table_name, target),
+            publisher=Publisher(home["events"], home["sns"], settings.topics()),
+            notices=settings.notices,
+        )
+        now = datetime.now(UTC)
+        lease = settings.lease_seconds
+        return run_watch(watch, target, aws, now, owner=context.aws_request_id, lease_seconds=lease)
+    except (ClientError, BotoCoreError) as exc:
+        unavailable = explain(exc, account, region)
+        if unavailable is None:
+            raise
+        raise unavailable from exc
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run every watch (or those the event names) and return a summary per watch."""
+    """Run the targets the event names (all without one); return a summary per target."""
     settings = Settings.from_env()
     summaries, failures = [], []
-    for watch in settings.watches_for(event):
+    home_account = context.invoked_function_arn.split(":")[4]
+    for watch, account, region in settings.targets_for(event):
+        account_id = home_account if account.is_self else account.id
+        label = f'watch "{watch.name}" in account {account_id}, region {region}'
         try:
-            result = _run_one(settings, watch, context)
+            result = _run_one(settings, watch, account, region, context)
         except PublishIncomplete as exc:
             result = exc.result
             failures.append(str(exc))
-        except Exception as exc:  # one watch failing must not stop the others
-            logger.exception("watch failed", extra={"watch": watch.name})
-            failures.append(f'watch "{watch.name}": {exc}')
+        except Exception as exc:  # one target failing must not stop the others
+            kind = "target unavailable" if isinstance(exc, TargetUnavailable) else "target failed"
+            logger.exception(kind, extra={"watch": watch.name, "account": account_id,
+                                          "region": region})  # fmt: skip
+            record_target_failure(watch.name, account_id, region)
+            failures.append(f"{label}: {exc}")
             continue
         record_watch_metrics(result)
         logger.info("watch finished", extra=result.summary())

@@ -15,9 +15,9 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
 
-def _watch_metric(name: str, value: float, watch: str, **dimensions: str) -> None:
+def _metric(name: str, value: float, **dimensions: str) -> None:
     # Dimensions are explicit (not taken from POWERTOOLS_SERVICE_NAME) because the stack's
-    # heartbeat alarm must name exactly these: {service, watch}.
+    # alarms must name exactly these: {service} plus, per target, {watch, account, region}.
     with single_metric(
         name=name,
         unit=MetricUnit.Count,
@@ -25,25 +25,31 @@ def _watch_metric(name: str, value: float, watch: str, **dimensions: str) -> Non
         namespace=NAMESPACE,
         default_dimensions={"service": SERVICE},
     ) as m:
-        m.add_dimension(name="watch", value=watch)
         for key, dim in dimensions.items():
             m.add_dimension(name=key, value=dim)
 
 
 def record_watch_metrics(result: WatchResult) -> None:
-    """EMF metrics per watch: images scanned, changes by kind, publish failures, heartbeat."""
+    """EMF metrics per target: images scanned, changes by kind, publish failures, heartbeat."""
+    target = {"watch": result.watch, "account": result.account, "region": result.region}
     if result.status == "locked":
-        _watch_metric("RunsSkippedLocked", 1, result.watch)
+        _metric("RunsSkippedLocked", 1, **target)
         return
-    _watch_metric("ImagesScanned", result.images, result.watch)
+    _metric("ImagesScanned", result.images, **target)
     if result.baseline:
-        _watch_metric("BaselineImages", result.images, result.watch)
+        _metric("BaselineImages", result.images, **target)
     for kind, count in result.changes.items():
-        _watch_metric("Changes", count, result.watch, change=kind)
-    _watch_metric("PublishFailures", len(result.failed), result.watch)
+        _metric("Changes", count, **target, change=kind)
+    _metric("PublishFailures", len(result.failed), **target)
     if result.status == "ok":
         # The heartbeat the "no successful run" alarm watches.
-        _watch_metric("SuccessfulRuns", 1, result.watch)
+        _metric("SuccessfulRuns", 1, **target)
+
+
+def record_target_failure(watch: str, account: str, region: str) -> None:
+    """A target that could not run: once for the stack's alarm ({service}), once per target."""
+    _metric("TargetFailures", 1)
+    _metric("TargetFailures", 1, watch=watch, account=account, region=region)
 
 
 def record_invocation(watches_run: int, watches_failed: int) -> None:

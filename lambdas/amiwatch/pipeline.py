@@ -46,6 +46,8 @@ class WatchResult:
     """What a run did, for the handler's summary, logs, metrics and the benchmark."""
 
     watch: str
+    account: str = ""
+    region: str = ""
     status: str = "ok"  # ok | locked | dry-run | incomplete
     baseline: bool = False
     images: int = 0
@@ -60,6 +62,8 @@ class WatchResult:
         """A JSON-ready summary (what the Lambda returns per watch)."""
         return {
             "watch": self.watch,
+            "account": self.account,
+            "region": self.region,
             "status": self.status,
             "baseline": self.baseline,
             "images": self.images,
@@ -76,7 +80,8 @@ class PublishIncomplete(RuntimeError):
     def __init__(self, result: WatchResult) -> None:
         total = result.published + len(result.failed)
         super().__init__(
-            f'watch "{result.watch}": {len(result.failed)} of {total} events not delivered; '
+            f'watch "{result.watch}" ({result.account}, {result.region}): '
+            f"{len(result.failed)} of {total} events not delivered; "
             "they will be re-sent next run with the same eventId"
         )
         self.result = result
@@ -108,7 +113,7 @@ def run_watch(
     lease_seconds: int = 960,
 ) -> WatchResult:
     """Run one watch once. Raises PublishIncomplete after persisting what was delivered."""
-    result = WatchResult(watch.name)
+    result = WatchResult(watch.name, target.account, target.region)
     store = aws.store
     if aws.publisher is None:
         result.status = "dry-run"

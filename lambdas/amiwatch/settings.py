@@ -10,10 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from amiwatch.chat import chat_changes
-from amiwatch.config import ConfigError, Watch, load_watches_file, parse_watches
+from amiwatch.config import (
+    SELF,
+    AccountRef,
+    ConfigError,
+    Watch,
+    load_watches_file,
+    parse_watches,
+)
 from amiwatch.notices import CHAT, TOPIC, NoticePolicy
 
 DEFAULT_LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute
+TargetRef = tuple[Watch, AccountRef, str]
 REQUIRED_ENV = ("AMIWATCH_TABLE", "AMIWATCH_TOPIC_ARN", "AMIWATCH_BUS_NAME", "AWS_REGION")
 
 
@@ -34,6 +42,7 @@ class Settings:
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     chat_topic_arn: str | None = None
     notices: NoticePolicy = field(default_factory=NoticePolicy)
+    external_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +59,7 @@ class Settings:
             region=env["AWS_REGION"],
             lease_seconds=int(env.get("AMIWATCH_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
             chat_topic_arn=env.get("AMIWATCH_CHAT_TOPIC_ARN") or None,
+            external_id=env.get("AMIWATCH_EXTERNAL_ID") or None,
             notices=notice_policy(
                 chat=bool(env.get("AMIWATCH_CHAT_TOPIC_ARN")),
                 changes=env.get("AMIWATCH_CHAT_CHANGES"),
@@ -63,6 +73,27 @@ class Settings:
         if self.chat_topic_arn:
             topics[CHAT] = self.chat_topic_arn
         return topics
+
+    def targets_for(self, event: Mapping[str, Any] | None) -> list[TargetRef]:
+        """The targets to run: the one an event names (`{"target": {...}}`, what each schedule
+        sends), or every target of all watches / of the ones named in `{"watches": [...]}`."""
+        named = (event or {}).get("target")
+        if named is None:
+            return [
+                (watch, account, region)
+                for watch in self.watches_for(event)
+                for account, region in watch.targets(self.region)
+            ]
+        if not isinstance(named, Mapping):
+            raise ConfigError('event "target" must be {"watch", "account", "region"}')
+        [watch] = self.watches_for({"watches": [named.get("watch")]})
+        account_id, region = named.get("account", SELF), named.get("region", self.region)
+        for account, target_region in watch.targets(self.region):
+            if account.id == account_id and target_region == region:
+                return [(watch, account, region)]
+        raise ConfigError(
+            f'watch "{watch.name}" has no target account {account_id} in region {region}'
+        )
 
     def watches_for(self, event: Mapping[str, Any] | None) -> tuple[Watch, ...]:
         """All watches, or the ones an invoking event names: `{"watches": ["golden"]}`."""

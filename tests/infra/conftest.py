@@ -24,7 +24,13 @@ TEST_CONTEXT = {
             {"name": "al2023", "owners": ["amazon"],
              "filters": {"name": ["al2023-ami-2023.*-x86_64"]}, "deprecationWarningDays": 14},
             {"name": "golden", "owners": ["self"], "filters": {"tag:team": ["platform"]}},
+            {"name": "fleet", "owners": ["self"], "filters": {"tag:team": ["platform"]},
+             "regions": ["us-east-1", "eu-west-1"],
+             "accounts": ["self", {"id": "111111111111"},
+                          {"id": "222222222222", "roleName": "AmiWatchReader"}]},
         ],
+        "externalId": "amiwatch-test-external-id",
+        "concurrency": 4,
         "emails": [
             "platform@example.com",
             {"address": "oncall@example.com",
@@ -45,6 +51,7 @@ class Synthesized:
     template: dict[str, Any]
     asset_dir: Path
     outdir: Path
+    member_template: dict[str, Any]
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == kind}
@@ -60,7 +67,8 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Synthesized:
     assembly = build_app(context=context, outdir=str(outdir)).synth()
     stack = assembly.get_stack_by_name("AmiWatch")
     [asset_dir] = [p for p in outdir.glob("asset.*") if (p / "watches.json").exists()]
-    return Synthesized(stack.template, asset_dir, outdir)
+    member = assembly.get_stack_by_name("AmiWatchMemberRole").template
+    return Synthesized(stack.template, asset_dir, outdir, member)
 
 
 @pytest.fixture(scope="session")

@@ -19,17 +19,29 @@ def ref(synthesized: Synthesized, kind: str) -> dict:
     return {"Ref": logical_id}
 
 
-def test_the_schedule_runs_the_watcher(synthesized, template):
+def test_each_target_has_its_own_schedule(synthesized):
     function_id, _ = synthesized.one("AWS::Lambda::Function")
+    dlq_id = next(iter(synthesized.resources("AWS::SQS::Queue")))
+    schedules = synthesized.resources("AWS::Scheduler::Schedule").values()
+    inputs = [s["Properties"]["Target"]["Input"] for s in schedules]
 
-    template.has_resource_properties(
-        "AWS::Events::Rule",
-        {
-            "ScheduleExpression": "rate(30 minutes)",
-            "State": "ENABLED",
-            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function_id, "Arn"]}})],
-        },
-    )
+    assert len(inputs) == 2 + 6  # al2023, golden: one target each; fleet: 3 accounts x 2 regions
+    assert synthesized.resources("AWS::Events::Rule") == {}
+    for schedule in schedules:
+        props = schedule["Properties"]
+        assert props["ScheduleExpression"] == "rate(30 minutes)"
+        assert props["State"] == "ENABLED"
+        assert props["FlexibleTimeWindow"] == {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 15}
+        assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+        assert props["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+        assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    # Literal JSON where the region is known; the stack's own region is a token (Fn::Join).
+    fleet = [json.loads(i)["target"] for i in inputs if isinstance(i, str) and "fleet" in i]
+    assert sorted((t["account"], t["region"]) for t in fleet) == [
+        ("111111111111", "eu-west-1"), ("111111111111", "us-east-1"),
+        ("222222222222", "eu-west-1"), ("222222222222", "us-east-1"),
+        ("self", "eu-west-1"), ("self", "us-east-1"),
+    ]  # fmt: skip
 
 
 def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
@@ -38,7 +50,8 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     bus_id, _ = synthesized.one("AWS::Events::EventBus")
     topics = {v["Properties"]["DisplayName"]: k
               for k, v in synthesized.resources("AWS::SNS::Topic").items()}  # fmt: skip
-    _, policy = synthesized.one("AWS::IAM::Policy")
+    [policy] = [p for k, p in synthesized.resources("AWS::IAM::Policy").items()
+                if k.startswith("WatcherRoleDefaultPolicy")]  # fmt: skip
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     # (action, resource) pairs: independent of how CDK merges statements.
     granted = {
@@ -69,11 +82,19 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
         arn(bus_id): ["events:PutEvents"],
         arn(log_id): ["logs:CreateLogStream", "logs:PutLogEvents"],
         arn(dlq_id): ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
-    }
+        **{member_role(account, role): ["sts:AssumeRole"]
+           for account, role in [("111111111111", "AmiWatchMember"),
+                                 ("222222222222", "AmiWatchReader")]},
+    }  # fmt: skip
     assert granted == {(a, resource) for resource, actions in expected.items() for a in actions}
     assert all("*" not in action for action, _ in granted)
     role = lambda_role(synthesized)
     assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def member_role(account, role):
+    arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{account}:role/{role}"]]}
+    return json.dumps(arn, sort_keys=True)
 
 
 def lambda_role(synthesized):
@@ -94,7 +115,7 @@ def test_the_lambda_is_configured_for_large_watches(synthesized, template):
             "Handler": "amiwatch.handler.handler",
             "MemorySize": 1024,
             "Timeout": 900,
-            "ReservedConcurrentExecutions": 1,
+            "ReservedConcurrentExecutions": 4,
             "TracingConfig": {"Mode": "Active"},
             "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
             "Layers": [Match.object_like({"Fn::Join": Match.any_value()})],
@@ -193,18 +214,31 @@ def test_alarms_cover_errors_throttles_duration_dlq_and_each_watch_heartbeat(syn
     assert by_metric[("AWS/Lambda", "Throttles")]["Threshold"] == 1
     assert by_metric[("AWS/Lambda", "Duration")]["Threshold"] == 720_000
     assert by_metric[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Threshold"] == 1
+    assert by_metric[("amiwatch", "TargetFailures")]["Dimensions"] == [
+        {"Name": "service", "Value": "amiwatch"}
+    ]
     heartbeats = [p for p in alarms.values() if p.get("MetricName") == "SuccessfulRuns"]
-    assert sorted(d["Value"] for h in heartbeats for d in h["Dimensions"] if d["Name"] == "watch") \
-        == ["al2023", "golden"]  # fmt: skip
+    targets = sorted(
+        json.dumps({d["Name"]: d["Value"] for d in h["Dimensions"]}, sort_keys=True)
+        for h in heartbeats
+    )
+    here = {"account": {"Ref": "AWS::AccountId"}, "region": {"Ref": "AWS::Region"}}
+    expected = [
+        {"watch": "al2023", **here}, {"watch": "golden", **here},
+        *({"watch": "fleet", "account": a, "region": r}
+          for a in (here["account"], "111111111111", "222222222222")
+          for r in ("us-east-1", "eu-west-1")),
+    ]  # fmt: skip
+    assert targets == sorted(json.dumps({"service": "amiwatch", **e}, sort_keys=True)
+                             for e in expected)  # fmt: skip
     for heartbeat in heartbeats:
         assert heartbeat["Namespace"] == "amiwatch"
-        assert {d["Name"] for d in heartbeat["Dimensions"]} == {"service", "watch"}
         assert heartbeat["Period"] == 3600  # two 30-minute schedule periods
         assert heartbeat["ComparisonOperator"] == "LessThanThreshold"
         assert heartbeat["TreatMissingData"] == "breaching"
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": alarm_topic}]
-    assert len(alarms) == 6
+    assert len(alarms) == 5 + 8  # 5 for the watcher, one heartbeat per target
 
 
 def test_email_subscriptions_carry_their_filter_policies(template):
@@ -244,7 +278,7 @@ def test_outputs_have_stable_logical_ids(synthesized):
 def test_the_asset_ships_the_watch_list_intact(synthesized):
     shipped = json.loads((synthesized.asset_dir / "watches.json").read_text())
 
-    assert [w["name"] for w in shipped["watches"]] == ["al2023", "golden"]
+    assert [w["name"] for w in shipped["watches"]] == ["al2023", "golden", "fleet"]
     assert shipped["watches"][0]["filters"] == {"name": ["al2023-ami-2023.*-x86_64"]}
     assert (synthesized.asset_dir / "amiwatch" / "handler.py").exists()
     assert not list(synthesized.asset_dir.rglob("__pycache__"))
@@ -274,15 +308,18 @@ def test_synth_needs_no_lookups(synthesized):
     assert "missing" not in manifest  # no context lookups: no AWS calls at synth
 
 
+STACKS = ("AmiWatch", "AmiWatchMemberRole")
+
+
 def test_cfn_lint_finds_nothing(synthesized):
-    template_path = synthesized.outdir / "AmiWatch.template.json"
+    templates = [str(synthesized.outdir / f"{s}.template.json") for s in STACKS]
     lint = subprocess.run(
         [
             str(Path(sys.executable).parent / "cfn-lint"),
             "--ignore-checks",
             "W3005",
             "--",
-            str(template_path),
+            *templates,
         ],
         capture_output=True,
         text=True,

@@ -36,9 +36,28 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:{region}:{account}:function:amiwatch"
     aws_request_id = sys.argv[1]
 
-result = handler({{}}, Context())
-print("RESULT " + json.dumps({{"result": result, "module": amiwatch.__file__}}))
+results = [handler(event, Context()) for event in json.loads(sys.argv[2])]
+print("RESULT " + json.dumps({{"results": results, "module": amiwatch.__file__}}))
 """
+PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"}
+
+
+def resolve(value: Any) -> Any:
+    """Resolve the pseudo-parameter Refs and Fn::Join the template uses for its own env."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in PSEUDO:
+        return PSEUDO[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, parts = value["Fn::Join"]
+        return separator.join(resolve(p) for p in parts)
+    return value
+
+
+def schedule_events(synthesized: Synthesized) -> list[dict[str, Any]]:
+    """What each schedule sends the Lambda, resolved as EventBridge Scheduler would."""
+    return [
+        json.loads(resolve(s["Properties"]["Target"]["Input"]))
+        for s in synthesized.resources("AWS::Scheduler::Schedule").values()
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +115,12 @@ def resolve_environment(synthesized: Synthesized, physical: dict[str, str]) -> d
 
 
 def invoke(
-    synthesized: Synthesized, environment: dict[str, str], endpoint: str, request: str, tmp_path
+    synthesized: Synthesized,
+    environment: dict[str, str],
+    endpoint: str,
+    request: str,
+    tmp_path: Any,
+    events: list[dict[str, Any]],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     env = {
         "PATH": os.environ["PATH"],
@@ -111,7 +135,7 @@ def invoke(
     }
     script = INVOKE.format(region=REGION, account=ACCOUNT)
     run = subprocess.run(
-        [sys.executable, "-c", script, request],
+        [sys.executable, "-c", script, request, json.dumps(events)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -143,24 +167,38 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
     image_id = ec2.register_image(Name="golden-2026-11")["ImageId"]
     ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": "platform"}])
 
-    baseline, _ = invoke(synthesized, environment, moto_endpoint, "baseline", tmp_path)
+    events = schedule_events(synthesized)
+    baseline, _ = invoke(synthesized, environment, moto_endpoint, "baseline", tmp_path, events)
     set_image(
         image_id, state="failed", state_reason={"Code": "Server.InternalError", "Message": "boom"}
     )
-    second, emf = invoke(synthesized, environment, moto_endpoint, "second", tmp_path)
+    second, emf = invoke(synthesized, environment, moto_endpoint, "second", tmp_path, events)
+    ran = [w for r in second["results"] for w in r["watches"]]
     bus, topic = readers.bus_events(), readers.topic_messages()
     chat, people = readers.chat_messages(), readers.people_messages()
 
     assert baseline["module"].startswith(str(synthesized.asset_dir))
-    assert [w["watch"] for w in baseline["result"]["watches"]] == ["al2023", "golden"]
-    assert second["result"]["watches"][1]["changes"] == {"failed": 1}
-    assert [e["detail-type"] for e in bus] == ["AMI Failed"]
-    assert bus[0]["detail"]["image"]["ImageId"] == image_id
-    assert [m["detail"]["eventId"] for m in topic] == [bus[0]["detail"]["eventId"]]
+    assert len(events) == 8  # one per schedule, each naming its target
+    targets = sorted((w["watch"], w["account"], w["region"]) for r in baseline["results"]
+                     for w in r["watches"])  # fmt: skip
+    assert targets == sorted(
+        [("al2023", ACCOUNT, REGION), ("golden", ACCOUNT, REGION)]
+        + [("fleet", a, r) for a in (ACCOUNT, "111111111111", "222222222222")
+           for r in (REGION, "eu-west-1")]
+    )  # fmt: skip
+    assert {(w["watch"], w["account"], w["region"]): w["changes"] for w in ran if w["changes"]} == {
+        ("golden", ACCOUNT, REGION): {"failed": 1},
+        ("fleet", ACCOUNT, REGION): {"failed": 1},
+    }
+    assert [e["detail-type"] for e in bus] == ["AMI Failed", "AMI Failed"]
+    assert {e["detail"]["image"]["ImageId"] for e in bus} == {image_id}
+    assert sorted(m["detail"]["eventId"] for m in topic) == sorted(
+        e["detail"]["eventId"] for e in bus
+    )
     assert topic[0]["attributes"]["state_reason_code"] == "Server.InternalError"
-    assert [c["id"] for c in chat] == [bus[0]["detail"]["eventId"]]
+    assert sorted(c["id"] for c in chat) == sorted(e["detail"]["eventId"] for e in bus)
     assert chat[0]["content"]["title"].startswith("CRITICAL: AMI failed: golden-2026-11")
-    assert [m["attributes"]["delivery"] for m in people] == ["each"]
+    assert [m["attributes"]["delivery"] for m in people] == ["each", "each"]
     validate_against_registry(synthesized, bus)
     heartbeat_dims = heartbeat_alarm_dimensions(synthesized, "golden")
     assert heartbeat_dims in emitted_dimensions(emf, "SuccessfulRuns")
@@ -184,8 +222,9 @@ def validate_against_registry(synthesized: Synthesized, events: list[dict[str, A
 def heartbeat_alarm_dimensions(synthesized: Synthesized, watch: str) -> dict[str, str]:
     for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        dims = {d["Name"]: d["Value"] for d in props.get("Dimensions", [])}
-        if props.get("MetricName") == "SuccessfulRuns" and dims.get("watch") == watch:
+        dims = {d["Name"]: resolve(d["Value"]) for d in props.get("Dimensions", [])}
+        home = dims.get("account") == ACCOUNT and dims.get("region") == REGION
+        if props.get("MetricName") == "SuccessfulRuns" and dims.get("watch") == watch and home:
             return dims
     raise AssertionError(f"no heartbeat alarm for {watch}")
 

@@ -182,7 +182,7 @@ def emf_metrics(output: str) -> dict[tuple[str, tuple], float]:
     return found
 
 
-def test_runs_emit_emf_metrics_per_watch_and_change_kind(aws, lambda_env, fleet, capsys):
+def test_runs_emit_emf_metrics_per_target_and_change_kind(aws, lambda_env, fleet, capsys):
     invoke()
     set_image(fleet["golden-rc"], state="failed", state_reason=FAILED_REASON)
     capsys.readouterr()
@@ -190,9 +190,10 @@ def test_runs_emit_emf_metrics_per_watch_and_change_kind(aws, lambda_env, fleet,
     invoke()
     metrics = emf_metrics(capsys.readouterr().out)
 
-    service, watch = ("service", "amiwatch"), ("watch", "golden")
-    assert metrics[("ImagesScanned", (service, watch))] == 6
-    assert metrics[("Changes", (("change", "failed"), service, watch))] == 1
-    assert metrics[("PublishFailures", (service, watch))] == 0
-    assert metrics[("SuccessfulRuns", (service, watch))] == 1  # the heartbeat alarm's metric
+    service = ("service", "amiwatch")
+    target = (("account", ACCOUNT), ("region", REGION), service, ("watch", "golden"))
+    assert metrics[("ImagesScanned", target)] == 6
+    assert metrics[("Changes", (target[0], ("change", "failed"), *target[1:]))] == 1
+    assert metrics[("PublishFailures", target)] == 0
+    assert metrics[("SuccessfulRuns", target)] == 1  # the heartbeat alarm's metric
     assert metrics[("WatchesRun", (("service", "amiwatch"),))] == 1

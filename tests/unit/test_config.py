@@ -47,6 +47,25 @@ def test_a_watch_round_trips_through_its_dict_form():
         assert parse_watch(watch.to_dict()) == watch
 
 
+def test_a_watch_over_accounts_and_regions_has_one_target_each():
+    watch = parse_watch({
+        "name": "fleet", "owners": ["self"], "regions": ["us-east-1", "eu-west-1"],
+        "accounts": ["self", {"id": "111111111111"}, {"id": "222222222222", "roleName": "Reader"}],
+    })  # fmt: skip
+
+    targets = [(a.id, a.role_name, r) for a, r in watch.targets("ap-south-1")]
+
+    assert targets == [
+        ("self", "AmiWatchMember", "us-east-1"), ("self", "AmiWatchMember", "eu-west-1"),
+        ("111111111111", "AmiWatchMember", "us-east-1"),
+        ("111111111111", "AmiWatchMember", "eu-west-1"),
+        ("222222222222", "Reader", "us-east-1"), ("222222222222", "Reader", "eu-west-1"),
+    ]  # fmt: skip
+    assert watch.accounts[2].role_arn("aws-cn") == "arn:aws-cn:iam::222222222222:role/Reader"
+    assert parse_watch(watch.to_dict()) == watch
+    assert [r for _, r in parse_watches(README_EXAMPLE)[0].targets("ap-south-1")] == ["ap-south-1"]
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -81,6 +100,15 @@ def test_a_watch_round_trips_through_its_dict_form():
          '(did you mean "LastLaunchedTime"?)'),
         ({"name": "golden", "owners": ["self"], "baseline": "loud"},
          'watch "golden": "baseline" must be "silent" or "events", got "loud"'),
+        ({"name": "golden", "owners": ["self"], "regions": []},
+         'watch "golden": "regions" must be a non-empty list of region names'),
+        ({"name": "golden", "owners": ["self"], "regions": ["us-east-1", "us-east-1"]},
+         'watch "golden": "regions" lists a region twice'),
+        ({"name": "golden", "owners": ["self"], "accounts": [{"id": "111111111111", "role": "x"}]},
+         'watch "golden": "accounts"[0] must be "self" or {"id", "roleName"}'),
+        ({"name": "golden", "owners": ["self"],
+          "accounts": [{"id": "111111111111", "roleName": "no spaces"}]},
+         'watch "golden": "accounts"[0].roleName "no spaces" is not an IAM role name'),
     ],
 )  # fmt: skip
 def test_each_mistake_is_named(raw, message):

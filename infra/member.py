@@ -1,0 +1,93 @@
+"""`AmiWatchMemberRole`: the role a member account gives the watcher, and nothing more.
+
+Deploy it in each member account directly, or to a whole organisation as a service-managed
+StackSet. Everything account-specific is a parameter, so one template serves every account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, BootstraplessSynthesizer, CfnOutput, CfnParameter, Fn, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from amiwatch.config import DEFAULT_MEMBER_ROLE
+from infra.nag import acknowledge
+
+
+class AmiWatchMemberRoleStack(Stack):
+    """A role trusting the watcher's account (with the external id) to call ec2:DescribeImages."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        # No bootstrap dependency: member accounts of a StackSet are usually not CDK-bootstrapped.
+        super().__init__(
+            scope,
+            construct_id,
+            synthesizer=BootstraplessSynthesizer(),
+            analytics_reporting=False,
+            **kwargs,
+        )
+        watcher_account = CfnParameter(
+            self,
+            "WatcherAccountId",
+            description="The account where the AmiWatch stack (the watcher Lambda) runs",
+            allowed_pattern=r"^\d{12}$",
+            constraint_description="a 12-digit AWS account id",
+        )
+        external_id = CfnParameter(
+            self,
+            "ExternalId",
+            description="Must equal amiwatch.externalId in the watcher's cdk.json",
+            allowed_pattern=r"^[\w+=,.@:/-]{2,1224}$",
+            min_length=2,
+        )
+        role_name = CfnParameter(
+            self,
+            "RoleName",
+            description="The role name the watch's accounts entry names (roleName)",
+            default=DEFAULT_MEMBER_ROLE,
+            allowed_pattern=r"^[\w+=,.@-]{1,64}$",
+        )
+        watcher_roles = CfnParameter(
+            self,
+            "WatcherRoleNamePattern",
+            description="Only roles of the watcher account matching this may assume the role "
+            "(the AmiWatch stack's Lambda role is AmiWatch-WatcherRole...)",
+            default="AmiWatch-*",
+        )
+        principal_arn = Fn.sub(
+            "arn:${AWS::Partition}:iam::${Account}:role/${Pattern}",
+            {"Account": watcher_account.value_as_string, "Pattern": watcher_roles.value_as_string},
+        )
+        role = iam.Role(
+            self,
+            "Role",
+            role_name=role_name.value_as_string,
+            description="amiwatch: lets the watcher account read AMIs (ec2:DescribeImages only)",
+            assumed_by=iam.ArnPrincipal(
+                Fn.sub(
+                    "arn:${AWS::Partition}:iam::${Account}:root",
+                    {"Account": watcher_account.value_as_string},
+                )
+            ).with_conditions(
+                {
+                    "StringEquals": {"sts:ExternalId": external_id.value_as_string},
+                    "ArnLike": {"aws:PrincipalArn": principal_arn},
+                }
+            ),
+            inline_policies={
+                "DescribeImages": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(actions=["ec2:DescribeImages"], resources=["*"])
+                    ]
+                )
+            },
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeImages supports no resource-level permissions; it is the only action.",
+        )
+        CfnOutput(self, "RoleArn", value=role.role_arn, description="The role the watcher assumes")
+        CfnOutput(self, "AccountId", value=Aws.ACCOUNT_ID, description="This member account")

@@ -1,0 +1,71 @@
+"""The AmiWatchMemberRole stack: one template for every member account (or a StackSet)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def member(synthesized):
+    return synthesized.member_template
+
+
+def test_the_role_trusts_only_the_watchers_roles_with_the_external_id(member):
+    [role] = member["Resources"].values()
+    [statement] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+
+    assert role["Type"] == "AWS::IAM::Role"
+    assert role["Properties"]["RoleName"] == {"Ref": "RoleName"}
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Principal"] == {
+        "AWS": {
+            "Fn::Sub": [
+                "arn:${AWS::Partition}:iam::${Account}:root",
+                {"Account": {"Ref": "WatcherAccountId"}},
+            ]
+        }
+    }
+    assert statement["Condition"] == {
+        "StringEquals": {"sts:ExternalId": {"Ref": "ExternalId"}},
+        "ArnLike": {"aws:PrincipalArn": {"Fn::Sub": [
+            "arn:${AWS::Partition}:iam::${Account}:role/${Pattern}",
+            {"Account": {"Ref": "WatcherAccountId"}, "Pattern": {"Ref": "WatcherRoleNamePattern"}},
+        ]}},
+    }  # fmt: skip
+
+
+def test_the_role_may_only_describe_images(member):
+    [role] = member["Resources"].values()
+
+    assert "ManagedPolicyArns" not in role["Properties"]
+    assert role["Properties"]["Policies"] == [{
+        "PolicyName": "DescribeImages",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Action": "ec2:DescribeImages", "Effect": "Allow", "Resource": "*"}]},
+    }]  # fmt: skip
+
+
+def test_parameters_make_one_template_fit_every_account(member):
+    params = member["Parameters"]
+
+    assert set(params) == {"WatcherAccountId", "ExternalId", "RoleName", "WatcherRoleNamePattern"}
+    assert params["WatcherAccountId"]["AllowedPattern"] == r"^\d{12}$"
+    assert params["RoleName"]["Default"] == "AmiWatchMember"
+    assert params["WatcherRoleNamePattern"]["Default"] == "AmiWatch-*"
+    # Deployable to accounts that were never CDK-bootstrapped (StackSet members).
+    assert "Rules" not in member and "BootstrapVersion" not in params
+    assert set(member["Outputs"]) == {"RoleArn", "AccountId"}
+
+
+def test_the_watchers_lambda_role_matches_the_default_pattern(synthesized):
+    # CloudFormation names an unnamed role <stack>-<logical id>-<suffix>: AmiWatch-WatcherRole...
+    [(logical_id, role)] = [
+        (k, v) for k, v in synthesized.resources("AWS::IAM::Role").items()
+        if "lambda.amazonaws.com" in json.dumps(v["Properties"]["AssumeRolePolicyDocument"])
+    ]  # fmt: skip
+
+    assert "RoleName" not in role["Properties"]
+    assert fnmatch.fnmatch(f"AmiWatch-{logical_id}-ABC123", "AmiWatch-*")
