@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export POWERTOOLS_TRACE_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: venv demo test lint types pytest unit integration infra synth bench clean
+.PHONY: venv demo test lint types pytest unit integration infra synth bench bench-targets clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ pytest: $(STAMP)
 ## bench: watcher vs bare scan at 1k..200k images (~15 min); writes bench/results.json
 bench: $(STAMP)
 	$(BIN)/python -m devtools.bench $(if $(SIZES),--sizes $(SIZES),)
+
+## bench-targets: per-target cost of the fan-out (24 targets, 4 accounts x 6 regions); ~5 min
+## (SIZES=1000,10000,50000 as in docs/performance.md: ~35 min, moto holds 1.2M items)
+bench-targets: $(STAMP)
+	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),)
 
 unit integration infra: $(STAMP)
 	$(BIN)/pytest -q tests/$@

@@ -1,0 +1,140 @@
+"""`make bench-targets`: what one target costs the fanned-out watcher, and so how many fit a period.
+
+A warm worker process plays the Lambda: it calls the real handler once per target event, the
+way the per-target schedules do, over 4 accounts x 6 regions (3 member accounts reached through
+STS AssumeRole). EC2 answers come from the synthetic fleet (devtools.fleet, one per size, the
+same pages in every account and region); STS, DynamoDB, SNS and EventBridge from a moto server.
+Both run in their own processes. Prints one JSON row per fleet size and writes
+bench/targets.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from devtools.bench import REGION, ROOT, _free_port, _start, _wait_http
+
+SIZES = (1_000, 10_000)
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1")
+MEMBERS = ("111111111111", "222222222222", "333333333333")
+CONCURRENCY = 10  # the stack's default reserved concurrency
+PERIOD_S = 3600  # the default schedule, rate(1 hour)
+SHARE = 0.8  # leave a fifth of the period as headroom
+
+
+class _Context:
+    function_name = "amiwatch"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:amiwatch"
+    aws_request_id = "bench"
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One warm 'Lambda': every target once for the baseline, then once more unchanged."""
+    from amiwatch.handler import handler  # noqa: PLC0415  (after the environment is set)
+
+    watch = {"name": "fleet", "owners": ["self"], "regions": list(REGIONS),
+             "accounts": ["self", *({"id": m} for m in MEMBERS)]}  # fmt: skip
+    watches = Path(tempfile.mkdtemp(prefix="amiwatch-bench-")) / "watches.json"
+    watches.write_text(json.dumps({"watches": [watch]}))
+    os.environ["AMIWATCH_WATCHES_FILE"] = str(watches)
+    targets = [{"watch": "fleet", "account": a, "region": r}
+               for a in ("self", *MEMBERS) for r in REGIONS]  # fmt: skip
+    timings: dict[str, list[float]] = {"baseline": [], "unchanged": []}
+    for spent in timings.values():
+        for target in targets:
+            started = time.perf_counter()
+            handler({"target": target}, _Context())
+            spent.append(time.perf_counter() - started)
+    unchanged = sorted(timings["unchanged"])
+    per_target = statistics.median(unchanged)
+    print(json.dumps({
+        "images_per_target": args.images,
+        "targets": len(targets),
+        "baseline_s_median": round(statistics.median(timings["baseline"]), 3),
+        "unchanged_s_median": round(per_target, 3),
+        "unchanged_s_max": round(unchanged[-1], 3),
+        "first_member_target_s": round(timings["baseline"][len(REGIONS)], 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "targets_per_hour_at_concurrency_10": int(CONCURRENCY * PERIOD_S * SHARE / per_target),
+    }))  # fmt: skip
+
+
+def measure(size: int, env: dict[str, str]) -> dict[str, Any]:
+    from devtools.local_aws import LocalAws  # noqa: PLC0415
+
+    fleet = _start([sys.executable, "-m", "devtools.fleet", "--size", str(size)], env)
+    assert fleet.stdout is not None
+    fleet_url = f"http://127.0.0.1:{fleet.stdout.readline().strip()}"
+    moto_port = _free_port()
+    moto = _start(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env
+    )
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    try:
+        _wait_http(moto_url + "/moto-api/")
+        aws = LocalAws.provision(endpoint_url=moto_url, subscribers=False)
+        worker_env = {
+            **env,
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ENDPOINT_URL_EC2": fleet_url,  # every account and region reads the fleet
+            "AWS_REGION": REGION,
+            "AMIWATCH_TABLE": aws.table_name,
+            "AMIWATCH_TOPIC_ARN": aws.topic_arn,
+            "AMIWATCH_BUS_NAME": aws.bus_name,
+            "AMIWATCH_EXTERNAL_ID": "bench-external-id",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "devtools.bench_targets",
+            "--worker",
+            "--images",
+            str(size),
+        ]
+        out = subprocess.run(command, env=worker_env, capture_output=True, text=True, check=True)
+        row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(json.dumps(row), flush=True)
+        return row
+    finally:
+        fleet.kill()
+        moto.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--images", type=int)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    (ROOT / "bench").mkdir(exist_ok=True)
+    rows = [measure(size, dict(os.environ)) for size in map(int, args.sizes.split(","))]
+    (ROOT / "bench" / "targets.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
