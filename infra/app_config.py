@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,9 @@ KEYS = (
     "flexibleWindowMinutes",
 )
 EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# SNS filter policy limits: keys per policy, and the product of the value-list lengths.
+SNS_POLICY_KEYS = 5
+SNS_POLICY_COMBINATIONS = 150
 # Each target is one schedule and one heartbeat alarm; CloudFormation allows 500 resources.
 MAX_TARGETS = 200
 # Chat channel settings: cdk.json key -> (required, pattern) of the Chatbot API's own rules.
@@ -165,6 +169,19 @@ def _emails(raw: Any) -> tuple[EmailSubscription, ...]:
 def _check_policy(policy: Any, where: str) -> None:
     if not isinstance(policy, dict) or not policy:
         raise ConfigError(f"{where}.filterPolicy must be a non-empty object")
+    if "delivery" in policy:
+        raise ConfigError(f'{where}.filterPolicy: "delivery" is set by amiwatch (digests)')
+    if len(policy) > SNS_POLICY_KEYS - 1:
+        raise ConfigError(
+            f"{where}.filterPolicy: at most {SNS_POLICY_KEYS - 1} attributes (SNS allows "
+            f'{SNS_POLICY_KEYS} keys and amiwatch adds "delivery")'
+        )
+    combinations = math.prod(len(r) if isinstance(r, list) else 1 for r in policy.values())
+    if combinations > SNS_POLICY_COMBINATIONS:
+        raise ConfigError(
+            f"{where}.filterPolicy: {combinations} value combinations, SNS allows "
+            f"{SNS_POLICY_COMBINATIONS}"
+        )
     for name, rule in policy.items():
         if name not in MESSAGE_ATTRIBUTES:
             raise ConfigError(

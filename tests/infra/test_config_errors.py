@@ -31,6 +31,14 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
         ({"emails": [{"address": "a@example.com", "filterPolicy": {"kind": ["failed"]}}]},
          'amiwatch.emails[0].filterPolicy: unknown attribute "kind"'),
         ({"emails": [{"address": "a@example.com", "filter": {}}]}, "amiwatch.emails[0]: use"),
+        ({"emails": [{"address": "a@example.com", "filterPolicy": {"delivery": ["each"]}}]},
+         'amiwatch.emails[0].filterPolicy: "delivery" is set by amiwatch'),
+        ({"emails": [{"address": "a@example.com", "filterPolicy": {
+            k: ["x"] for k in ("change", "watch", "region", "account", "state")}}]},
+         "amiwatch.emails[0].filterPolicy: at most 4 attributes"),
+        ({"emails": [{"address": "a@example.com", "filterPolicy": {
+            "image_id": [f"ami-{i}" for i in range(20)], "region": [f"r{i}" for i in range(8)]}}]},
+         "amiwatch.emails[0].filterPolicy: 160 value combinations, SNS allows 150"),
         ({"busName": "default"}, 'amiwatch.busName "default" is not a custom bus name'),
         ({"logRetentionDays": 10}, "amiwatch.logRetentionDays must be one of"),
         ({"timeoutSeconds": 1000}, "amiwatch.timeoutSeconds must be a whole number 60..900"),
