@@ -64,12 +64,15 @@ class TargetClients:
         self.partition = partition
         self.sts_for = sts_for
         self._credentials: dict[tuple[str, str], dict[str, Any]] = {}
+        self._own: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def ec2(self, account: AccountRef, region: str, session_name: str) -> Any:
         """An EC2 client for the target; raises TargetUnavailable if its role cannot be assumed."""
         if account.is_self:
-            return client("ec2", region=region)
+            if region not in self._own:  # a warm Lambda reuses its clients
+                self._own[region] = client("ec2", region=region)
+            return self._own[region]
         credentials = self._assume(account, region, session_name)
         return boto3.client(
             "ec2",
