@@ -288,6 +288,7 @@ def load_app_config(raw: Any) -> AppConfig:
         chat_changes=_chat_changes(raw),
         digest_threshold=_int(raw, "digestThreshold", DEFAULT_DIGEST_THRESHOLD, 1, 100000),
         external_id=external_id,
-        concurrency=_int(raw, "concurrency", 10, 1, 1000),
+        # No more than the targets need: fresh accounts may only have 10 to give.
+        concurrency=_int(raw, "concurrency", min(10, count), 1, 1000),
         flexible_window_minutes=_int(raw, "flexibleWindowMinutes", window_default, 0, 1440),
     )

@@ -112,3 +112,12 @@ def test_an_unacknowledged_nag_finding_fails_synth(tmp_path):
         app.synth()
     report = (tmp_path / "validation-report.json").read_text()
     assert "AwsSolutions-SNS3" in report and "AmiWatch/PlainTopic" in report
+
+
+def test_default_concurrency_is_what_the_targets_need_up_to_ten():
+    fleet = {**GOLDEN, "regions": ["us-east-1", "eu-west-1"],
+             "accounts": ["self", *({"id": f"{i:012d}"} for i in range(1, 6))]}  # fmt: skip
+
+    assert load_app_config({"watches": [GOLDEN]}).concurrency == 1
+    assert load_app_config({"watches": [fleet], "externalId": "x1"}).concurrency == 10
+    assert load_app_config({"watches": [GOLDEN], "concurrency": 3}).concurrency == 3
