@@ -90,11 +90,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             result = exc.result
             failures.append(str(exc))
         except Exception as exc:  # one target failing must not stop the others
-            kind = "target unavailable" if isinstance(exc, TargetUnavailable) else "target failed"
-            logger.exception(kind, extra={"watch": watch.name, "account": account_id,
-                                          "region": region})  # fmt: skip
+            unavailable = isinstance(exc, TargetUnavailable)  # its message names the target
+            where = {"watch": watch.name, "account": account_id, "region": region}
+            logger.exception("target unavailable" if unavailable else "target failed", extra=where)
             record_target_failure(watch.name, account_id, region)
-            failures.append(f"{label}: {exc}")
+            failures.append(f'watch "{watch.name}": {exc}' if unavailable else f"{label}: {exc}")
             continue
         record_watch_metrics(result)
         logger.info("watch finished", extra=result.summary())

@@ -46,7 +46,7 @@ def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Account", detail["account"]),
         ("Watch", detail["watch"]),
         ("Owner", owner),
-        ("State", image.get("State") or "unknown"),
+        ("State", _state(detail)),
     ]
     reason = image.get("StateReason") or {}
     if reason.get("Code") or reason.get("Message"):
@@ -62,6 +62,13 @@ def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
         before, after = short(previous.get(name)), short(image.get(name))
         facts.append(("Changed", f"{name}: {before} -> {after}"))
     return facts
+
+
+def _state(detail: Mapping[str, Any]) -> str:
+    state = detail["image"].get("State") or "unknown"
+    if detail.get("reason") == "vanished":
+        return f"gone from DescribeImages (last seen {state})"
+    return str(state)
 
 
 def change_email(detail: Mapping[str, Any], partition: str) -> str:

@@ -107,7 +107,7 @@ def test_each_target_publishes_its_own_changes_once_and_a_broken_one_fails_alone
     topic = aws.topic_messages()
 
     assert len(failures) == 1
-    assert f"account {BROKEN[0]}, region {BROKEN[1]}" in failures[0]
+    assert failures[0].startswith(f'watch "golden": account {BROKEN[0]} in region "{BROKEN[1]}": ')
     assert f"cannot assume arn:aws:iam::{BROKEN[0]}:role/AmiWatchReader" in failures[0]
     assert "AccessDenied" in failures[0]
     landed = Counter((e["detail"]["account"], e["detail"]["region"]) for e in second)
@@ -178,6 +178,7 @@ def test_a_region_not_enabled_fails_that_target_alone_with_a_clear_error(
         handler({}, FakeLambdaContext())
 
     message = str(failed.value)
+    assert message.startswith('watch "golden": ')
     assert message.count("watch ") == 1
     assert f'account {MEMBERS[0]} in region "eu-west-1": the region is not enabled' in message
     assert "(OptInRequired:" in message

@@ -240,3 +240,17 @@ def test_partitions_reach_chat_arns():
 
     assert note["metadata"]["relatedResources"] == ["arn:aws-cn:ec2:cn-north-1::image/ami-1"]
     assert "console.amazonaws.cn" in note["content"]["description"]
+
+
+def test_a_vanished_image_is_not_shown_as_available(every_kind):
+    [gone] = every_kind["deregistered"]
+
+    note = change_notification(gone, "aws")
+
+    assert gone["reason"] == "vanished"
+    assert (
+        "*State:* gone from DescribeImages (last seen available)" in note["content"]["description"]
+    )
+    assert "  State:      gone from DescribeImages (last seen available)" in change_email(
+        gone, "aws"
+    )
