@@ -19,7 +19,7 @@ from amiwatch.config import ConfigError  # noqa: E402
 from infra.app_config import load_app_config  # noqa: E402
 from infra.member import AmiWatchMemberRoleStack  # noqa: E402
 from infra.nag import apply_checks  # noqa: E402
-from infra.stack import AmiWatchStack  # noqa: E402
+from infra.stack import WATCHER_STACK_NAME, AmiWatchStack  # noqa: E402
 
 
 def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App:
@@ -37,7 +37,9 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App
     env = cdk.Environment(
         account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
     )
-    AmiWatchStack(app, "AmiWatch", config=config, env=env, description="amiwatch AMI watcher")
+    AmiWatchStack(
+        app, WATCHER_STACK_NAME, config=config, env=env, description="amiwatch AMI watcher"
+    )
     AmiWatchMemberRoleStack(
         app,
         "AmiWatchMemberRole",

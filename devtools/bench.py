@@ -20,6 +20,9 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -171,8 +174,18 @@ def _wait_http(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
-    """Baseline, unchanged and changed runs over a fleet of `size` images."""
+@dataclass
+class LocalEndpoints:
+    """A fleet server of `size` images and a moto server, each in its own process."""
+
+    fleet_url: str
+    moto_url: str
+    aws: Any  # devtools.local_aws.LocalAws: the table, topic and bus, without subscribers
+
+
+@contextmanager
+def local_endpoints(size: int, env: dict[str, str]) -> Iterator[LocalEndpoints]:
+    """Start both servers, provision amiwatch's resources in moto, kill both at the end."""
     # Imported here, not at the top: moto must not count toward the worker processes' RSS.
     from devtools.local_aws import LocalAws  # noqa: PLC0415
 
@@ -184,10 +197,34 @@ def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env
     )
     moto_url = f"http://127.0.0.1:{moto_port}"
-    rows = []
     try:
         _wait_http(moto_url + "/moto-api/")
         aws = LocalAws.provision(endpoint_url=moto_url, subscribers=False)
+        yield LocalEndpoints(fleet_url, moto_url, aws)
+    finally:
+        fleet.kill()
+        moto.kill()
+
+
+def local_credentials() -> dict[str, str]:
+    """Fake credentials for the local endpoints, in this process and the ones it starts."""
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    return dict(os.environ)
+
+
+def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Baseline, unchanged and changed runs over a fleet of `size` images."""
+    rows = []
+    with local_endpoints(size, env) as local:
+        fleet_url, moto_url, aws = local.fleet_url, local.moto_url, local.aws
         for run in RUNS:
             if run == "changed":
                 request = urllib.request.Request(f"{fleet_url}/control", b'{"generation": 1}')
@@ -212,9 +249,6 @@ def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
             answer = json.loads(out.stdout.strip().splitlines()[-1])
             print(json.dumps(answer["row"]), flush=True)
             rows.append(answer)
-    finally:
-        fleet.kill()
-        moto.kill()
     return rows
 
 
@@ -231,17 +265,7 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    # Fake credentials for the local endpoints, in this process and the ones it starts.
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    env = dict(os.environ)
+    env = local_credentials()
     answers = [a for size in map(int, args.sizes.split(",")) for a in measure(size, env)]
     out = ROOT / "bench"
     out.mkdir(exist_ok=True)

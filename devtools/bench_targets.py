@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devtools.bench import REGION, ROOT, _free_port, _start, _wait_http
+from devtools.bench import REGION, ROOT, local_credentials, local_endpoints
 
 SIZES = (1_000, 10_000)
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "sa-east-1")
@@ -71,27 +71,15 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def measure(size: int, env: dict[str, str]) -> dict[str, Any]:
-    from devtools.local_aws import LocalAws  # noqa: PLC0415
-
-    fleet = _start([sys.executable, "-m", "devtools.fleet", "--size", str(size)], env)
-    assert fleet.stdout is not None
-    fleet_url = f"http://127.0.0.1:{fleet.stdout.readline().strip()}"
-    moto_port = _free_port()
-    moto = _start(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], env
-    )
-    moto_url = f"http://127.0.0.1:{moto_port}"
-    try:
-        _wait_http(moto_url + "/moto-api/")
-        aws = LocalAws.provision(endpoint_url=moto_url, subscribers=False)
+    with local_endpoints(size, env) as local:
         worker_env = {
             **env,
-            "AWS_ENDPOINT_URL": moto_url,
-            "AWS_ENDPOINT_URL_EC2": fleet_url,  # every account and region reads the fleet
+            "AWS_ENDPOINT_URL": local.moto_url,
+            "AWS_ENDPOINT_URL_EC2": local.fleet_url,  # every account and region reads the fleet
             "AWS_REGION": REGION,
-            "AMIWATCH_TABLE": aws.table_name,
-            "AMIWATCH_TOPIC_ARN": aws.topic_arn,
-            "AMIWATCH_BUS_NAME": aws.bus_name,
+            "AMIWATCH_TABLE": local.aws.table_name,
+            "AMIWATCH_TOPIC_ARN": local.aws.topic_arn,
+            "AMIWATCH_BUS_NAME": local.aws.bus_name,
             "AMIWATCH_EXTERNAL_ID": "bench-external-id",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -108,9 +96,6 @@ def measure(size: int, env: dict[str, str]) -> dict[str, Any]:
         row: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
         print(json.dumps(row), flush=True)
         return row
-    finally:
-        fleet.kill()
-        moto.kill()
 
 
 def main() -> None:
@@ -122,17 +107,9 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    os.environ.update(
-        {
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    env = local_credentials()
     (ROOT / "bench").mkdir(exist_ok=True)
-    rows = [measure(size, dict(os.environ)) for size in map(int, args.sizes.split(","))]
+    rows = [measure(size, env) for size in map(int, args.sizes.split(","))]
     (ROOT / "bench" / "targets.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 

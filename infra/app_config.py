@@ -101,12 +101,8 @@ class AppConfig:
 
     def targets(self) -> list[tuple[Watch, AccountRef, str | None]]:
         """Every (watch, account, region) target; region None is the stack's own region."""
-        return [
-            (watch, account, region)
-            for watch in self.watches
-            for account in watch.accounts
-            for region in (watch.regions or (None,))
-        ]
+        # "" stands in for the stack's region, which synth does not know.
+        return [(w, a, r or None) for w in self.watches for a, r in w.targets("")]
 
     def member_accounts(self) -> list[AccountRef]:
         """The member accounts (and roles) any watch reads, once each."""
@@ -265,7 +261,7 @@ def load_app_config(raw: Any) -> AppConfig:
         raise ConfigError(f"amiwatch.logRetentionDays must be one of {sorted(LOG_RETENTION)}")
     watches = parse_watches(raw.get("watches"))
     external_id = _check_targets(watches, raw.get("externalId"))
-    count = sum(len(w.accounts) * max(len(w.regions), 1) for w in watches)
+    count = sum(len(w.targets("")) for w in watches)
     if count > MAX_TARGETS:
         raise ConfigError(
             f"amiwatch: {count} targets (watch x account x region); one stack holds at most "

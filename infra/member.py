@@ -14,6 +14,7 @@ from constructs import Construct
 
 from amiwatch.config import DEFAULT_MEMBER_ROLE
 from infra.nag import acknowledge
+from infra.stack import WATCHER_STACK_NAME
 
 
 class AmiWatchMemberRoleStack(Stack):
@@ -54,7 +55,7 @@ class AmiWatchMemberRoleStack(Stack):
             "WatcherRoleNamePattern",
             description="Only roles of the watcher account matching this may assume the role "
             "(the AmiWatch stack's Lambda role is AmiWatch-WatcherRole...)",
-            default="AmiWatch-*",
+            default=f"{WATCHER_STACK_NAME}-*",
         )
         principal_arn = Fn.sub(
             "arn:${AWS::Partition}:iam::${Account}:role/${Pattern}",

@@ -10,6 +10,9 @@ from constructs import Construct
 from infra.app_config import AppConfig
 from infra.watcher import AmiWatcher
 
+# The member role's default trust pattern (`<name>-*`) relies on this stack name.
+WATCHER_STACK_NAME = "AmiWatch"
+
 
 class AmiWatchStack(Stack):
     """One amiwatch deployment. Outputs keep their logical ids across versions."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from amiwatch.config import ConfigError
 from amiwatch.diff import ChangeKind
+from amiwatch.events import DETAIL_TYPES
 from amiwatch.mail import console_url, image_facts, kind_counts, rest_pointer, short
 
 MAX_TITLE = 250
@@ -31,6 +32,7 @@ DEFAULT_CHAT_CHANGES = (
     "disabled",
     "updated:Public",
 )
+SEVERITY_ORDER = ("CRITICAL", "WARNING", "NOTICE", "INFO")
 SEVERITY = {
     ChangeKind.FAILED: "CRITICAL",
     ChangeKind.DEREGISTERED: "WARNING",
@@ -41,17 +43,6 @@ SEVERITY = {
     ChangeKind.UPDATED: "NOTICE",
     ChangeKind.NEW: "INFO",
     ChangeKind.AVAILABLE: "INFO",
-}
-TITLES = {
-    ChangeKind.NEW: "New AMI",
-    ChangeKind.AVAILABLE: "AMI available",
-    ChangeKind.FAILED: "AMI failed",
-    ChangeKind.DISABLED: "AMI disabled",
-    ChangeKind.DEREGISTERED: "AMI deregistered",
-    ChangeKind.DEPRECATED: "AMI deprecated",
-    ChangeKind.DEPRECATION_SCHEDULED: "AMI deprecation scheduled",
-    ChangeKind.DEPRECATION_IMMINENT: "AMI deprecation imminent",
-    ChangeKind.UPDATED: "AMI updated",
 }
 # The StateReason codes of the EC2 API reference (StateReason.Message), with what to do next.
 REASON_CODES = {
@@ -126,13 +117,13 @@ def change_notification(detail: Mapping[str, Any], partition: str) -> dict[str, 
     lines.append(f"<{console_url(partition, detail['region'], image_id)}|Open in the EC2 console>")
     return _notification(
         notification_id=detail["eventId"],
-        title=f"{severity}: {TITLES[kind]}: {_escape(name)} ({image_id})",
+        title=f"{severity}: {_title(kind)}: {_escape(name)} ({image_id})",
         description="\n".join(lines),
         next_steps=_next_steps(detail),
         keywords=[severity, kind.value, detail["watch"], detail["region"]],
         metadata={
             "threadId": f"amiwatch-{detail['account']}-{detail['region']}-{image_id}",
-            "summary": f"{TITLES[kind]}: {short(name, 60)} in {detail['region']}",
+            "summary": f"{_title(kind)}: {short(name, 60)} in {detail['region']}",
             "eventType": f"amiwatch-{kind.value}",
             "relatedResources": [f"arn:{partition}:ec2:{detail['region']}::image/{image_id}"],
             "additionalContext": {
@@ -152,7 +143,7 @@ def digest_notification(
     """Many changes of one run as one notification."""
     first = details[0]
     counts = kind_counts(details)
-    worst = min((_severity(d) for d in details), key=list(_ORDER).index)
+    worst = min((_severity(d) for d in details), key=SEVERITY_ORDER.index)
     lines = [f"*{kind}:* {count}" for kind, count in counts.items()]
     lines.append("")
     for detail in details[:listed]:
@@ -181,7 +172,9 @@ def digest_notification(
     )
 
 
-_ORDER = ("CRITICAL", "WARNING", "NOTICE", "INFO")
+def _title(kind: ChangeKind) -> str:
+    """`AMI failed`, `AMI deprecation imminent`: the detail type, in sentence case."""
+    return "AMI " + DETAIL_TYPES[kind].removeprefix("AMI ").lower()
 
 
 def _severity(detail: Mapping[str, Any]) -> str:

@@ -120,8 +120,8 @@ def subject(detail: Mapping[str, Any]) -> str:
     return _ascii(head + name + tail)[:MAX_SUBJECT]
 
 
-def message_attributes(detail: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """String attributes that SNS subscription filter policies can match on."""
+def message_attributes(detail: Mapping[str, Any], delivery: str) -> dict[str, dict[str, str]]:
+    """String attributes that SNS subscription filter policies can match on (MESSAGE_ATTRIBUTES)."""
     image = detail["image"]
     reason = image.get("StateReason") or {}
     values = {
@@ -133,12 +133,18 @@ def message_attributes(detail: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         "owner_id": image.get("OwnerId"),
         "state": image.get("State"),
         "state_reason_code": reason.get("Code"),
+        "delivery": delivery,
     }
     return {
-        key: {"DataType": "String", "StringValue": str(value)}
+        key: string_attribute(str(value))
         for key, value in values.items()
         if value not in (None, "")
     }
+
+
+def string_attribute(value: str) -> dict[str, str]:
+    """An SNS message attribute of type String."""
+    return {"DataType": "String", "StringValue": value}
 
 
 def _ascii(text: str) -> str:

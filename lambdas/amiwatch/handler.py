@@ -47,14 +47,12 @@ def _target_clients(external_id: str | None, partition: str) -> TargetClients:
 
 
 def _run_one(
-    settings: Settings, watch: Watch, account: AccountRef, region: str, context: LambdaContext
+    settings: Settings, watch: Watch, account: AccountRef, target: Target, request_id: str
 ) -> WatchResult:
-    _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
-    target = Target(watch.name, home_account if account.is_self else account.id, region, partition)
     home = _home_clients(settings.region)
     try:
-        ec2 = _target_clients(settings.external_id, partition).ec2(
-            account, region, session_name=f"amiwatch-{watch.name}"
+        ec2 = _target_clients(settings.external_id, target.partition).ec2(
+            account, target.region, session_name=f"amiwatch-{watch.name}"
         )
         aws = WatchAws(
             ec2=ec2,
@@ -65,9 +63,9 @@ def _run_one(
         )
         now = datetime.now(UTC)
         lease = settings.lease_seconds
-        return run_watch(watch, target, aws, now, owner=context.aws_request_id, lease_seconds=lease)
+        return run_watch(watch, target, aws, now, owner=request_id, lease_seconds=lease)
     except (ClientError, BotoCoreError) as exc:
-        unavailable = explain(exc, account, region)
+        unavailable = explain(exc, account, target.region)
         if unavailable is None:
             raise
         raise unavailable from exc
@@ -80,12 +78,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run the targets the event names (all without one); return a summary per target."""
     settings = Settings.from_env()
     summaries, failures = [], []
-    home_account = context.invoked_function_arn.split(":")[4]
+    _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
     for watch, account, region in settings.targets_for(event):
         account_id = home_account if account.is_self else account.id
+        target = Target(watch.name, account_id, region, partition)
         label = f'watch "{watch.name}" in account {account_id}, region {region}'
         try:
-            result = _run_one(settings, watch, account, region, context)
+            result = _run_one(settings, watch, account, target, context.aws_request_id)
         except PublishIncomplete as exc:
             result = exc.result
             failures.append(str(exc))

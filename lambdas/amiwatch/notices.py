@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amiwatch.chat import DEFAULT_CHAT_CHANGES, change_notification, digest_notification, wants_chat
-from amiwatch.events import EVENT_VERSION, OutgoingEvent, Target, message_attributes, subject
+from amiwatch.events import (
+    EVENT_VERSION,
+    OutgoingEvent,
+    Target,
+    message_attributes,
+    string_attribute,
+    subject,
+)
 from amiwatch.mail import change_email, digest_email, kind_counts
 
 TOPIC, CHAT = "topic", "chat"
@@ -77,14 +84,12 @@ def topic_entry(detail: Mapping[str, Any], partition: str, delivery: str) -> dic
     """The topic's message for one change: the detail JSON, or readable text for email."""
     detail_json = json.dumps(detail, separators=(",", ":"))
     message = {"default": detail_json, "email": change_email(detail, partition)}
-    attributes = message_attributes(detail)
-    attributes["delivery"] = _string(delivery)
     return {
         "Id": detail["eventId"],
         "Message": json.dumps(message),
         "MessageStructure": "json",
         "Subject": subject(detail),
-        "MessageAttributes": attributes,
+        "MessageAttributes": message_attributes(detail, delivery),
     }
 
 
@@ -112,11 +117,11 @@ def digest_topic_notice(events: Sequence[OutgoingEvent], target: Target, bus_nam
         "email": digest_email(details, DIGEST_LISTED, bus_name, target.partition),
     }
     attributes = {
-        "change": _string(DIGEST),
-        "delivery": _string(DIGEST),
-        "watch": _string(target.watch),
-        "region": _string(target.region),
-        "account": _string(target.account),
+        "change": string_attribute(DIGEST),
+        "delivery": string_attribute(DIGEST),
+        "watch": string_attribute(target.watch),
+        "region": string_attribute(target.region),
+        "account": string_attribute(target.account),
         "digest_changes": {"DataType": "String.Array", "StringValue": json.dumps(list(counts))},
     }
     entry = {
@@ -166,7 +171,3 @@ def _digest_id(events: Sequence[OutgoingEvent]) -> str:
     # Deterministic like eventIds: a digest re-sent for the same changes has the same id.
     joined = "|".join(sorted(_ids(events)))
     return "digest-" + hashlib.sha256(joined.encode()).hexdigest()[:32]
-
-
-def _string(value: str) -> dict[str, str]:
-    return {"DataType": "String", "StringValue": value}

@@ -52,6 +52,7 @@ class Synthesized:
     asset_dir: Path
     outdir: Path
     member_template: dict[str, Any]
+    stack_name: str
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == kind}
@@ -68,7 +69,7 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Synthesized:
     stack = assembly.get_stack_by_name("AmiWatch")
     [asset_dir] = [p for p in outdir.glob("asset.*") if (p / "watches.json").exists()]
     member = assembly.get_stack_by_name("AmiWatchMemberRole").template
-    return Synthesized(stack.template, asset_dir, outdir, member)
+    return Synthesized(stack.template, asset_dir, outdir, member, stack.stack_name)
 
 
 @pytest.fixture(scope="session")

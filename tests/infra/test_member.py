@@ -67,5 +67,6 @@ def test_the_watchers_lambda_role_matches_the_default_pattern(synthesized):
         if "lambda.amazonaws.com" in json.dumps(v["Properties"]["AssumeRolePolicyDocument"])
     ]  # fmt: skip
 
+    pattern = synthesized.member_template["Parameters"]["WatcherRoleNamePattern"]["Default"]
     assert "RoleName" not in role["Properties"]
-    assert fnmatch.fnmatch(f"AmiWatch-{logical_id}-ABC123", "AmiWatch-*")
+    assert fnmatch.fnmatch(f"{synthesized.stack_name}-{logical_id}-ABC123", pattern)

@@ -16,6 +16,7 @@ from amiwatch.aws.store import SnapshotStore
 from amiwatch.cli import main as cli_main
 from amiwatch.config import parse_watch
 from amiwatch.events import Target
+from amiwatch.notices import NoticePolicy
 from amiwatch.pipeline import PublishIncomplete, WatchAws, run_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
@@ -27,13 +28,21 @@ TARGET = Target(WATCH.name, ACCOUNT, REGION)
 T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
 
-def edges(aws: LocalAws, *, events: Any = None, sns: Any = None, ec2: Any = None) -> WatchAws:
+def edges(
+    aws: LocalAws,
+    *,
+    events: Any = None,
+    sns: Any = None,
+    ec2: Any = None,
+    notices: NoticePolicy | None = None,
+) -> WatchAws:
     return WatchAws(
         ec2=ec2 or aws.client("ec2"),
         bus_name=aws.bus_name,
         store=SnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET),
         publisher=Publisher(events or aws.client("events"), sns or aws.client("sns"),
                             aws.topics()),
+        notices=notices or NoticePolicy(),
     )  # fmt: skip
 
 

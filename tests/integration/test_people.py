@@ -6,28 +6,20 @@ from datetime import timedelta
 
 import pytest
 
-from amiwatch.aws.publish import Publisher
-from amiwatch.aws.store import SnapshotStore
 from amiwatch.notices import NoticePolicy
-from amiwatch.pipeline import PublishIncomplete, WatchAws, run_watch
+from amiwatch.pipeline import PublishIncomplete, run_watch
 from devtools.local_aws import LocalAws
 
 from ..doubles import DeafTopic
 from .conftest import register
-from .test_delivery import T0, TARGET, WATCH
+from .test_delivery import T0, TARGET, WATCH, edges
 
 CHAT_NEW = NoticePolicy(chat=True, chat_changes=frozenset({"new", "failed"}))
 
 
 def run(aws: LocalAws, hours: int, policy: NoticePolicy = CHAT_NEW, sns=None):
-    edges = WatchAws(
-        ec2=aws.client("ec2"),
-        bus_name=aws.bus_name,
-        store=SnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET),
-        publisher=Publisher(aws.client("events"), sns or aws.client("sns"), aws.topics()),
-        notices=policy,
-    )
-    return run_watch(WATCH, TARGET, edges, T0 + timedelta(hours=hours), owner=f"run-{hours}")
+    watch_aws = edges(aws, sns=sns, notices=policy)
+    return run_watch(WATCH, TARGET, watch_aws, T0 + timedelta(hours=hours), owner=f"run-{hours}")
 
 
 @pytest.fixture

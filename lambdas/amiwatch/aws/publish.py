@@ -97,18 +97,19 @@ class Publisher:
             )  # fmt: skip
             sent |= accepted
             report.publish_batch_calls += calls
-        unsent = [n for n in notices if _notice_key(n) not in sent]
-        report.accepted = on_bus - {i for n in unsent for i in n.covers}
+        # For each event, the first of its notices that did not go out (if any).
+        blocked: dict[str, str] = {}
+        for notice in notices:
+            if _notice_key(notice) not in sent:
+                for event_id in notice.covers:
+                    blocked.setdefault(event_id, _notice_key(notice))
+        report.accepted = on_bus - set(blocked)
         for event in events:
-            if event.event_id in report.accepted:
-                continue
             if event.event_id not in on_bus:
                 report.failed[event.event_id] = errors.get(event.event_id, "PutEvents: not sent")
-                continue
-            notice = next(n for n in unsent if event.event_id in n.covers)
-            report.failed[event.event_id] = errors.get(
-                _notice_key(notice), "PublishBatch: not sent"
-            )
+            elif event.event_id in blocked:
+                key = blocked[event.event_id]
+                report.failed[event.event_id] = errors.get(key, "PublishBatch: not sent")
         return report
 
     def _deliver(
