@@ -8,7 +8,8 @@ Used by the scale benchmark and the fault suite.
 
 Control (POST /control, JSON): {"generation": 1} switches to the changed fleet (1% of images
 changed); {"throttle": {"2": 3}} answers page 2 with RequestLimitExceeded 3 times;
-{"broken": [2]} fails page 2 for good; {"hidden": ["ami-..."]} leaves images out.
+{"broken": [2]} fails page 2 for good; {"hidden": ["ami-..."]} leaves images out (and, asked for by
+id, answers InvalidAMIID.NotFound as EC2 does for a purged AMI).
 """
 
 from __future__ import annotations
@@ -257,6 +258,17 @@ class FleetState:
                 self._pages[key] = cached
         return cached
 
+    def by_ids(self, ids: list[str]) -> bytes | None:
+        """Images asked for by `ImageIds`; None (NotFound) if any is unknown, as EC2 answers."""
+        extra = {image.get("ImageId"): image for image in self.extra}
+        images = []
+        for wanted in ids:
+            index = int(wanted.removeprefix("ami-"), 16) if wanted.startswith("ami-") else -1
+            if wanted in self.hidden or not (wanted in extra or 0 <= index < self.size):
+                return None
+            images.append(extra.get(wanted) or describe_image(index, self.generation))
+        return render_page(images, None)
+
 
 def _visible(image: dict[str, Any], include_deprecated: bool, include_disabled: bool) -> bool:
     if not include_disabled and image.get("State") == "disabled":
@@ -289,6 +301,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if index in state.broken:
                 self._send(500, _error("InternalError", "An internal error has occurred"))
+                return
+            ids = [v for k, v in params.items() if k.startswith("ImageId.")]
+            if ids:
+                answer = state.by_ids(ids)
+                if answer is None:
+                    self._send(400, _error("InvalidAMIID.NotFound", "An image id does not exist"))
+                    return
+                self._send(200, answer)
                 return
             visible = (
                 params.get("IncludeDeprecated") == "true",

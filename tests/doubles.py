@@ -119,3 +119,18 @@ class DenyingSts(Proxy):
             error = {"Error": {"Code": "AccessDenied", "Message": message}}
             raise ClientError(error, "AssumeRole")  # type: ignore[arg-type]
         return dict(self.real.assume_role(**kwargs))
+
+
+def purge(ec2: Any, image_ids: set[str]) -> None:
+    """Make DescribeImages answer as EC2 does for ids it does not know (a purged AMI, a typo):
+    `InvalidAMIID.NotFound` for the whole call that names any of them in `ImageIds`. moto
+    instead drops such ids silently when others are found."""
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        named = [i for i in params.get("ImageIds", []) if i in image_ids]
+        if named:
+            message = f"The image id '[{named[0]}]' does not exist"
+            error = {"Error": {"Code": "InvalidAMIID.NotFound", "Message": message}}
+            raise ClientError(error, "DescribeImages")  # type: ignore[arg-type]
+
+    ec2.meta.events.register("before-parameter-build.ec2.DescribeImages", refuse)

@@ -15,7 +15,7 @@ from typing import Any
 from amiwatch.config import ConfigError
 from amiwatch.diff import ChangeKind
 from amiwatch.events import DETAIL_TYPES
-from amiwatch.mail import console_url, image_facts, kind_counts, rest_pointer, short
+from amiwatch.mail import NOT_VISIBLE, console_url, image_facts, kind_counts, rest_pointer, short
 
 MAX_TITLE = 250
 MAX_DESCRIPTION = 8000
@@ -41,6 +41,7 @@ SEVERITY = {
     ChangeKind.DISABLED: "WARNING",
     ChangeKind.DEPRECATION_SCHEDULED: "NOTICE",
     ChangeKind.UPDATED: "NOTICE",
+    ChangeKind.LEFT_WATCH: "NOTICE",
     ChangeKind.NEW: "INFO",
     ChangeKind.AVAILABLE: "INFO",
 }
@@ -73,6 +74,8 @@ REASON_CODES = {
 NEXT_STEPS = {
     ChangeKind.DEREGISTERED: "Find launch templates and Auto Scaling groups that still "
     "reference {image_id}; new launches from it will fail.",
+    ChangeKind.LEFT_WATCH: "{image_id} still exists; it no longer matches the watch's owners or "
+    "filters (see what changed). Nothing to do unless that was not intended.",
     ChangeKind.DEPRECATED: "Move launch templates off {image_id} to a current image.",
     ChangeKind.DEPRECATION_IMMINENT: "Plan the move off {image_id} before it is deprecated "
     "({deprecation}).",
@@ -195,6 +198,10 @@ def _next_steps(detail: Mapping[str, Any]) -> list[str]:
         visibility = "public" if image.get("Public") else "private"
         return [f"Confirm {image['ImageId']} is meant to be {visibility}; a public AMI can be "
                 "launched by any AWS account."]  # fmt: skip
+    if kind == ChangeKind.DEREGISTERED and detail.get("reason") == "vanished":
+        return [f"{image['ImageId']} is {NOT_VISIBLE}. Either way this account can no longer "
+                "launch it: find launch templates and Auto Scaling groups that still reference "
+                "it."]  # fmt: skip
     template = NEXT_STEPS.get(kind)
     if template is None:
         return []

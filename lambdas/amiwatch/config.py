@@ -7,6 +7,7 @@ Every error names the watch and the field at fault, e.g.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -104,6 +105,23 @@ class Watch:
         if self.filters:
             kwargs["Filters"] = [{"Name": n, "Values": list(v)} for n, v in self.filters]
         return kwargs
+
+    def selection_digest(self) -> str:
+        """Which images the watch selects (owners, users, ids, filters, include flags), hashed.
+
+        Order-insensitive, so reordering a list is not an edit. The snapshot remembers it; a run
+        that finds it changed records images that entered or left only by the edit silently.
+        """
+        selection = {
+            "owners": sorted(self.owners),
+            "executableUsers": sorted(self.executable_users),
+            "imageIds": sorted(self.image_ids),
+            "filters": sorted([n, sorted(v)] for n, v in self.filters),
+            "includeDeprecated": self.include_deprecated,
+            "includeDisabled": self.include_disabled,
+        }
+        canonical = json.dumps(selection, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         """The cdk.json form of this watch; `parse_watch(w.to_dict()) == w`."""

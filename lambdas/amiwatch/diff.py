@@ -9,15 +9,27 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
 from amiwatch.config import Watch
-from amiwatch.records import CANONICAL_FIELDS, FAILED_STATES, ImageRecord, project_image
-from amiwatch.snapshot import DEPRECATED_REPORTED, IMMINENT_REPORTED, SnapshotEntry, StoredImage
+from amiwatch.records import (
+    CANONICAL_FIELDS,
+    FAILED_STATES,
+    ImageRecord,
+    parse_time,
+    project_image,
+)
+from amiwatch.snapshot import (
+    DEPRECATED_REPORTED,
+    IMMINENT_REPORTED,
+    MISSED_ONCE,
+    SnapshotEntry,
+    StoredImage,
+)
 
 
 class ChangeKind(StrEnum):
@@ -32,11 +44,14 @@ class ChangeKind(StrEnum):
     DEPRECATION_SCHEDULED = "deprecation-scheduled"
     DEPRECATION_IMMINENT = "deprecation-imminent"
     UPDATED = "updated"
+    LEFT_WATCH = "left-watch"
 
 
 # Why a change was reported: the `reason` field of every event.
 REASONS = (
     "first-seen",
+    "matches-again",
+    "no-longer-matches",
     "state",
     "vanished",
     "deprecation-time-passed",
@@ -62,6 +77,13 @@ class Change:
     changed_fields: tuple[str, ...] = ()
 
 
+# What a silent outcome did, for the run summary (ImageOutcome.note).
+REFRESHED = "refreshed"  # record rewritten under the current projection, nothing reported
+ENTERED_BY_EDIT = "entered-by-edit"  # entered the watch only because its selection was edited
+LEFT_BY_EDIT = "left-by-edit"  # left the watch only because its selection was edited
+MISSED_ONCE_NOTE = "missed-once"  # absent from one complete scan, still exists: wait one more
+
+
 @dataclass(frozen=True)
 class ImageOutcome:
     """What a run found for one image: its changes and what to remember once they are delivered.
@@ -73,6 +95,19 @@ class ImageOutcome:
     changes: tuple[Change, ...]
     entry: SnapshotEntry | None
     stored: StoredImage | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Reselection:
+    """The watch's selection was edited since the snapshot was taken.
+
+    Images that entered or left only because of the edit are recorded silently. `since` is the
+    previous run's time: an image created after it is a release under any selection and is
+    still reported `new`.
+    """
+
+    since: datetime | None
 
 
 def due_flags(watch: Watch, record: ImageRecord, now: datetime) -> int:
@@ -94,7 +129,7 @@ def needs_review(
     """True when a scanned image may have changed: unknown, new digest, or a time event due."""
     if entry is None:
         return True
-    if record.digest(watch.ignore_fields) != entry.digest:
+    if record.digest(watch.ignore_fields) != entry.digest or entry.flags & MISSED_ONCE:
         return True
     return bool(due_flags(watch, record, now) & ~entry.flags)
 
@@ -140,29 +175,44 @@ def diff(
     now: datetime,
     snapshot: Mapping[str, SnapshotEntry],
     to_review: Mapping[str, ImageRecord],
-    vanished: Iterable[str],
+    vanished: Mapping[str, ImageRecord | None],
     stored: Mapping[str, StoredImage],
     *,
     baseline: bool = False,
+    reselection: Reselection | None = None,
 ) -> list[ImageOutcome]:
     """Judge every image that needs review and every image that vanished from the scan.
 
     `snapshot`: the entries last persisted; `to_review`: scanned records that `needs_review`
-    flagged; `vanished`: snapshot ids absent from a complete scan; `stored`: the stored records
-    of those ids (missing ids have none). `baseline` is the watch's first run.
+    flagged; `vanished`: snapshot ids absent from a complete scan, each with what a lookup by id
+    found (the record now, or None when the image is no longer visible); `stored`: the stored
+    records of those ids (missing ids have none). `baseline` is the watch's first run;
+    `reselection` is set when the watch's selection was edited since the snapshot.
     """
     silent = baseline and watch.baseline == "silent"
     outcomes = []
     for image_id, record in to_review.items():
         known = None if baseline else stored.get(image_id)
-        outcome = _review(watch, now, record, snapshot.get(image_id), known, silent=silent)
+        quiet = silent or _entered_by_edit(record, reselection)
+        outcome = _review(watch, now, record, snapshot.get(image_id), known, silent=quiet)
         if outcome is not None:
+            if quiet and not silent and outcome.stored is not None and _live(known) is None:
+                outcome = replace(outcome, note=ENTERED_BY_EDIT)
             outcomes.append(outcome)
-    for image_id in vanished:
-        outcome = _vanished(image_id, snapshot.get(image_id), stored.get(image_id))
+    for image_id, found in vanished.items():
+        outcome = _vanished(
+            watch, now, image_id, snapshot.get(image_id), stored.get(image_id), found, reselection
+        )
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
+
+
+def _entered_by_edit(record: ImageRecord, reselection: Reselection | None) -> bool:
+    if reselection is None:
+        return False
+    created = parse_time(record.fields.get("CreationDate"))
+    return reselection.since is None or created is None or created <= reselection.since
 
 
 def _last_revision(entry: SnapshotEntry | None, stored: StoredImage | None) -> int:
@@ -186,12 +236,21 @@ def _review(
     if record.state == "deregistered":
         return _deregistered_by_state(record, entry, stored)
     if known is None:
-        return _first_sight(watch, now, record, _last_revision(entry, stored) + 1, silent=silent)
+        revision = _last_revision(entry, stored) + 1
+        # A tombstone means amiwatch reported this image before: it left (or vanished) and is back.
+        again = stored is not None
+        return _first_sight(watch, now, record, revision, silent=silent, again=again)
     return _known(watch, now, record, entry, known)
 
 
 def _first_sight(
-    watch: Watch, now: datetime, record: ImageRecord, revision: int, *, silent: bool
+    watch: Watch,
+    now: datetime,
+    record: ImageRecord,
+    revision: int,
+    *,
+    silent: bool,
+    again: bool = False,
 ) -> ImageOutcome:
     flags = due_flags(watch, record, now)
     changes: list[Change] = []
@@ -199,7 +258,8 @@ def _first_sight(
         if record.state in FAILED_STATES:
             changes.append(_change(ChangeKind.FAILED, record, "state", revision, record.state))
         else:
-            changes.append(_change(ChangeKind.NEW, record, "first-seen", revision, ""))
+            reason = "matches-again" if again else "first-seen"
+            changes.append(_change(ChangeKind.NEW, record, reason, revision, ""))
         changes.extend(_time_changes(record, revision, flags, None))
     stored = StoredImage(record, revision, flags)
     return ImageOutcome(record.image_id, tuple(changes), stored.entry(watch.ignore_fields), stored)
@@ -213,13 +273,7 @@ def _known(
     known: StoredImage,
 ) -> ImageOutcome | None:
     before = known.record.fields
-    changed = [
-        name
-        for name in CANONICAL_FIELDS
-        if name not in watch.ignore_fields
-        and name in before
-        and before[name] != record.fields[name]
-    ]
+    changed = _differing(watch, before, record)
     revision = known.revision + 1 if changed else known.revision
     deprecation_changed = "DeprecationTime" in changed
     flags = 0 if deprecation_changed else known.flags
@@ -260,12 +314,28 @@ def _known(
         )
     updated = StoredImage(record, revision, flags | due)
     fresh_entry = updated.entry(watch.ignore_fields)
-    if not changes and updated.flags == known.flags and revision == known.revision:
+    unchanged = not changes and updated.flags == known.flags and revision == known.revision
+    if unchanged and known.projection < record.projection:
+        # Stored under an older projection: fields it lacks are new to amiwatch, not changes.
+        return ImageOutcome(record.image_id, (), fresh_entry, updated, REFRESHED)
+    if unchanged:
         if fresh_entry == entry:
             return None
         # The record was persisted but its shard entry was not (a crash in between): repair it.
         return ImageOutcome(record.image_id, (), fresh_entry, None)
     return ImageOutcome(record.image_id, tuple(changes), fresh_entry, updated)
+
+
+def _differing(watch: Watch, before: Mapping[str, Any], record: ImageRecord) -> list[str]:
+    """Tracked fields whose value differs; a field the stored record lacks is not a change."""
+    return [
+        name
+        for name in CANONICAL_FIELDS
+        if name not in watch.ignore_fields
+        and name in before
+        and name in record.fields
+        and before[name] != record.fields[name]
+    ]
 
 
 def _state_changes(
@@ -315,7 +385,13 @@ def _deregistered_by_state(
 
 
 def _vanished(
-    image_id: str, entry: SnapshotEntry | None, stored: StoredImage | None
+    watch: Watch,
+    now: datetime,
+    image_id: str,
+    entry: SnapshotEntry | None,
+    stored: StoredImage | None,
+    found: ImageRecord | None,
+    reselection: Reselection | None,
 ) -> ImageOutcome | None:
     known = _live(stored)
     if known is None and entry is None:
@@ -326,9 +402,39 @@ def _vanished(
     # A snapshot entry without a stored record should not exist; report what we know.
     last_record = known.record if known else _bare_record(image_id)
     revision = _last_revision(entry, stored) + 1
-    change = _change(ChangeKind.DEREGISTERED, last_record, "vanished", revision, "vanished")
-    tombstone = StoredImage(last_record, revision, 0, tombstone=True)
-    return ImageOutcome(image_id, (change,), None, tombstone)
+    if found is None or found.state == "deregistered":
+        change = _change(ChangeKind.DEREGISTERED, last_record, "vanished", revision, "vanished")
+        tombstone = StoredImage(last_record, revision, 0, tombstone=True)
+        return ImageOutcome(image_id, (change,), None, tombstone)
+    if reselection is not None:
+        left = StoredImage(found, revision - 1, 0, tombstone=True)
+        return ImageOutcome(image_id, (), None, left, LEFT_BY_EDIT)
+    before = last_record.fields
+    differing = _differing(watch, before, found)
+    if not differing and not _excluded_now(watch, now, found):
+        missed = entry or (known.entry(watch.ignore_fields) if known else None)
+        if missed is not None and not missed.flags & MISSED_ONCE:
+            # One omission may be EC2's eventual consistency: wait for a second complete scan.
+            marked = replace(missed, flags=missed.flags | MISSED_ONCE)
+            return ImageOutcome(image_id, (), marked, None, MISSED_ONCE_NOTE)
+    change = _change(
+        ChangeKind.LEFT_WATCH,
+        found,
+        "no-longer-matches",
+        revision,
+        "no-longer-matches",
+        _previous(before, differing) or None,
+    )
+    return ImageOutcome(image_id, (change,), None, StoredImage(found, revision, 0, tombstone=True))
+
+
+def _excluded_now(watch: Watch, now: datetime, found: ImageRecord) -> bool:
+    """Does the watch's own include flag explain why the image is no longer listed?"""
+    deprecation = found.deprecation_time
+    deprecated = deprecation is not None and deprecation <= now
+    return (deprecated and not watch.include_deprecated) or (
+        found.state == "disabled" and not watch.include_disabled
+    )
 
 
 def _bare_record(image_id: str) -> ImageRecord:

@@ -24,6 +24,7 @@ DETAIL_TYPES = {
     ChangeKind.DEPRECATION_SCHEDULED: "AMI Deprecation Scheduled",
     ChangeKind.DEPRECATION_IMMINENT: "AMI Deprecation Imminent",
     ChangeKind.UPDATED: "AMI Updated",
+    ChangeKind.LEFT_WATCH: "AMI Left Watch",
 }
 MAX_SUBJECT = 100
 # String message attributes of every per-change SNS message (state_reason_code only when there

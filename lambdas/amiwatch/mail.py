@@ -18,7 +18,10 @@ HEADLINES = {
     ChangeKind.DEPRECATION_SCHEDULED: "An AMI's deprecation was scheduled",
     ChangeKind.DEPRECATION_IMMINENT: "An AMI will be deprecated soon",
     ChangeKind.UPDATED: "An AMI was updated",
+    ChangeKind.LEFT_WATCH: "An AMI left the watch (it still exists)",
 }
+# What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
+NOT_VISIBLE = "no longer visible to this account: deregistered, or no longer shared with it"
 # The EC2 console's host per partition; the region goes into the host where the partition has one.
 CONSOLE_HOSTS = {
     "aws": "https://{region}.console.aws.amazon.com",
@@ -67,7 +70,7 @@ def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _state(detail: Mapping[str, Any]) -> str:
     state = detail["image"].get("State") or "unknown"
     if detail.get("reason") == "vanished":
-        return f"gone from DescribeImages (last seen {state})"
+        return f"{NOT_VISIBLE} (last seen {state})"
     return str(state)
 
 
@@ -75,6 +78,8 @@ def change_email(detail: Mapping[str, Any], partition: str) -> str:
     """One line of what happened, a block of facts, then the console link."""
     headline = HEADLINES[ChangeKind(detail["change"])]
     image = detail["image"]
+    if detail.get("reason") == "vanished":
+        headline = f"An AMI is {NOT_VISIBLE}"
     lines = [f"{headline}: {image.get('Name') or image['ImageId']}.", ""]
     lines += [f"  {label + ':':<12}{value}" for label, value in image_facts(detail)]
     lines += [

@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from amiwatch.aws.publish import Publisher, PublishReport
-from amiwatch.aws.scan import ImageScan
+from amiwatch.aws.scan import ImageScan, lookup_images
 from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import Watch
-from amiwatch.diff import Triage, diff
+from amiwatch.diff import Reselection, Triage, diff
 from amiwatch.events import OutgoingEvent, Target, build_event
 from amiwatch.notices import NoticePolicy, plan_notices
-from amiwatch.records import ImageRecord
+from amiwatch.records import ImageRecord, parse_time
 from amiwatch.snapshot import Snapshot, SnapshotEntry
 
 REVIEW_CHUNK = 5000
@@ -57,6 +57,12 @@ class WatchResult:
     published: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     describe_pages: int = 0
+    lookup_calls: int = 0
+    selection_changed: bool = False
+    # Silent outcomes by ImageOutcome.note: refreshed, entered-by-edit, left-by-edit, missed-once.
+    silent: Counter[str] = field(default_factory=Counter)
+    # imageIds EC2 does not know and the snapshot never had: a typo, or an image long purged.
+    unknown_image_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (what the Lambda returns per watch)."""
@@ -71,6 +77,9 @@ class WatchResult:
             "changes": dict(sorted(self.changes.items())),
             "published": self.published,
             "failed": len(self.failed),
+            "selectionChanged": self.selection_changed,
+            "silent": dict(sorted(self.silent.items())),
+            "unknownImageIds": list(self.unknown_image_ids),
         }
 
 
@@ -156,32 +165,48 @@ class _Run:
     def _scan_and_persist(self, store: SnapshotStore | None, loaded: Snapshot | None) -> None:
         self.result.baseline = loaded is None
         snapshot = loaded or Snapshot()
+        selection = self.watch.selection_digest()
+        reselection = None
+        if loaded is not None and loaded.selection not in (None, selection):
+            self.result.selection_changed = True
+            reselection = Reselection(since=parse_time(loaded.last_run_at))
         triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)
         scan = ImageScan(self.aws.ec2, self.watch)
         for record in scan:
             triage.add(record)
             if len(triage.pending) >= REVIEW_CHUNK:
-                self._review(snapshot, triage.take(), [])
-        self._review(snapshot, triage.take(), triage.vanished())
+                self._review(snapshot, triage.take(), {}, reselection)
+        # Only a complete scan may call an image vanished; ask EC2 what became of each.
+        lookup = lookup_images(self.aws.ec2, triage.vanished())
+        self.result.lookup_calls = lookup.calls
+        self._review(snapshot, triage.take(), lookup.found, reselection)
         self.result.images, self.result.skipped_images = len(triage.seen), scan.skipped
         self.result.describe_pages = scan.pages
+        self.result.unknown_image_ids = [i for i in scan.missing_ids if i not in snapshot.entries]
         if store is not None and self.aws.publisher is not None:
             store.confirm_lease(self.owner, self.now, self.lease_seconds)
+            snapshot.selection = selection
             shards = snapshot.apply(self.updates)
             store.save_snapshot(
                 shards, snapshot, self.owner, self.now, succeeded=not self.result.failed
             )
 
     def _review(
-        self, snapshot: Snapshot, to_review: dict[str, ImageRecord], vanished: list[str]
+        self,
+        snapshot: Snapshot,
+        to_review: dict[str, ImageRecord],
+        vanished: dict[str, ImageRecord | None],
+        reselection: Reselection | None,
     ) -> None:
         if not to_review and not vanished:
             return
         store, baseline = self.aws.store, self.result.baseline
         stored = store.load_images([*to_review, *vanished]) if store and not baseline else {}
         outcomes = diff(
-            self.watch, self.now, snapshot.entries, to_review, vanished, stored, baseline=baseline
-        )
+            self.watch, self.now, snapshot.entries, to_review, vanished, stored,
+            baseline=baseline, reselection=reselection,
+        )  # fmt: skip
+        self.result.silent.update(o.note for o in outcomes if o.note)
         events = [
             build_event(self.target, change, self.now, self.aws.bus_name)
             for outcome in outcomes

@@ -10,6 +10,17 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+# The projection: which DescribeImages fields a record holds. Raise PROJECTION whenever a field
+# is added (and list it in FIELDS_SINCE): records stored under an older projection lack it, so the
+# first run after an upgrade refreshes them without reporting anything (see docs/design.md).
+PROJECTION = 2
+FIELDS_SINCE = {
+    "ProductCodes": 2,
+    "SourceInstanceId": 2,
+    "FreeTierEligible": 2,
+    "PublicSsmParameterName": 2,
+}
+
 # DescribeImages field names, in the order they appear in events.
 CANONICAL_FIELDS = (
     "ImageId",
@@ -39,6 +50,10 @@ CANONICAL_FIELDS = (
     "DeregistrationProtection",
     "ImageAllowed",
     "LastLaunchedTime",
+    "ProductCodes",
+    "SourceInstanceId",
+    "FreeTierEligible",
+    "PublicSsmParameterName",
     "Tags",
 )
 
@@ -48,7 +63,8 @@ MAX_STRING_CHARS = 2048
 TRUNCATION_MARK = "...[truncated]"
 
 FAILED_STATES = frozenset({"failed", "error", "invalid"})
-_SCALAR_FIELDS = tuple(f for f in CANONICAL_FIELDS if f not in ("StateReason", "Tags"))
+_STRUCTURED = {"StateReason", "Tags", "ProductCodes"}
+_SCALAR_FIELDS = tuple(f for f in CANONICAL_FIELDS if f not in _STRUCTURED)
 
 
 def _cap(value: str) -> str:
@@ -87,11 +103,29 @@ def _tags(value: Any) -> dict[str, str]:
     return dict(sorted(tags.items()))
 
 
+def _product_codes(value: Any) -> list[dict[str, str]]:
+    codes = []
+    if isinstance(value, list):
+        for code in value:
+            if type(code) is dict and type(code.get("ProductCodeId")) is str:
+                kind = code.get("ProductCodeType")
+                codes.append({"ProductCodeId": _cap(code["ProductCodeId"]),
+                              "ProductCodeType": _cap(str(kind)) if kind else ""})  # fmt: skip
+    return sorted(codes, key=lambda c: (c["ProductCodeId"], c["ProductCodeType"]))
+
+
+def projected_fields(projection: int) -> tuple[str, ...]:
+    """The canonical fields a record made under `projection` holds, in canonical order."""
+    return tuple(f for f in CANONICAL_FIELDS if FIELDS_SINCE.get(f, 1) <= projection)
+
+
 @dataclass(frozen=True)
 class ImageRecord:
-    """One image as amiwatch sees it: every canonical field present (None when AWS omits it)."""
+    """One image as amiwatch sees it: every field of its projection present (None when AWS omits
+    it). `projection` says which fields it was made with (records.PROJECTION for fresh ones)."""
 
     fields: Mapping[str, Any]
+    projection: int = PROJECTION
 
     @property
     def image_id(self) -> str:
@@ -113,8 +147,10 @@ class ImageRecord:
         return parse_time(self.fields.get("DeprecationTime"))
 
     def as_dict(self) -> dict[str, Any]:
-        """A plain JSON-ready copy of the canonical fields."""
-        return json.loads(json.dumps(dict(self.fields)))  # type: ignore[no-any-return]
+        """A plain JSON-ready copy of every canonical field (None where an older projection
+        did not record it)."""
+        complete = {name: self.fields.get(name) for name in CANONICAL_FIELDS}
+        return json.loads(json.dumps(complete))  # type: ignore[no-any-return]
 
     def digest(self, ignore_fields: Collection[str]) -> bytes:
         """8 bytes that change whenever a tracked (not ignored) field changes."""
@@ -123,21 +159,28 @@ class ImageRecord:
         return hashlib.blake2b(canonical.encode(), digest_size=8).digest()
 
 
-def record_from_fields(fields: Mapping[str, Any]) -> ImageRecord:
-    """Rebuild a record from stored canonical fields (kept as stored, even from older schemas)."""
-    return ImageRecord(MappingProxyType(dict(fields)))
+def record_from_fields(fields: Mapping[str, Any], projection: int) -> ImageRecord:
+    """Rebuild a record from stored fields (kept as stored, even from an older projection)."""
+    return ImageRecord(MappingProxyType(dict(fields)), projection)
 
 
-def project_image(raw: Mapping[str, Any]) -> ImageRecord | None:
-    """Project a DescribeImages `Image` to the canonical record; None if it has no ImageId."""
+def project_image(raw: Mapping[str, Any], projection: int | None = None) -> ImageRecord | None:
+    """Project a DescribeImages `Image` to the canonical record; None if it has no ImageId.
+
+    `projection` defaults to the current PROJECTION (read at call time, so an upgrade test can
+    make records the way an older version did).
+    """
     image_id = raw.get("ImageId")
     if not isinstance(image_id, str) or not image_id:
         return None
+    projection = PROJECTION if projection is None else projection
     fields = {name: _scalar(raw.get(name)) for name in _SCALAR_FIELDS}
     fields["StateReason"] = _state_reason(raw.get("StateReason"))
     fields["Tags"] = _tags(raw.get("Tags"))
+    fields["ProductCodes"] = _product_codes(raw.get("ProductCodes"))
     # Keep the canonical order: events and digests read the fields in it.
-    return ImageRecord(MappingProxyType({name: fields[name] for name in CANONICAL_FIELDS}))
+    names = projected_fields(projection)
+    return ImageRecord(MappingProxyType({name: fields[name] for name in names}), projection)
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -14,7 +14,7 @@ from amiwatch.events import DETAIL_TYPES, EVENT_VERSION, SOURCE
 from amiwatch.records import CANONICAL_FIELDS
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
-_BOOLEAN_FIELDS = ("Public", "EnaSupport", "ImageAllowed")
+_BOOLEAN_FIELDS = ("Public", "EnaSupport", "ImageAllowed", "FreeTierEligible")
 
 
 def _image_field(name: str) -> dict[str, Any]:
@@ -30,6 +30,18 @@ def _image_field(name: str) -> dict[str, Any]:
         }
     if name == "Tags":
         return {"type": "object", "additionalProperties": {"type": "string"}}
+    if name == "ProductCodes":
+        return {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "properties": {
+                    "ProductCodeId": {"type": "string"},
+                    "ProductCodeType": {"type": "string"},
+                },
+                "additionalProperties": False,
+            },
+        }
     return dict(_NULLABLE_STRING)
 
 

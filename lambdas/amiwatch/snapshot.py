@@ -20,6 +20,9 @@ from amiwatch.records import ImageRecord
 # Flag bits: which time-driven changes were already reported for the record's DeprecationTime.
 DEPRECATED_REPORTED = 1
 IMMINENT_REPORTED = 2
+# Shard entries only: the last complete scan missed this image although it still exists (one
+# omission is absorbed; a second in a row reports `left-watch`).
+MISSED_ONCE = 4
 
 SHARD_FORMAT = 1
 # Entries per shard before the shard count doubles: ~36 bytes raw each, so a full shard is
@@ -45,6 +48,11 @@ class StoredImage:
     revision: int
     flags: int = 0
     tombstone: bool = False
+
+    @property
+    def projection(self) -> int:
+        """The record projection this image was stored with (see records.PROJECTION)."""
+        return self.record.projection
 
     def entry(self, ignore_fields: Iterable[str]) -> SnapshotEntry:
         """The shard entry that matches this stored image."""
@@ -97,18 +105,30 @@ def decode_shard(blob: bytes) -> dict[str, SnapshotEntry]:
 
 @dataclass
 class Snapshot:
-    """All entries of one watch target, and how they are sharded."""
+    """All entries of one watch target, how they are sharded, and what the last run recorded.
+
+    `selection` is the digest of the watch's selection (Watch.selection_digest) the snapshot was
+    taken with, None before amiwatch recorded it; `last_run_at` the last run's time.
+    """
 
     entries: dict[str, SnapshotEntry] = field(default_factory=dict)
     shard_count: int = 1
+    selection: str | None = None
+    last_run_at: str | None = None
 
     @classmethod
-    def from_shards(cls, blobs: Iterable[bytes], shard_count: int) -> Snapshot:
-        """Rebuild from the stored shard blobs."""
+    def from_shards(
+        cls,
+        blobs: Iterable[bytes],
+        shard_count: int,
+        selection: str | None = None,
+        last_run_at: str | None = None,
+    ) -> Snapshot:
+        """Rebuild from the stored shard blobs and the meta item's fields."""
         entries: dict[str, SnapshotEntry] = {}
         for blob in blobs:
             entries.update(decode_shard(blob))
-        return cls(entries, shard_count)
+        return cls(entries, shard_count, selection, last_run_at)
 
     def apply(self, updates: Mapping[str, SnapshotEntry | None]) -> dict[int, bytes]:
         """Apply entry updates (None removes) and return the encoded shards that must be written."""

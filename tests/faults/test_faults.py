@@ -289,15 +289,20 @@ def test_deprecated_and_disabled_images_are_never_called_deregistered(rig, ledge
     ledger.settle("deprecated/disabled kept in scope", expected, rig.received)
 
 
-def test_without_include_disabled_a_disabled_image_looks_deregistered(rig):
-    # Why includeDisabled defaults to true: this is the false alarm it prevents.
+def test_without_include_disabled_a_disabled_image_leaves_the_watch_and_is_not_deregistered(rig):
+    # A watch that excludes disabled images no longer lists them: the lookup by id finds them,
+    # so they are reported as having left the watch (State changed), never as deregistered.
     rig.watch = parse_watch({"name": "fleet", "owners": ["self"], "includeDisabled": False})
     baseline_then_change(rig)
 
     rig.run(T0 + HOUR)
 
+    left = [d for d in rig.received.bus if d["change"] == "left-watch"]
     kinds = {d["change"] for d in rig.received.bus}
-    assert "deregistered" in kinds and "disabled" not in kinds
+    assert "deregistered" not in kinds and "disabled" not in kinds
+    assert len(left) == len([k for k in GEN1 if k[1] == "disabled"])
+    assert all(d["changedFields"] == ["State"] for d in left)
+    assert all(d["previous"] == {"State": "available"} for d in left)
 
 
 def test_reviews_larger_than_a_chunk_are_delivered_chunk_by_chunk(rig, ledger, monkeypatch):

@@ -158,7 +158,8 @@ def test_a_failing_watch_fails_the_invocation_after_the_others_ran(
     aws, lambda_env, fleet, monkeypatch
 ):
     watches = json.loads(lambda_env.read_text())["watches"]
-    watches.append({"name": "broken", "imageIds": ["ami-00000000"]})  # DescribeImages rejects it
+    # A member account, but no external id configured: that target cannot be read.
+    watches.append({"name": "broken", "owners": ["self"], "accounts": [{"id": "111122223333"}]})
     lambda_env.write_text(json.dumps({"watches": watches}))
 
     with pytest.raises(WatchesFailed, match='watch "broken"'):

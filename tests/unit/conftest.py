@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from amiwatch.config import Watch, parse_watch
-from amiwatch.diff import Change, Triage, diff
+from amiwatch.diff import Change, Reselection, Triage, diff
 from amiwatch.events import Target, event_id
 from amiwatch.records import ImageRecord, project_image
 from amiwatch.snapshot import Snapshot, StoredImage
@@ -67,17 +67,24 @@ class Harness:
         deliver: Callable[[Change], bool] = lambda change: True,
         *,
         persist_shards: bool = True,
+        elsewhere: Iterable[ImageRecord] = (),
+        reselection: Reselection | None = None,
     ) -> list[Change]:
+        """One run; `elsewhere` are images that exist but are not in the watch's scan (what a
+        lookup by id finds); any other image missing from the scan is gone."""
         baseline = not self.baselined
         triage = Triage(self.watch, now, self.snapshot.entries, baseline=baseline)
         for record in scan:
             triage.add(record)
-        to_review, vanished = triage.take(), triage.vanished()
+        existing = {r.image_id: r for r in elsewhere}
+        to_review = triage.take()
+        vanished = {i: existing.get(i) for i in triage.vanished()}
         wanted = [*to_review, *vanished]
         stored = {i: self.stored[i] for i in wanted if i in self.stored}
         outcomes = diff(
-            self.watch, now, self.snapshot.entries, to_review, vanished, stored, baseline=baseline
-        )
+            self.watch, now, self.snapshot.entries, to_review, vanished, stored,
+            baseline=baseline, reselection=reselection,
+        )  # fmt: skip
         delivered = [o for o in outcomes if all(deliver(c) for c in o.changes)]
         for outcome in delivered:
             if outcome.stored is not None:

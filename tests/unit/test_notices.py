@@ -38,7 +38,7 @@ def ami(n: int) -> str:
 def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
     """One run whose changes cover every change kind, as event details."""
     soon = (NOW + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    harness.run([record(ami(i)) for i in range(1, 7)] + [record(ami(7), State="pending")])
+    harness.run([record(ami(i)) for i in (1, 2, 3, 4, 5, 6, 9)] + [record(ami(7), State="pending")])
     changes = harness.run(
         [
             record(
@@ -57,7 +57,9 @@ def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
             record(ami(8), Name="brand-new"),
         ],
         LATER,
-    )  # fmt: skip  (ami 3 vanished: deregistered)
+        # ami 3 vanished: deregistered; ami 9 still exists, retagged out of the watch
+        elsewhere=[record(ami(9), Tags=[{"Key": "team", "Value": "data"}])],
+    )  # fmt: skip
     details: dict[str, list[dict[str, Any]]] = {}
     for change in changes:
         detail = build_event(TARGET, change, LATER, "amiwatch").detail
@@ -242,15 +244,31 @@ def test_partitions_reach_chat_arns():
     assert "console.amazonaws.cn" in note["content"]["description"]
 
 
-def test_a_vanished_image_is_not_shown_as_available(every_kind):
+def test_a_vanished_image_says_only_what_is_known(every_kind):
     [gone] = every_kind["deregistered"]
 
     note = change_notification(gone, "aws")
+    email = change_email(gone, "aws")
 
     assert gone["reason"] == "vanished"
-    assert (
-        "*State:* gone from DescribeImages (last seen available)" in note["content"]["description"]
-    )
-    assert "  State:      gone from DescribeImages (last seen available)" in change_email(
-        gone, "aws"
-    )
+    what = "no longer visible to this account: deregistered, or no longer shared with it"
+    assert f"*State:* {what} (last seen available)" in note["content"]["description"]
+    assert f"  State:      {what} (last seen available)" in email
+    assert email.startswith(f"An AMI is {what}: golden-0003.")
+    assert "new launches from it will fail" not in note["content"]["nextSteps"][0]
+
+
+def test_an_image_that_left_the_watch_shows_why_and_is_not_called_gone(every_kind):
+    [left] = every_kind["left-watch"]
+
+    note = change_notification(left, "aws")
+    email = change_email(left, "aws")
+
+    assert left["reason"] == "no-longer-matches"
+    assert left["changedFields"] == ["Tags"]
+    assert left["previous"] == {"Tags": {"team": "platform"}}
+    assert left["image"]["Tags"] == {"team": "data"}
+    assert note["content"]["title"] == "NOTICE: AMI left watch: golden-0009 (ami-00000000000000009)"
+    assert "*Changed:* Tags: team=platform → team=data" in note["content"]["description"]
+    assert email.startswith("An AMI left the watch (it still exists): golden-0009.")
+    assert "deregistered" not in email

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
@@ -32,16 +33,27 @@ UNAVAILABLE_CODES = {
 }
 
 
+# Only calls made to the target (its EC2 API, its region's STS) can mean "target unavailable"; the
+# same codes from DynamoDB, SNS or EventBridge in the watcher's own account are the watcher's own
+# failure and must be reported as such.
+TARGET_SERVICES = frozenset({"ec2", "sts"})
+TARGET_OPERATIONS = frozenset({"DescribeImages", "AssumeRole"})
+
+
 class TargetUnavailable(RuntimeError):
     """One target cannot be read (role, region, permissions); the others are unaffected."""
 
 
 def explain(exc: Exception, account: AccountRef, region: str) -> TargetUnavailable | None:
-    """A TargetUnavailable naming account, region and cause, if `exc` is that kind of error."""
+    """A TargetUnavailable naming account, region and cause, if `exc` is that kind of error
+    from a call to the target (EC2 or STS); None for anything else."""
     who = "the watcher's own account" if account.is_self else f"account {account.id}"
     if isinstance(exc, EndpointConnectionError):
+        host = urlparse(str(exc.kwargs.get("endpoint_url", ""))).hostname or ""
+        if host.split(".")[0] not in TARGET_SERVICES:
+            return None
         return TargetUnavailable(f'region "{region}": no endpoint reachable ({exc})')
-    if isinstance(exc, ClientError):
+    if isinstance(exc, ClientError) and exc.operation_name in TARGET_OPERATIONS:
         code = exc.response.get("Error", {}).get("Code", "")
         if code in UNAVAILABLE_CODES:
             message = exc.response.get("Error", {}).get("Message", "")

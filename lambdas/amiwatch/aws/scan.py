@@ -1,15 +1,28 @@
-"""DescribeImages, paged, projected to canonical records."""
+"""DescribeImages: a watch's images page by page, and images looked up by id.
+
+EC2 answers `InvalidAMIID.NotFound` for a whole call once one id named in `ImageIds` no longer
+exists (a deregistered AMI is purged about an hour after deregistration). Calls by id therefore
+split the batch on that error and retry the halves, so the ids that still exist are always
+answered and the missing ones are isolated by the error *code*, never by parsing its text.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from amiwatch.config import Watch
 from amiwatch.records import ImageRecord, project_image
 
 PAGE_SIZE = 1000
+IDS_PER_CALL = 1000
+# The codes EC2 uses for "an id in ImageIds does not exist (any more)".
+NOT_FOUND_CODES = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"})
+# A lookup by id ignores the watch's owners and filters: it asks only "does it still exist?".
+LOOKUP_PARAMS = {"IncludeDeprecated": True, "IncludeDisabled": True}
 
 
 @dataclass
@@ -17,22 +30,25 @@ class ImageScan:
     """Iterates a watch's images page by page; counts what it had to skip.
 
     A page that fails after botocore's retries raises out of the iteration, so a caller never
-    mistakes a partial scan for a complete one.
+    mistakes a partial scan for a complete one. For a watch with `imageIds`, the ids EC2 no
+    longer knows end up in `missing_ids` and the others are still scanned.
     """
 
     ec2: Any
     watch: Watch
     pages: int = 0
     skipped: int = 0
+    missing_ids: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[ImageRecord]:
-        paginator = self.ec2.get_paginator("describe_images")
         params = self.watch.describe_images_kwargs()
-        # Several EC2 Describe* calls reject MaxResults together with explicit ids; an id list
-        # bounds the answer anyway, so leave paging to the service there.
-        if "ImageIds" not in params:
-            params["PaginationConfig"] = {"PageSize": PAGE_SIZE}
-        for page in paginator.paginate(**params):
+        ids = params.pop("ImageIds", None)
+        if ids:
+            pages = pages_by_ids(self.ec2, ids, params, self.missing_ids)
+        else:
+            paginator = self.ec2.get_paginator("describe_images")
+            pages = paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
+        for page in pages:
             self.pages += 1
             for raw in page.get("Images", []):
                 record = project_image(raw) if isinstance(raw, dict) else None
@@ -40,3 +56,55 @@ class ImageScan:
                     self.skipped += 1
                     continue
                 yield record
+
+
+@dataclass
+class Lookup:
+    """What a lookup by id found: each id's record now, or None when it is no longer visible."""
+
+    found: dict[str, ImageRecord | None]
+    calls: int
+
+
+def lookup_images(ec2: Any, image_ids: Sequence[str]) -> Lookup:
+    """Look images up by id, whatever the watch's owners and filters: one call per 1,000 ids,
+    plus a few for each id that no longer exists."""
+    found: dict[str, ImageRecord | None] = dict.fromkeys(image_ids)
+    calls = 0
+    for start in range(0, len(image_ids), IDS_PER_CALL):
+        batch = list(image_ids[start : start + IDS_PER_CALL])
+        for page in pages_by_ids(ec2, batch, LOOKUP_PARAMS, []):
+            calls += 1
+            for raw in page.get("Images", []):
+                record = project_image(raw) if isinstance(raw, dict) else None
+                if record is not None and record.image_id in found:
+                    found[record.image_id] = record
+    return Lookup(found, calls)
+
+
+def pages_by_ids(
+    ec2: Any, ids: Sequence[str], params: dict[str, Any], missing: list[str]
+) -> Iterator[dict[str, Any]]:
+    """DescribeImages pages for these ids; ids EC2 does not know are appended to `missing`.
+
+    On `InvalidAMIID.NotFound` the batch is split in two and each half asked again, so one
+    purged id among n costs about 2*log2(n) extra calls and never hides the others.
+    """
+    try:
+        # Several EC2 Describe* calls reject MaxResults together with explicit ids; an id list
+        # bounds the answer anyway. Read every page before yielding: a split must not repeat.
+        paginator = ec2.get_paginator("describe_images")
+        pages = list(paginator.paginate(ImageIds=list(ids), **params))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in NOT_FOUND_CODES:
+            raise
+        if len(ids) == 1:
+            missing.append(ids[0])
+            return
+        middle = len(ids) // 2
+        yield from pages_by_ids(ec2, ids[:middle], params, missing)
+        yield from pages_by_ids(ec2, ids[middle:], params, missing)
+        return
+    # An id left out of a successful answer exists but does not match the other criteria (or,
+    # in moto, is gone): not "missing". A lookup treats any id left out as not visible.
+    yield from pages

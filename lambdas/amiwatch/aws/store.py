@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from amiwatch.events import Target
-from amiwatch.records import format_time, record_from_fields
+from amiwatch.records import PROJECTION, format_time, record_from_fields
 from amiwatch.snapshot import Snapshot, StoredImage
 
 META = "meta"
@@ -125,7 +125,12 @@ class SnapshotStore:
                 blob = shard["data"]["B"]
                 self.stats.snapshot_bytes_read += len(blob)
                 blobs.append(blob)
-        return Snapshot.from_shards(blobs, int(item["shardCount"]["N"]))
+        return Snapshot.from_shards(
+            blobs,
+            int(item["shardCount"]["N"]),
+            selection=item.get("selectionDigest", {}).get("S"),
+            last_run_at=item.get("lastRunAt", {}).get("S"),
+        )
 
     def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]:
         """The stored records of these images (ids without one are absent from the result)."""
@@ -167,7 +172,12 @@ class SnapshotStore:
             self.stats.items_written += 1
             self.ddb.put_item(
                 TableName=self.table,
-                Item={**self._key(f"{SHARD_PREFIX}{k:05d}"), "data": {"B": blob}},
+                Item={
+                    **self._key(f"{SHARD_PREFIX}{k:05d}"),
+                    "data": {"B": blob},
+                    # The record projection its digests were made with (records.PROJECTION).
+                    "recordProjection": {"N": str(PROJECTION)},
+                },
             )
         self._update_meta(snapshot, owner, now, succeeded=succeeded)
 
@@ -180,7 +190,18 @@ class SnapshotStore:
             "shardCount = :shards",
             "imageCount = :images",
             "lastRunAt = :now",
+            "recordProjection = :projection",
         ]
+        values = {
+            ":now": stamp,
+            ":shards": {"N": str(snapshot.shard_count)},
+            ":images": {"N": str(len(snapshot.entries))},
+            ":owner": {"S": owner},
+            ":projection": {"N": str(PROJECTION)},
+        }
+        if snapshot.selection is not None:
+            sets.append("selectionDigest = :selection")
+            values[":selection"] = {"S": snapshot.selection}
         if succeeded:
             sets.append("lastSuccessAt = :now")
         try:
@@ -189,12 +210,7 @@ class SnapshotStore:
                 Key=self._key(META),
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="leaseOwner = :owner",
-                ExpressionAttributeValues={
-                    ":now": stamp,
-                    ":shards": {"N": str(snapshot.shard_count)},
-                    ":images": {"N": str(len(snapshot.entries))},
-                    ":owner": {"S": owner},
-                },
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
@@ -208,6 +224,7 @@ class SnapshotStore:
             "revision": {"N": str(stored.revision)},
             "flags": {"N": str(stored.flags)},
             "tombstone": {"BOOL": stored.tombstone},
+            "recordProjection": {"N": str(stored.projection)},
         }
         if stored.tombstone:
             item["expiresAt"] = {"N": str(int((now + TOMBSTONE_TTL).timestamp()))}
@@ -233,7 +250,10 @@ class SnapshotStore:
 
 def _stored_from_item(item: Mapping[str, Any]) -> StoredImage:
     return StoredImage(
-        record=record_from_fields(json.loads(item["record"]["S"])),
+        # Items written before projections were recorded hold projection 1.
+        record=record_from_fields(
+            json.loads(item["record"]["S"]), int(item.get("recordProjection", {"N": "1"})["N"])
+        ),
         revision=int(item["revision"]["N"]),
         flags=int(item.get("flags", {"N": "0"})["N"]),
         tombstone=bool(item.get("tombstone", {}).get("BOOL", False)),
