@@ -37,7 +37,9 @@ from amiwatch.pipeline import WatchAws, run_watch
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000, 100_000, 200_000)
-RUNS = ("baseline", "unchanged", "changed")
+RUNS = ("baseline", "unchanged", "changed", "left", "purged")
+# What the fleet changes before each run (POST /control); `left` and `purged` keep generation 1.
+LEFT_EVERY, PURGED_EVERY = 100, 1000  # 1% of images leave the listing; 0.1% are purged
 REGION = "us-east-1"
 T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
@@ -134,6 +136,7 @@ def worker(args: argparse.Namespace) -> None:
         "ddb_items_written": store.stats.items_written,
         "snapshot_read_bytes_per_image": round(store.stats.snapshot_bytes_read / args.images, 2),
         "describe_calls": counts["ec2:DescribeImages"],
+        "lookup_calls": result.lookup_calls,
         "put_events_calls": counts["events:PutEvents"],
         "publish_batch_calls": counts["sns:PublishBatch"],
         "ddb_calls": sum(v for k, v in counts.items() if k.startswith("dynamodb:")),
@@ -220,14 +223,29 @@ def local_credentials() -> dict[str, str]:
     return dict(os.environ)
 
 
+def fleet_control(run: str, size: int) -> dict[str, Any]:
+    """`changed`: generation 1 (1% of images change). `left`: 1% of images are no longer listed
+    but still exist (one lookup call per 1,000 of them). `purged`: they are listed again and 0.1%
+    of images are gone for good (EC2 answers InvalidAMIID.NotFound: the batch is split)."""
+    from devtools.fleet import image_id  # noqa: PLC0415
+
+    control: dict[str, Any] = {"generation": 1}
+    if run == "left":
+        control["unlisted"] = [image_id(i) for i in range(50, size, LEFT_EVERY)]
+    if run == "purged":
+        control["hidden"] = [image_id(i) for i in range(70, size, PURGED_EVERY)]
+    return control
+
+
 def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
     """Baseline, unchanged and changed runs over a fleet of `size` images."""
     rows = []
     with local_endpoints(size, env) as local:
         fleet_url, moto_url, aws = local.fleet_url, local.moto_url, local.aws
         for run in RUNS:
-            if run == "changed":
-                request = urllib.request.Request(f"{fleet_url}/control", b'{"generation": 1}')
+            if run not in {"baseline", "unchanged"}:
+                control = json.dumps(fleet_control(run, size)).encode()
+                request = urllib.request.Request(f"{fleet_url}/control", control)
                 urllib.request.urlopen(request).read()
             command = [
                 sys.executable,
@@ -266,9 +284,12 @@ def main() -> None:
         worker(args)
         return
     env = local_credentials()
-    answers = [a for size in map(int, args.sizes.split(",")) for a in measure(size, env)]
-    out = ROOT / "bench"
+    sizes = tuple(map(int, args.sizes.split(",")))
+    answers = [a for size in sizes for a in measure(size, env)]
+    # Only a full run replaces the numbers docs/performance.md quotes; quick runs go aside.
+    out = ROOT / "bench" if sizes == SIZES else ROOT / "bench" / "quick"
     out.mkdir(exist_ok=True)
+    print(f"rows written to {out.relative_to(ROOT)}/results.json", file=sys.stderr)
     (out / "results.json").write_text(json.dumps([a["row"] for a in answers], indent=1) + "\n")
     diagnostics = [
         {"images": a["row"]["images"], "run": a["row"]["run"], **a["diagnostics"]} for a in answers

@@ -9,7 +9,8 @@ Used by the scale benchmark and the fault suite.
 Control (POST /control, JSON): {"generation": 1} switches to the changed fleet (1% of images
 changed); {"throttle": {"2": 3}} answers page 2 with RequestLimitExceeded 3 times;
 {"broken": [2]} fails page 2 for good; {"hidden": ["ami-..."]} leaves images out (and, asked for by
-id, answers InvalidAMIID.NotFound as EC2 does for a purged AMI).
+id, answers InvalidAMIID.NotFound as EC2 does for a purged AMI); {"unlisted": ["ami-..."]} leaves
+images out of the listing but still answers them by id (they left the watch).
 """
 
 from __future__ import annotations
@@ -223,6 +224,7 @@ class FleetState:
     throttle: dict[int, int] = field(default_factory=dict)
     broken: set[int] = field(default_factory=set)
     hidden: set[str] = field(default_factory=set)
+    unlisted: set[str] = field(default_factory=set)
     extra: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     _pages: dict[tuple[int, int], bytes] = field(default_factory=dict)
@@ -240,7 +242,8 @@ class FleetState:
         """Page `index`; `visible` = (IncludeDeprecated, IncludeDisabled) as AWS applies them."""
         key = (self.generation, index, *visible)
         cached = self._pages.get(key)
-        if cached is None or self.hidden or self.extra:
+        altered = self.hidden or self.unlisted or self.extra
+        if cached is None or altered:
             start = index * PAGE_SIZE
             stop = min(start + PAGE_SIZE, self.size)
             images = [describe_image(i, self.generation) for i in range(start, stop)]
@@ -249,11 +252,12 @@ class FleetState:
             images = [
                 image
                 for image in images
-                if image.get("ImageId") not in self.hidden and _visible(image, *visible)
+                if image.get("ImageId") not in self.hidden | self.unlisted
+                and _visible(image, *visible)
             ]
             token = f"page-{index + 1}" if index + 1 < self.pages() else None
             cached = render_page(images, token)
-            if not (self.hidden or self.extra):
+            if not altered:
                 self._pages = {k: v for k, v in self._pages.items() if k[0] == self.generation}
                 self._pages[key] = cached
         return cached
@@ -326,6 +330,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.throttle = {int(k): int(v) for k, v in command.get("throttle", {}).items()}
             state.broken = {int(p) for p in command.get("broken", [])}
             state.hidden = set(command.get("hidden", []))
+            state.unlisted = set(command.get("unlisted", []))
             state.extra = list(command.get("extra", []))
             answer = {"requests": state.requests, "pages": state.pages()}
         self._send(200, json.dumps(answer).encode(), "application/json")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,12 @@ import boto3
 from amiwatch.chat import DEFAULT_CHAT_CHANGES, chat_changes
 from amiwatch.config import AccountRef, ConfigError, Watch, parse_watches
 from amiwatch.events import MESSAGE_ATTRIBUTES
-from amiwatch.notices import DEFAULT_DIGEST_THRESHOLD
+from amiwatch.notices import (
+    DEFAULT_DIGEST_THRESHOLD,
+    email_filter_policy,
+    filter_policy_combinations,
+)
+from infra.schedule import MAX_HEARTBEAT_GAP_MINUTES, Heartbeat, heartbeat_for, parse_schedule
 
 KEYS = (
     "schedule",
@@ -25,7 +29,6 @@ KEYS = (
     "logRetentionDays",
     "memoryMb",
     "timeoutSeconds",
-    "powertoolsLayerVersion",
     "heartbeatPeriodMinutes",
     "slack",
     "teams",
@@ -54,11 +57,8 @@ TEAMS_KEYS = {
     "channelId": (True, re.compile(r"^[\w\-=+/.,]*%3[aA][\w\-=+/.,]*%40[\w\-=+/.,]*$")),
     "name": (False, re.compile(r"^[A-Za-z0-9\-_]{1,128}$")),
 }
-RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BUS_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,256}$")
-UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
 # CloudWatch Logs retention choices (days -> aws_logs.RetentionDays member name).
 LOG_RETENTION = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
                  30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
@@ -89,8 +89,7 @@ class AppConfig:
     log_retention_days: int
     memory_mb: int
     timeout_seconds: int
-    powertools_layer_version: int
-    heartbeat_period_minutes: int
+    heartbeat: Heartbeat | None  # None: the schedule's gaps are longer than CloudWatch can watch
     slack: dict[str, str] | None
     teams: dict[str, str] | None
     chat_changes: tuple[str, ...]
@@ -123,26 +122,6 @@ def _int(raw: dict[str, Any], key: str, default: int, low: int, high: int) -> in
     return value
 
 
-def schedule_minutes(schedule: Any) -> int | None:
-    """Validate a schedule expression; its period in minutes for rate(), None for cron()."""
-    if not isinstance(schedule, str):
-        raise ConfigError(f"amiwatch.schedule must be a string, got {json.dumps(schedule)}")
-    rate = RATE.match(schedule)
-    if rate:
-        count, unit = int(rate.group(1)), rate.group(2)
-        if count < 1 or (count == 1) != (not unit.endswith("s")):
-            raise ConfigError(
-                f'amiwatch.schedule "{schedule}": use "rate(1 {unit.rstrip("s")})" for one, '
-                f'"rate(N {unit.rstrip("s")}s)" for more'
-            )
-        return count * UNIT_MINUTES[unit.rstrip("s")]
-    if CRON.match(schedule):
-        return None
-    raise ConfigError(
-        f'amiwatch.schedule "{schedule}" is not "rate(N unit)" or "cron(m h dom mon dow year)"'
-    )
-
-
 def _emails(raw: Any) -> tuple[EmailSubscription, ...]:
     if not isinstance(raw, list):
         raise ConfigError("amiwatch.emails must be a list")
@@ -157,12 +136,12 @@ def _emails(raw: Any) -> tuple[EmailSubscription, ...]:
             raise ConfigError(f"{where}: {json.dumps(address)} is not an email address")
         policy = entry.get("filterPolicy")
         if policy is not None:
-            _check_policy(policy, where)
+            _check_policy(policy, where, address)
         subscriptions.append(EmailSubscription(address, policy))
     return tuple(subscriptions)
 
 
-def _check_policy(policy: Any, where: str) -> None:
+def _check_policy(policy: Any, where: str, address: str) -> None:
     if not isinstance(policy, dict) or not policy:
         raise ConfigError(f"{where}.filterPolicy must be a non-empty object")
     if "delivery" in policy:
@@ -172,12 +151,6 @@ def _check_policy(policy: Any, where: str) -> None:
             f"{where}.filterPolicy: at most {SNS_POLICY_KEYS - 1} attributes (SNS allows "
             f'{SNS_POLICY_KEYS} keys and amiwatch adds "delivery")'
         )
-    combinations = math.prod(len(r) if isinstance(r, list) else 1 for r in policy.values())
-    if combinations > SNS_POLICY_COMBINATIONS:
-        raise ConfigError(
-            f"{where}.filterPolicy: {combinations} value combinations, SNS allows "
-            f"{SNS_POLICY_COMBINATIONS}"
-        )
     for name, rule in policy.items():
         if name not in MESSAGE_ATTRIBUTES:
             raise ConfigError(
@@ -186,6 +159,14 @@ def _check_policy(policy: Any, where: str) -> None:
             )
         if not isinstance(rule, list) or not rule:
             raise ConfigError(f'{where}.filterPolicy "{name}" must be a non-empty list')
+    # What SNS receives is the policy amiwatch generates (two $or branches), not the user's.
+    combinations = filter_policy_combinations(email_filter_policy(policy))
+    if combinations > SNS_POLICY_COMBINATIONS:
+        raise ConfigError(
+            f"{where}.filterPolicy ({address}): {combinations} value combinations in the policy "
+            f"SNS receives (yours, plus the digest branch amiwatch adds), SNS allows "
+            f"{SNS_POLICY_COMBINATIONS}"
+        )
 
 
 def _channel(raw: Any, key: str, rules: dict[str, tuple[bool, re.Pattern[str]]]) -> Any:
@@ -244,15 +225,40 @@ def _known_regions() -> set[str]:
     }
 
 
+def _heartbeat(raw: dict[str, Any], gap: int | None) -> Heartbeat | None:
+    """The heartbeat alarm's window: two of the schedule's longest gaps (or of
+    heartbeatPeriodMinutes), refused rather than shortened when CloudWatch cannot watch it."""
+    if "heartbeatPeriodMinutes" not in raw:
+        return heartbeat_for(gap) if gap else None
+    minutes = raw["heartbeatPeriodMinutes"]
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+        raise ConfigError(
+            f"amiwatch.heartbeatPeriodMinutes must be a whole number of minutes, got "
+            f"{json.dumps(minutes)}"
+        )
+    if minutes > MAX_HEARTBEAT_GAP_MINUTES:
+        raise ConfigError(
+            f"amiwatch.heartbeatPeriodMinutes {minutes}: the alarm watches two such periods and "
+            f"CloudWatch evaluates at most 7 days, so the largest is {MAX_HEARTBEAT_GAP_MINUTES} "
+            "(3 days); leave it out to have no heartbeat for longer schedules"
+        )
+    return heartbeat_for(minutes)
+
+
 def load_app_config(raw: Any) -> AppConfig:
     """Validate the whole `amiwatch` context object."""
     if not isinstance(raw, dict):
         raise ConfigError('cdk.json needs a context object "amiwatch" with at least "watches"')
+    if "powertoolsLayerVersion" in raw:
+        raise ConfigError(
+            "amiwatch.powertoolsLayerVersion is no longer used: the Powertools layer is resolved "
+            "at deploy time for the version requirements.txt pins (remove the key)"
+        )
     for key in raw:
         if key not in KEYS:
             raise ConfigError(f'amiwatch: unknown key "{key}" (known: {", ".join(KEYS)})')
-    schedule = raw.get("schedule", "rate(1 hour)")
-    period = schedule_minutes(schedule)
+    schedule = parse_schedule(raw.get("schedule", "rate(1 hour)"))
+    gap = schedule.longest_gap_minutes
     bus_name = raw.get("busName", "amiwatch")
     if not isinstance(bus_name, str) or not BUS_NAME.match(bus_name) or bus_name == "default":
         raise ConfigError(f"amiwatch.busName {json.dumps(bus_name)} is not a custom bus name")
@@ -267,18 +273,17 @@ def load_app_config(raw: Any) -> AppConfig:
             f"amiwatch: {count} targets (watch x account x region); one stack holds at most "
             f"{MAX_TARGETS}: split the watches over several stacks"
         )
-    window_default = min(15, (period or 60) // 2)
+    window_default = min(15, (gap or 60) // 2)
     return AppConfig(
         watches=watches,
-        schedule=schedule,
+        schedule=schedule.expression,
         bus_name=bus_name,
         emails=_emails(raw.get("emails", [])),
         archive_retention_days=_int(raw, "archiveRetentionDays", 365, 0, 36500),
         log_retention_days=log_days,
         memory_mb=_int(raw, "memoryMb", 1024, 256, 10240),
         timeout_seconds=_int(raw, "timeoutSeconds", 900, 60, 900),
-        powertools_layer_version=_int(raw, "powertoolsLayerVersion", 27, 1, 10000),
-        heartbeat_period_minutes=_int(raw, "heartbeatPeriodMinutes", period or 1440, 1, 10080),
+        heartbeat=_heartbeat(raw, gap),
         slack=_channel(raw, "slack", SLACK_KEYS),
         teams=_channel(raw, "teams", TEAMS_KEYS),
         chat_changes=_chat_changes(raw),

@@ -34,6 +34,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from amiwatch.config import SELF
@@ -41,14 +42,11 @@ from amiwatch.notices import email_filter_policy
 from amiwatch.schema import registry_schemas
 from infra.app_config import LOG_RETENTION, AppConfig
 from infra.nag import acknowledge
+from infra.runtime import LAMBDA_RUNTIME, bundle_sdk, powertools_parameter
+from infra.schedule import Heartbeat
 
 LAMBDAS_DIR = Path(__file__).resolve().parents[1] / "lambdas"
 WATCHES_FILE = "watches.json"
-# AWS publishes Powertools as a public layer in every commercial region (account 017000801446).
-POWERTOOLS_LAYER = (
-    "arn:{partition}:lambda:{region}:017000801446:layer:"
-    "AWSLambdaPowertoolsPythonV3-python313-arm64:{version}"
-)
 SNAPSHOT_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:Query",
@@ -57,7 +55,6 @@ SNAPSHOT_ACTIONS = [
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
 ]
-MAX_ALARM_WINDOW_MINUTES = 1440
 
 
 def _target_id(watch: str, account: str, region: str | None) -> str:
@@ -74,6 +71,7 @@ class _LambdaSources:
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
         out = Path(output_dir)
+        bundle_sdk(out)
         shutil.copytree(
             LAMBDAS_DIR / "amiwatch",
             out / "amiwatch",
@@ -202,24 +200,25 @@ class AmiWatcher(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="amiwatch watcher: read AMIs, keep its snapshot, publish changes",
         )
+        # Resolved by CloudFormation at deploy time: synth stays offline, the version is the one
+        # requirements.txt pins (and the tests ran).
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
-            POWERTOOLS_LAYER.format(
-                partition=Aws.PARTITION, region=Aws.REGION, version=config.powertools_layer_version
-            ),
+            ssm.StringParameter.value_for_string_parameter(self, powertools_parameter()),
         )
         acknowledge(
             self,
             "AwsSolutions-L1",
-            "python3.13 is a supported runtime; it is pinned together with the public Powertools "
-            "layer built for it (AWSLambdaPowertoolsPythonV3-python313-arm64). Bump both at once.",
+            f"{LAMBDA_RUNTIME} is a supported runtime; it is pinned together with the public "
+            "Powertools layer built for it (resolved from Powertools' SSM parameter for that "
+            "runtime). Bump both at once.",
         )
         function = lambda_.Function(
             self,
             "Function",
             description="amiwatch: scan AMIs, diff against the snapshot, publish changes",
-            runtime=lambda_.Runtime.PYTHON_3_13,
+            runtime=lambda_.Runtime(LAMBDA_RUNTIME, lambda_.RuntimeFamily.PYTHON),
             architecture=lambda_.Architecture.ARM_64,
             handler="amiwatch.handler.handler",
             code=lambda_.Code.from_asset(
@@ -350,7 +349,8 @@ class AmiWatcher(Construct):
             self._alarm("Errors", fn.metric_errors(period=five_minutes, statistic="Sum"), 1,
                         "The watcher failed (a watch could not run, or events were not delivered)"),
             self._alarm("Throttles", fn.metric_throttles(period=five_minutes, statistic="Sum"), 1,
-                        "The watcher was throttled (reserved concurrency is 1)"),
+                        "The watcher was throttled: more targets ran at once than its "
+                        f"reserved concurrency ({self.config.concurrency}) allows"),
             self._alarm("DurationNearTimeout",
                         fn.metric_duration(period=five_minutes, statistic="Maximum"),
                         math.floor(timeout_ms * 0.8), "A run used more than 80% of its timeout"),
@@ -365,14 +365,24 @@ class AmiWatcher(Construct):
                 dimensions_map={"service": "amiwatch"}, statistic="Sum", period=five_minutes),
             1, "A target (watch, account, region) could not run: role, region or permissions",
         ))  # fmt: skip
+        heartbeat = self.config.heartbeat
+        if heartbeat is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "amiwatch:no-heartbeat",
+                f'schedule "{self.config.schedule}" leaves more than 3 days between runs: '
+                "CloudWatch cannot watch two such gaps (7 days at most), so there is no "
+                '"no successful run" alarm; failed runs still raise Errors and TargetFailures.',
+            )
+            return alarms
         alarms.extend(
-            self._heartbeat(watch.name, account.id, region)
+            self._heartbeat(heartbeat, watch.name, account.id, region)
             for watch, account, region in self.config.targets()
         )
         return alarms
 
-    def _heartbeat(self, watch: str, account: str, region: str | None) -> cloudwatch.Alarm:
-        window = min(2 * self.config.heartbeat_period_minutes, MAX_ALARM_WINDOW_MINUTES)
+    def _heartbeat(
+        self, heartbeat: Heartbeat, watch: str, account: str, region: str | None
+    ) -> cloudwatch.Alarm:
         dimensions = {
             "service": "amiwatch",
             "watch": watch,
@@ -384,14 +394,17 @@ class AmiWatcher(Construct):
             metric_name="SuccessfulRuns",
             dimensions_map=dimensions,
             statistic="Sum",
-            period=Duration.minutes(window),
+            period=Duration.minutes(heartbeat.period_minutes),
         )
         where = f"account {account}, region {region or 'of the stack'}"
+        hours = heartbeat.period_minutes * heartbeat.periods / 60
         return self._alarm(
             f"NoSuccessfulRun-{_target_id(watch, account, region)}", metric, 1,
-            f'Watch "{watch}" ({where}) had no successful run in two schedule periods',
+            f'Watch "{watch}" ({where}) had no successful run in {hours:g} hours (two of the '
+            "schedule's longest gaps, and one alarm period)",
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             missing=cloudwatch.TreatMissingData.BREACHING,
+            periods=heartbeat.periods,
         )  # fmt: skip
 
     def _alarm(
@@ -405,13 +418,15 @@ class AmiWatcher(Construct):
             cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
         ),
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        periods: int = 1,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
             f"Alarm{name}",
             metric=metric,
             threshold=threshold,
-            evaluation_periods=1,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
             comparison_operator=comparison,
             treat_missing_data=missing,
             alarm_description=f"amiwatch: {description}",

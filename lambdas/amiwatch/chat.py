@@ -9,13 +9,14 @@ links use the `<url|text>` form of AWS's own examples.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from amiwatch.config import ConfigError
 from amiwatch.diff import ChangeKind
 from amiwatch.events import DETAIL_TYPES
-from amiwatch.mail import NOT_VISIBLE, console_url, image_facts, kind_counts, rest_pointer, short
+from amiwatch.mail import NOT_VISIBLE, console_url, image_facts, rest_pointer, short
+from amiwatch.tally import Tally
 
 MAX_TITLE = 250
 MAX_DESCRIPTION = 8000
@@ -140,39 +141,44 @@ def change_notification(detail: Mapping[str, Any], partition: str) -> dict[str, 
     )
 
 
-def digest_notification(
-    details: Sequence[Mapping[str, Any]], listed: int, bus_name: str, digest_id: str
-) -> dict[str, Any]:
+def digest_notification(tally: Tally, bus_name: str) -> dict[str, Any]:
     """Many changes of one run as one notification."""
-    first = details[0]
-    counts = kind_counts(details)
-    worst = min((_severity(d) for d in details), key=SEVERITY_ORDER.index)
-    lines = [f"*{kind}:* {count}" for kind, count in counts.items()]
+    first = tally.first[0]
+    worst = _worst(tally)
+    lines = [f"*{kind}:* {count}" for kind, count in tally.by_kind().items()]
     lines.append("")
-    for detail in details[:listed]:
+    for detail in tally.first:
         image = detail["image"]
         name = _escape(short(image.get("Name") or "unnamed", 60))
         lines.append(f"- `{detail['change']}` {image['ImageId']} {name}")
-    lines += ["", *rest_pointer(len(details) - listed, bus_name)]
+    lines += ["", *rest_pointer(tally.total - len(tally.first), bus_name)]
+    title = f"{worst}: {tally.total} AMI changes in watch {first['watch']} ({first['region']})"
     return _notification(
-        notification_id=digest_id,
-        title=f"{worst}: {len(details)} AMI changes in watch {first['watch']} ({first['region']})",
+        notification_id=tally.digest_id,
+        title=title,
         description="\n".join(lines),
         next_steps=[],
         keywords=[worst, "digest", first["watch"], first["region"]],
         metadata={
             "threadId": f"amiwatch-digest-{first['watch']}-{first['account']}-{first['region']}",
-            "summary": f"{len(details)} AMI changes in watch {first['watch']}",
+            "summary": f"{tally.total} AMI changes in watch {first['watch']}",
             "eventType": "amiwatch-digest",
             "relatedResources": [],
             "additionalContext": {
                 "watch": first["watch"],
                 "account": first["account"],
                 "region": first["region"],
-                "changes": str(len(details)),
+                "changes": str(tally.total),
             },
         },
     )
+
+
+def _worst(tally: Tally) -> str:
+    severities = [SEVERITY[ChangeKind(kind)] for kind in tally.counts if tally.counts[kind]]
+    if tally.public_changes:
+        severities.append("CRITICAL")
+    return min(severities, key=SEVERITY_ORDER.index)
 
 
 def _title(kind: ChangeKind) -> str:

@@ -25,10 +25,14 @@ from amiwatch.observability import (
     record_invocation,
     record_target_failure,
     record_watch_metrics,
+    runtime_versions,
     tracer,
 )
 from amiwatch.pipeline import PublishIncomplete, WatchAws, WatchResult, run_watch
 from amiwatch.settings import Settings
+
+# Module import is the cold start: its first log line says what this environment really loaded.
+logger.info("amiwatch cold start", extra=runtime_versions())
 
 
 class WatchesFailed(RuntimeError):

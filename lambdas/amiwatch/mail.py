@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from amiwatch.diff import ChangeKind
+from amiwatch.tally import Tally
 
 HEADLINES = {
     ChangeKind.NEW: "A new AMI appeared",
@@ -79,7 +80,7 @@ def change_email(detail: Mapping[str, Any], partition: str) -> str:
     headline = HEADLINES[ChangeKind(detail["change"])]
     image = detail["image"]
     if detail.get("reason") == "vanished":
-        headline = f"An AMI is {NOT_VISIBLE}"
+        headline = "An AMI is no longer visible to this account (deregistered, or no longer shared)"
     lines = [f"{headline}: {image.get('Name') or image['ImageId']}.", ""]
     lines += [f"  {label + ':':<12}{value}" for label, value in image_facts(detail)]
     lines += [
@@ -92,27 +93,24 @@ def change_email(detail: Mapping[str, Any], partition: str) -> str:
     return "\n".join(lines)
 
 
-def digest_email(
-    details: Sequence[Mapping[str, Any]], listed: int, bus_name: str, partition: str
-) -> str:
+def digest_email(tally: Tally, bus_name: str, partition: str) -> str:
     """Many changes of one run in one message: counts by kind, the first few, where the rest are."""
-    first = details[0]
-    counts = kind_counts(details)
+    first = tally.first[0]
     lines = [
-        f"{len(details)} AMI changes in watch {first['watch']} "
+        f"{tally.total} AMI changes in watch {first['watch']} "
         f"({first['account']}, {first['region']}).",
         "",
         "By kind:",
-        *(f"  {kind:<24}{count}" for kind, count in counts.items()),
+        *(f"  {kind:<24}{count}" for kind, count in tally.by_kind().items()),
         "",
-        f"The first {min(listed, len(details))}:",
+        f"The first {len(tally.first)}:",
     ]
-    for detail in details[:listed]:
+    for detail in tally.first:
         image = detail["image"]
         code = (image.get("StateReason") or {}).get("Code") or ""
         name = short(image.get("Name") or "unnamed", 50)
         lines.append(f"  {detail['change']:<22}{image['ImageId']:<23}{name} {code}".rstrip())
-    rest = len(details) - listed
+    rest = tally.total - len(tally.first)
     lines += ["", *rest_pointer(rest, bus_name), "", "EC2 console, images of this region:"]
     lines.append(console_url(partition, first["region"]))
     lines += ["", f"Detected {first['detectedAt']}."]
@@ -126,14 +124,6 @@ def rest_pointer(rest: int, bus_name: str) -> list[str]:
         f'{lead}Every change is an event on the EventBridge bus "{bus_name}" (archived for replay)',
         'and a message on the SNS topic with the attribute delivery="digested".',
     ]
-
-
-def kind_counts(details: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Changes per kind, in the order of the change table."""
-    counts = {kind.value: 0 for kind in ChangeKind}
-    for detail in details:
-        counts[detail["change"]] += 1
-    return {kind: count for kind, count in counts.items() if count}
 
 
 def short(value: Any, limit: int = 80) -> str:

@@ -7,8 +7,8 @@ subscriptions skip them; people get ONE digest instead, by email and in chat.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,12 +22,12 @@ from amiwatch.events import (
     string_attribute,
     subject,
 )
-from amiwatch.mail import change_email, digest_email, kind_counts
+from amiwatch.mail import change_email, digest_email
+from amiwatch.tally import Tally
 
 TOPIC, CHAT = "topic", "chat"
 EACH, DIGESTED, DIGEST = "each", "digested", "digest"
 DEFAULT_DIGEST_THRESHOLD = 20
-DIGEST_LISTED = 10
 PER_IMAGE_ATTRIBUTES = ("image_id", "owner_id", "state", "state_reason_code")
 
 
@@ -53,17 +53,44 @@ class Notice:
         return str(self.entry["Id"])
 
 
+@dataclass
+class RunDigest:
+    """The digest of a run that reviews its images in several chunks.
+
+    People get one digest per run: every chunk's per-change topic messages are `digested`, and
+    the last chunk's digest counts what the earlier chunks delivered (`people`, `chat`).
+    """
+
+    people: Tally = field(default_factory=Tally)
+    chat: Tally = field(default_factory=Tally)
+
+    def delivered(self, events: Sequence[OutgoingEvent], policy: NoticePolicy) -> None:
+        """Count the events of an earlier chunk that were delivered."""
+        self.people.add(e.detail for e in events)
+        self.chat.add(e.detail for e in events if _for_chat(e, policy))
+
+
 def plan_notices(
-    events: Sequence[OutgoingEvent], target: Target, policy: NoticePolicy, bus_name: str
+    events: Sequence[OutgoingEvent],
+    target: Target,
+    policy: NoticePolicy,
+    bus_name: str,
+    *,
+    run: RunDigest | None = None,
+    last: bool = True,
 ) -> list[Notice]:
-    """Every SNS message for these events: per change, or per change plus digests."""
-    digest = len(events) > policy.digest_threshold
+    """Every SNS message for these events: per change, or per change plus digests.
+
+    `run` is set once the run is known to span several chunks: it is then a digest run whatever
+    its count, and only its `last` chunk sends the digest, counting the whole run.
+    """
+    digest = run is not None or len(events) > policy.digest_threshold
     delivery = DIGESTED if digest else EACH
     notices = [
         Notice(TOPIC, topic_entry(e.detail, target.partition, delivery), (e.event_id,))
         for e in events
     ]
-    for_chat = [e for e in events if policy.chat and wants_chat(e.detail, policy.chat_changes)]
+    for_chat = [e for e in events if _for_chat(e, policy)]
     if not digest:
         notices += [
             Notice(CHAT, chat_entry(e.event_id, change_notification(e.detail, target.partition)),
@@ -71,13 +98,21 @@ def plan_notices(
             for e in for_chat
         ]  # fmt: skip
         return notices
-    notices.append(digest_topic_notice(events, target, bus_name))
-    if for_chat:
-        details = [e.detail for e in for_chat]
-        digest_id = _digest_id(for_chat)
-        message = digest_notification(details, DIGEST_LISTED, bus_name, digest_id)
-        notices.append(Notice(CHAT, chat_entry(digest_id, message), _ids(for_chat)))
+    if not last:
+        return notices
+    run = run or RunDigest()
+    people = run.people.plus(e.detail for e in events)
+    if people.total:
+        notices.append(digest_topic_notice(people, _ids(events), target, bus_name))
+    chat = run.chat.plus(e.detail for e in for_chat)
+    if chat.total:
+        message = digest_notification(chat, bus_name)
+        notices.append(Notice(CHAT, chat_entry(chat.digest_id, message), _ids(for_chat)))
     return notices
+
+
+def _for_chat(event: OutgoingEvent, policy: NoticePolicy) -> bool:
+    return policy.chat and wants_chat(event.detail, policy.chat_changes)
 
 
 def topic_entry(detail: Mapping[str, Any], partition: str, delivery: str) -> dict[str, Any]:
@@ -93,28 +128,28 @@ def topic_entry(detail: Mapping[str, Any], partition: str, delivery: str) -> dic
     }
 
 
-def digest_topic_notice(events: Sequence[OutgoingEvent], target: Target, bus_name: str) -> Notice:
+def digest_topic_notice(
+    tally: Tally, covers: tuple[str, ...], target: Target, bus_name: str
+) -> Notice:
     """One message for the topic's people: the digest email (and a JSON summary by default)."""
-    details = [e.detail for e in events]
-    digest_id = _digest_id(events)
-    counts = kind_counts(details)
+    counts = tally.by_kind()
     summary = {
         "version": EVENT_VERSION,
-        "digestId": digest_id,
+        "digestId": tally.digest_id,
         "change": DIGEST,
         "watch": target.watch,
         "account": target.account,
         "region": target.region,
-        "detectedAt": details[0]["detectedAt"],
+        "detectedAt": tally.first[0]["detectedAt"],
         "counts": counts,
         "first": [
-            {"eventId": e.event_id, "change": e.detail["change"], "imageId": e.image_id}
-            for e in events[:DIGEST_LISTED]
+            {"eventId": d["eventId"], "change": d["change"], "imageId": d["image"]["ImageId"]}
+            for d in tally.first
         ],
     }
     message = {
         "default": json.dumps(summary, separators=(",", ":")),
-        "email": digest_email(details, DIGEST_LISTED, bus_name, target.partition),
+        "email": digest_email(tally, bus_name, target.partition),
     }
     attributes = {
         "change": string_attribute(DIGEST),
@@ -125,15 +160,15 @@ def digest_topic_notice(events: Sequence[OutgoingEvent], target: Target, bus_nam
         "digest_changes": {"DataType": "String.Array", "StringValue": json.dumps(list(counts))},
     }
     entry = {
-        "Id": digest_id,
+        "Id": tally.digest_id,
         "Message": json.dumps(message),
         "MessageStructure": "json",
-        "Subject": f"[amiwatch] {len(events)} AMI changes in {target.watch} ({target.region})"[
+        "Subject": f"[amiwatch] {tally.total} AMI changes in {target.watch} ({target.region})"[
             :100
         ],
         "MessageAttributes": attributes,
     }
-    return Notice(TOPIC, entry, _ids(events))
+    return Notice(TOPIC, entry, covers)
 
 
 def chat_entry(notice_id: str, notification: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,11 +198,15 @@ def email_filter_policy(user_policy: Mapping[str, Any] | None) -> dict[str, Any]
     }
 
 
+def filter_policy_combinations(policy: Mapping[str, Any]) -> int:
+    """SNS's count of a filter policy's value combinations: the product of the value-list
+    lengths, summed over the branches of a top-level `$or`."""
+    branches = policy.get("$or", [policy])
+    return sum(
+        math.prod(len(rule) if isinstance(rule, list) else 1 for rule in branch.values())
+        for branch in branches
+    )
+
+
 def _ids(events: Sequence[OutgoingEvent]) -> tuple[str, ...]:
     return tuple(e.event_id for e in events)
-
-
-def _digest_id(events: Sequence[OutgoingEvent]) -> str:
-    # Deterministic like eventIds: a digest re-sent for the same changes has the same id.
-    joined = "|".join(sorted(_ids(events)))
-    return "digest-" + hashlib.sha256(joined.encode()).hexdigest()[:32]

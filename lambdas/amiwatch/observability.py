@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import platform
+
+import boto3
+import botocore
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 
+from amiwatch import __version__
 from amiwatch.pipeline import WatchResult
 
 SERVICE = "amiwatch"
@@ -13,6 +19,17 @@ NAMESPACE = "amiwatch"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
+
+
+def runtime_versions() -> dict[str, str]:
+    """The versions actually loaded: what a cold start logs first, to compare with the tests."""
+    return {
+        "amiwatch": __version__,
+        "powertools": POWERTOOLS_VERSION,
+        "boto3": boto3.__version__,
+        "botocore": botocore.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _metric(name: str, value: float, **dimensions: str) -> None:
@@ -41,6 +58,19 @@ def record_watch_metrics(result: WatchResult) -> None:
     for kind, count in result.changes.items():
         _metric("Changes", count, **target, change=kind)
     _metric("PublishFailures", len(result.failed), **target)
+    if result.unknown_image_ids:
+        _metric("UnknownImageIds", len(result.unknown_image_ids), **target)
+        logger.warning(
+            "imageIds that EC2 does not know (a typo, or an image deregistered and purged): "
+            "remove them from the watch",
+            extra={**target, "imageIds": result.unknown_image_ids},
+        )
+    if result.selection_changed:
+        logger.info(
+            "the watch's selection was edited: images that entered or left only by the edit "
+            "were recorded without events",
+            extra={**target, "silent": dict(result.silent)},
+        )
     if result.status == "ok":
         # The heartbeat the "no successful run" alarm watches.
         _metric("SuccessfulRuns", 1, **target)

@@ -22,7 +22,7 @@ from amiwatch.aws.store import SnapshotStore
 from amiwatch.config import Watch
 from amiwatch.diff import Reselection, Triage, diff
 from amiwatch.events import OutgoingEvent, Target, build_event
-from amiwatch.notices import NoticePolicy, plan_notices
+from amiwatch.notices import NoticePolicy, RunDigest, plan_notices
 from amiwatch.records import ImageRecord, parse_time
 from amiwatch.snapshot import Snapshot, SnapshotEntry
 
@@ -155,6 +155,8 @@ class _Run:
     owner: str
     lease_seconds: int
     updates: dict[str, SnapshotEntry | None] = field(default_factory=dict)
+    # Set at the first mid-scan chunk: the run then sends people one digest, with its last chunk.
+    run_digest: RunDigest | None = None
 
     def execute(self) -> None:
         store = self.aws.store
@@ -175,7 +177,8 @@ class _Run:
         for record in scan:
             triage.add(record)
             if len(triage.pending) >= REVIEW_CHUNK:
-                self._review(snapshot, triage.take(), {}, reselection)
+                self.run_digest = self.run_digest or RunDigest()
+                self._review(snapshot, triage.take(), {}, reselection, last=False)
         # Only a complete scan may call an image vanished; ask EC2 what became of each.
         lookup = lookup_images(self.aws.ec2, triage.vanished())
         self.result.lookup_calls = lookup.calls
@@ -197,8 +200,11 @@ class _Run:
         to_review: dict[str, ImageRecord],
         vanished: dict[str, ImageRecord | None],
         reselection: Reselection | None,
+        *,
+        last: bool = True,
     ) -> None:
-        if not to_review and not vanished:
+        pending_digest = last and self.run_digest is not None and self.run_digest.people.total
+        if not to_review and not vanished and not pending_digest:
             return
         store, baseline = self.aws.store, self.result.baseline
         stored = store.load_images([*to_review, *vanished]) if store and not baseline else {}
@@ -217,7 +223,7 @@ class _Run:
         self.result.events.extend(events[: KEPT_EVENTS - len(self.result.events)])
         if self.aws.publisher is None or store is None:
             return
-        accepted = self._publish(events)
+        accepted = self._publish(events, last)
         ids_by_image: dict[str, list[str]] = defaultdict(list)
         for event in events:
             ids_by_image[event.image_id].append(event.event_id)
@@ -226,10 +232,15 @@ class _Run:
         store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
         self.updates.update({o.image_id: o.entry for o in delivered})
 
-    def _publish(self, events: list[OutgoingEvent]) -> set[str]:
+    def _publish(self, events: list[OutgoingEvent], last: bool) -> set[str]:
         assert self.aws.publisher is not None
-        notices = plan_notices(events, self.target, self.aws.notices, self.aws.bus_name)
+        policy = self.aws.notices
+        notices = plan_notices(
+            events, self.target, policy, self.aws.bus_name, run=self.run_digest, last=last
+        )
         report: PublishReport = self.aws.publisher.publish(events, notices)
         self.result.published += len(report.accepted)
         self.result.failed.update(report.failed)
+        if self.run_digest is not None and not last:
+            self.run_digest.delivered([e for e in events if e.event_id in report.accepted], policy)
         return report.accepted

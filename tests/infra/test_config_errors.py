@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 
 from amiwatch.config import ConfigError
 from infra.app_config import load_app_config
+from infra.schedule import Heartbeat
 
 from .conftest import TEST_CONTEXT
 
@@ -26,7 +27,7 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
         ({"schedule": "every hour"}, 'amiwatch.schedule "every hour" is not "rate(N unit)"'),
         ({"schedule": "rate(1 hours)"}, 'use "rate(1 hour)" for one'),
         ({"schedule": "rate(5 minute)"}, '"rate(N minutes)" for more'),
-        ({"schedule": "cron(0 * * *)"}, "is not"),
+        ({"schedule": "cron(0 * * *)"}, "cron needs 6 fields (minutes hours day-of-month"),
         ({"emails": ["not-an-address"]}, 'amiwatch.emails[0]: "not-an-address" is not an email'),
         ({"emails": [{"address": "a@example.com", "filterPolicy": {"kind": ["failed"]}}]},
          'amiwatch.emails[0].filterPolicy: unknown attribute "kind"'),
@@ -38,7 +39,20 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
          "amiwatch.emails[0].filterPolicy: at most 4 attributes"),
         ({"emails": [{"address": "a@example.com", "filterPolicy": {
             "image_id": [f"ami-{i}" for i in range(20)], "region": [f"r{i}" for i in range(8)]}}]},
-         "amiwatch.emails[0].filterPolicy: 160 value combinations, SNS allows 150"),
+         "amiwatch.emails[0].filterPolicy (a@example.com): 168 value combinations"),
+        # 100 combinations of its own, but SNS receives both $or branches: 100 + 100.
+        ({"emails": [{"address": "b@example.com", "filterPolicy": {
+            "change": ["new", "failed", "disabled", "deprecated", "updated"],
+            "region": [f"r{i}" for i in range(20)]}}]},
+         "amiwatch.emails[0].filterPolicy (b@example.com): 200 value combinations in the policy "
+         "SNS receives (yours, plus the digest branch amiwatch adds), SNS allows 150"),
+        ({"schedule": "cron(0 9 * * * *)"},
+         'exactly one of day-of-month and day-of-week must be ? (got "*" and "*")'),
+        ({"schedule": "cron(a b c d e f)"}, 'minutes "a" is not valid'),
+        ({"schedule": "cron(0 25 * * ? *)"}, 'hours "25" is not valid (allowed: 0-23'),
+        ({"heartbeatPeriodMinutes": 5000},
+         "amiwatch.heartbeatPeriodMinutes 5000: the alarm watches two such periods and "
+         "CloudWatch evaluates at most 7 days, so the largest is 4320"),
         ({"busName": "default"}, 'amiwatch.busName "default" is not a custom bus name'),
         ({"logRetentionDays": 10}, "amiwatch.logRetentionDays must be one of"),
         ({"timeoutSeconds": 1000}, "amiwatch.timeoutSeconds must be a whole number 60..900"),
@@ -79,10 +93,27 @@ def test_each_bad_setting_is_named(overrides, message):
     assert message in str(error.value)
 
 
-def test_cron_schedules_are_accepted_and_default_the_heartbeat_to_a_day():
-    config = load_app_config({"watches": [GOLDEN], "schedule": "cron(0 6 * * ? *)"})
+@pytest.mark.parametrize(
+    ("schedule", "period_minutes", "periods"),
+    [
+        ("rate(1 hour)", 60, 3),
+        ("rate(5 minutes)", 5, 3),
+        ("cron(0 6 * * ? *)", 1440, 3),  # daily
+        ("cron(0 9,17 * * ? *)", 960, 3),  # twice a day: the 16-hour night is the longest gap
+        ("cron(0 9 ? * MON-FRI *)", 1440, 7),  # Friday to Monday: three days
+        ("rate(3 days)", 1440, 7),
+    ],
+)
+def test_the_heartbeat_watches_two_of_the_schedule_longest_gaps(schedule, period_minutes, periods):
+    heartbeat = load_app_config({"watches": [GOLDEN], "schedule": schedule}).heartbeat
 
-    assert config.heartbeat_period_minutes == 1440
+    # Whatever the clock alignment of the periods, the window spans two whole gaps.
+    assert heartbeat == Heartbeat(period_minutes, periods)
+
+
+@pytest.mark.parametrize("schedule", ["rate(4 days)", "cron(0 9 ? * MON *)", "cron(0 0 1 * ? *)"])
+def test_schedules_longer_than_cloudwatch_can_watch_have_no_heartbeat(schedule):
+    assert load_app_config({"watches": [GOLDEN], "schedule": schedule}).heartbeat is None
 
 
 def test_synth_of_a_bad_cdk_json_exits_with_the_message_and_no_traceback():
@@ -121,3 +152,21 @@ def test_default_concurrency_is_what_the_targets_need_up_to_ten():
     assert load_app_config({"watches": [GOLDEN]}).concurrency == 1
     assert load_app_config({"watches": [fleet], "externalId": "x1"}).concurrency == 10
     assert load_app_config({"watches": [GOLDEN], "concurrency": 3}).concurrency == 3
+
+
+def test_a_weekly_schedule_synthesizes_without_a_heartbeat_and_says_why(tmp_path):
+    from aws_cdk.assertions import Annotations, Match, Template
+
+    from app import build_app
+
+    context = json.loads(json.dumps(TEST_CONTEXT))
+    context["amiwatch"]["schedule"] = "cron(0 6 ? * MON *)"
+    app = build_app(context=context, outdir=str(tmp_path))
+    stack = app.node.find_child("AmiWatch")
+
+    alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")
+    assert alarms  # the other alarms stay
+    assert not [a for a in alarms.values() if a["Properties"].get("MetricName") == "SuccessfulRuns"]
+    Annotations.from_stack(stack).has_warning(
+        "/AmiWatch/Watcher", Match.string_like_regexp("leaves more than 3 days between runs")
+    )

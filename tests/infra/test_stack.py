@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from aws_cdk.assertions import Match
+
+from infra.runtime import pinned_versions
 
 from .conftest import TEST_CONTEXT, Synthesized
 
@@ -118,7 +121,7 @@ def test_the_lambda_is_configured_for_large_watches(synthesized, template):
             "ReservedConcurrentExecutions": 4,
             "TracingConfig": {"Mode": "Active"},
             "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
-            "Layers": [Match.object_like({"Fn::Join": Match.any_value()})],
+            "Layers": [{"Ref": Match.string_like_regexp("SsmParameterValue")}],
             "Environment": {
                 "Variables": {
                     "AMIWATCH_TABLE": ref(synthesized, "AWS::DynamoDB::Table"),
@@ -134,10 +137,18 @@ def test_the_lambda_is_configured_for_large_watches(synthesized, template):
             },
         },
     )
-    _, function = synthesized.one("AWS::Lambda::Function")
-    layer = json.dumps(function["Properties"]["Layers"])
-    assert "017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27" in layer
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 90})
+
+
+def test_the_powertools_layer_is_the_version_the_tests_ran(synthesized):
+    _, function = synthesized.one("AWS::Lambda::Function")
+    [layer] = function["Properties"]["Layers"]
+    parameter = synthesized.template["Parameters"][layer["Ref"]]
+    pinned = pinned_versions()["aws-lambda-powertools"]
+
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"  # resolved at deploy time
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
+    assert pinned == importlib.metadata.version("aws-lambda-powertools")  # what the tests import
 
 
 def test_failed_async_invocations_land_in_an_encrypted_dlq(synthesized, template):
@@ -233,7 +244,9 @@ def test_alarms_cover_errors_throttles_duration_dlq_and_each_watch_heartbeat(syn
                              for e in expected)  # fmt: skip
     for heartbeat in heartbeats:
         assert heartbeat["Namespace"] == "amiwatch"
-        assert heartbeat["Period"] == 3600  # two 30-minute schedule periods
+        # Two 30-minute schedule periods plus one: every window covers two whole gaps.
+        assert heartbeat["Period"] == 1800
+        assert heartbeat["EvaluationPeriods"] == heartbeat["DatapointsToAlarm"] == 3
         assert heartbeat["ComparisonOperator"] == "LessThanThreshold"
         assert heartbeat["TreatMissingData"] == "breaching"
     for alarm in alarms.values():

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from amiwatch import pipeline
 from amiwatch.notices import NoticePolicy
 from amiwatch.pipeline import PublishIncomplete, run_watch
 from devtools.local_aws import LocalAws
@@ -76,3 +77,23 @@ def test_a_digest_chat_cannot_take_is_resent_with_its_changes_next_run(aws, base
     assert second_bus == first_bus  # same eventIds: automation de-duplicates
     assert len(aws.chat_messages()) == 1 and len(aws.people_messages()) == 1
     assert run(aws, 3).summary()["changes"] == {}
+
+
+def test_a_run_reviewed_in_several_chunks_sends_people_one_digest(aws, baselined, monkeypatch):
+    monkeypatch.setattr(pipeline, "REVIEW_CHUNK", 10)  # 25 new images: chunks of 10, 10 and 5
+    images = [register(aws, f"golden-{i:02d}") for i in range(25)]
+
+    result = run(aws, 1)
+    bus, topic = aws.bus_events(), aws.topic_messages()
+    people, chat = aws.people_messages(), aws.chat_messages()
+
+    assert result.summary()["changes"] == {"new": 25}
+    assert len(bus) == 25
+    assert sorted(m["attributes"]["delivery"] for m in topic) == ["digest"] + ["digested"] * 25
+    [digest] = people
+    assert digest["detail"]["counts"] == {"new": 25}
+    assert len(digest["detail"]["first"]) == 10
+    assert {f["imageId"] for f in digest["detail"]["first"]} <= set(images)
+    [chat_digest] = chat
+    assert chat_digest["content"]["title"] == "INFO: 25 AMI changes in watch golden (us-east-1)"
+    assert run(aws, 2).summary()["changes"] == {}

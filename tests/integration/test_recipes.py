@@ -48,7 +48,7 @@ def test_each_recipe_receives_exactly_its_events(aws):
     queues = route(aws, patterns)
     ec2 = aws.client("ec2")
     names = ["client-failed", "server-failed", "made-public", "renamed-desc", "retiring",
-             "public-to-private"]  # fmt: skip
+             "public-to-private", "al2023-ami-2023.5.20260101.0-kernel-6.1-x86_64"]  # fmt: skip
     ids = {name: register(aws, name) for name in names}
     ec2.modify_image_attribute(ImageId=ids["public-to-private"],
                                LaunchPermission={"Add": [{"Group": "all"}]})  # fmt: skip
@@ -86,3 +86,10 @@ def test_each_recipe_receives_exactly_its_events(aws):
     assert received(aws, queues["client-failure"]) == ["client-failed"]
     assert received(aws, queues["made-public"]) == ["made-public"]
     assert received(aws, queues["deprecation-imminent"]) == ["retiring"]
+
+    # An older AL2023 image that leaves the watch and comes back is not a release.
+    older = ids["al2023-ami-2023.5.20260101.0-kernel-6.1-x86_64"]
+    for hours, team in ((2, "data"), (3, "platform")):
+        ec2.create_tags(Resources=[older], Tags=[{"Key": "team", "Value": team}])
+        run(aws, T0 + timedelta(hours=hours))
+    assert received(aws, queues["new-al2023"]) == []

@@ -254,7 +254,10 @@ def test_a_vanished_image_says_only_what_is_known(every_kind):
     what = "no longer visible to this account: deregistered, or no longer shared with it"
     assert f"*State:* {what} (last seen available)" in note["content"]["description"]
     assert f"  State:      {what} (last seen available)" in email
-    assert email.startswith(f"An AMI is {what}: golden-0003.")
+    assert email.startswith(
+        "An AMI is no longer visible to this account (deregistered, or no longer shared): "
+        "golden-0003."
+    )
     assert "new launches from it will fail" not in note["content"]["nextSteps"][0]
 
 

@@ -85,7 +85,9 @@ class Publisher:
         on_bus, report.put_events_calls = self._deliver(
             events, _event_key, self._put_events, _bus_size, errors
         )
-        sendable = [n for n in notices if any(i in on_bus for i in n.covers)]
+        # A notice goes out once the bus accepted an event it covers; one that covers no event
+        # of this batch (a run's digest counting earlier chunks) goes out regardless.
+        sendable = [n for n in notices if not n.covers or any(i in on_bus for i in n.covers)]
         sent: set[str] = set()
         for channel in sorted({n.channel for n in sendable}):
             arn = self.topics.get(channel)

@@ -44,7 +44,9 @@ class ImageScan:
         params = self.watch.describe_images_kwargs()
         ids = params.pop("ImageIds", None)
         if ids:
-            pages = pages_by_ids(self.ec2, ids, params, self.missing_ids)
+            query = IdQuery(self.ec2, params)
+            pages = query.pages(ids)
+            self.missing_ids = query.missing
         else:
             paginator = self.ec2.get_paginator("describe_images")
             pages = paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
@@ -70,41 +72,47 @@ def lookup_images(ec2: Any, image_ids: Sequence[str]) -> Lookup:
     """Look images up by id, whatever the watch's owners and filters: one call per 1,000 ids,
     plus a few for each id that no longer exists."""
     found: dict[str, ImageRecord | None] = dict.fromkeys(image_ids)
-    calls = 0
+    query = IdQuery(ec2, LOOKUP_PARAMS)
     for start in range(0, len(image_ids), IDS_PER_CALL):
-        batch = list(image_ids[start : start + IDS_PER_CALL])
-        for page in pages_by_ids(ec2, batch, LOOKUP_PARAMS, []):
-            calls += 1
+        for page in query.pages(image_ids[start : start + IDS_PER_CALL]):
             for raw in page.get("Images", []):
                 record = project_image(raw) if isinstance(raw, dict) else None
                 if record is not None and record.image_id in found:
                     found[record.image_id] = record
-    return Lookup(found, calls)
+    return Lookup(found, query.calls)
 
 
-def pages_by_ids(
-    ec2: Any, ids: Sequence[str], params: dict[str, Any], missing: list[str]
-) -> Iterator[dict[str, Any]]:
-    """DescribeImages pages for these ids; ids EC2 does not know are appended to `missing`.
+@dataclass
+class IdQuery:
+    """DescribeImages for explicit ids; ids EC2 does not know end up in `missing`.
 
     On `InvalidAMIID.NotFound` the batch is split in two and each half asked again, so one
     purged id among n costs about 2*log2(n) extra calls and never hides the others.
     """
-    try:
-        # Several EC2 Describe* calls reject MaxResults together with explicit ids; an id list
-        # bounds the answer anyway. Read every page before yielding: a split must not repeat.
-        paginator = ec2.get_paginator("describe_images")
-        pages = list(paginator.paginate(ImageIds=list(ids), **params))
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in NOT_FOUND_CODES:
-            raise
-        if len(ids) == 1:
-            missing.append(ids[0])
+
+    ec2: Any
+    params: dict[str, Any]
+    missing: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    def pages(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The answer pages for these ids (those that exist and match the params)."""
+        self.calls += 1
+        try:
+            # Several EC2 Describe* calls reject MaxResults together with explicit ids; an id
+            # list bounds the answer. Read every page first: a split must not repeat a page.
+            paginator = self.ec2.get_paginator("describe_images")
+            answer = list(paginator.paginate(ImageIds=list(ids), **self.params))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in NOT_FOUND_CODES:
+                raise
+            if len(ids) == 1:
+                self.missing.append(ids[0])
+                return
+            middle = len(ids) // 2
+            yield from self.pages(ids[:middle])
+            yield from self.pages(ids[middle:])
             return
-        middle = len(ids) // 2
-        yield from pages_by_ids(ec2, ids[:middle], params, missing)
-        yield from pages_by_ids(ec2, ids[middle:], params, missing)
-        return
-    # An id left out of a successful answer exists but does not match the other criteria (or,
-    # in moto, is gone): not "missing". A lookup treats any id left out as not visible.
-    yield from pages
+        # An id left out of a successful answer exists but does not match the other criteria
+        # (or, in moto, is gone): not "missing". A lookup treats any id left out as not visible.
+        yield from answer

@@ -1,0 +1,91 @@
+"""What the deployed Lambda runs: the libraries the tests ran, pinned in requirements.txt.
+
+- The AWS SDK (boto3, botocore and what they import) is copied into the asset from the synth's
+  own environment, after checking it is the pinned version, so the function calls the EC2 API
+  model the tests used and not whatever older botocore the Lambda runtime bundles. botocore's
+  data is pruned to the services amiwatch creates clients for.
+- Powertools comes from AWS's public layer; its ARN is resolved at deploy time from Powertools'
+  public SSM parameter for the pinned version, so synth needs no lookup and no network.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+
+from amiwatch.aws.clients import RUNTIME_SERVICES
+from amiwatch.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENTS = ROOT / "requirements.txt"
+PINNED = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==([^\s;#]+)")
+# The SDK and everything it imports at run time (all pure Python), as import names.
+SDK_MODULES = {
+    "boto3": "boto3",
+    "botocore": "botocore",
+    "s3transfer": "s3transfer",
+    "jmespath": "jmespath",
+    "python-dateutil": "dateutil",
+    "urllib3": "urllib3",
+    "six": "six",
+}
+# The models the asset ships: what amiwatch creates clients for, and X-Ray, whose SDK (under
+# Powertools' Tracer) creates a client for its sampling rules at import.
+BUNDLED_SERVICES = RUNTIME_SERVICES | {"xray"}
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+
+
+def pinned_versions(path: Path = REQUIREMENTS) -> dict[str, str]:
+    """`name==version` lines of a requirements file (extras dropped), by lower-case name."""
+    versions = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = PINNED.match(line.strip())
+        if match:
+            versions[match.group(1).lower()] = match.group(3)
+    return versions
+
+
+def powertools_parameter(version: str | None = None) -> str:
+    """Powertools' public SSM parameter holding the layer ARN of that version for our runtime."""
+    version = version or pinned_versions()["aws-lambda-powertools"]
+    return f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{version}"
+
+
+def bundle_sdk(out: Path) -> None:
+    """Copy the pinned SDK into the asset; refuse an environment with other versions."""
+    pins = pinned_versions()
+    for distribution in ("boto3", "botocore"):
+        installed = importlib.metadata.version(distribution)
+        if installed != pins[distribution]:
+            raise ConfigError(
+                f"{distribution} {installed} is installed but requirements.txt pins "
+                f"{pins[distribution]}: synthesize from the project's virtualenv (make venv)"
+            )
+    for module in SDK_MODULES.values():
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise ConfigError(f"cannot bundle {module}: it is not installed")
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            if module == "botocore":
+                ignore = _botocore_data_filter(origin.parent / "data")
+            shutil.copytree(origin.parent, out / module, ignore=ignore, dirs_exist_ok=True)
+        else:
+            shutil.copy2(origin, out / origin.name)
+
+
+def _botocore_data_filter(data: Path):  # type: ignore[no-untyped-def]
+    """Keep botocore's top-level data files and the models of the services amiwatch uses."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n == "__pycache__" or n.endswith(".pyc")}
+        if Path(directory) == data:
+            skipped |= {n for n in names if (data / n).is_dir() and n not in BUNDLED_SERVICES}
+        return skipped
+
+    return ignore
