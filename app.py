@@ -15,8 +15,8 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk  # noqa: E402
 
-from amiwatch.config import ConfigError  # noqa: E402
-from infra.app_config import load_app_config  # noqa: E402
+from amiwatch.errors import ConfigError  # noqa: E402
+from infra.cdk_json import load_app_config  # noqa: E402
 from infra.member import AmiWatchMemberRoleStack  # noqa: E402
 from infra.nag import apply_checks  # noqa: E402
 from infra.stack import WATCHER_STACK_NAME, AmiWatchStack  # noqa: E402

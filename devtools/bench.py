@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from amiwatch.aws.clients import client
-from amiwatch.aws.publish import Publisher
-from amiwatch.aws.store import SnapshotStore
-from amiwatch.config import parse_watch
-from amiwatch.events import Target
-from amiwatch.notices import TOPIC
-from amiwatch.pipeline import WatchAws, run_watch
+from amiwatch.aws.publish import BusTopicPublisher
+from amiwatch.aws.scan import Ec2Images
+from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.contract import Target
+from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.sns_messages import TOPIC
+from amiwatch.watch_config import parse_watch
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000, 100_000, 200_000)
@@ -88,11 +89,11 @@ class _GcClock:
 def _phase_clock(phases: Counter[str]) -> None:
     """Accumulate wall time per AWS-edge method (benchmark diagnostics only)."""
     for owner, name in (
-        (Publisher, "publish"),
-        (SnapshotStore, "load"),
-        (SnapshotStore, "load_images"),
-        (SnapshotStore, "save_images"),
-        (SnapshotStore, "save_snapshot"),
+        (BusTopicPublisher, "publish"),
+        (DynamoSnapshotStore, "load"),
+        (DynamoSnapshotStore, "load_images"),
+        (DynamoSnapshotStore, "save_images"),
+        (DynamoSnapshotStore, "save_snapshot"),
     ):
         real = getattr(owner, name)
 
@@ -113,8 +114,8 @@ def worker(args: argparse.Namespace) -> None:
     counts: Counter[str] = Counter()
     watch = parse_watch({"name": "bench", "owners": ["self"]})
     target = Target(watch.name, "123456789012", REGION)
-    store = SnapshotStore(_counting("dynamodb", args.moto, counts), "amiwatch", target)
-    publisher = Publisher(
+    store = DynamoSnapshotStore(_counting("dynamodb", args.moto, counts), "amiwatch", target)
+    publisher = BusTopicPublisher(
         _counting("events", args.moto, counts),
         _counting("sns", args.moto, counts),
         {TOPIC: args.topic_arn},
@@ -124,7 +125,11 @@ def worker(args: argparse.Namespace) -> None:
     gc_clock = _GcClock()
     started = time.perf_counter()
     result = run_watch(
-        watch, target, WatchAws(ec2, "amiwatch", store, publisher), now, owner=f"bench-{args.run}"
+        watch,
+        target,
+        WatchPorts(Ec2Images(ec2), "amiwatch", store, publisher),
+        now,
+        owner=f"bench-{args.run}",
     )
     wall = time.perf_counter() - started
     row = {

@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from moto.server import ThreadedMotoServer
 
 from amiwatch.cli import render_table
-from amiwatch.config import parse_watches
-from amiwatch.events import Target
+from amiwatch.contract import Target
 from amiwatch.mail import change_email
-from amiwatch.pipeline import WatchResult, run_watch
+from amiwatch.pipeline import run_watch
+from amiwatch.run_result import WatchResult
+from amiwatch.watch_config import parse_watches
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 DEMO_WATCHES = parse_watches(
@@ -74,7 +75,7 @@ def _run(aws: LocalAws, label: str) -> list[WatchResult]:
     for watch in DEMO_WATCHES:
         target = Target(watch.name, ACCOUNT, REGION)
         now = datetime.now(UTC)
-        result = run_watch(watch, target, aws.watch_aws(target), now, owner=f"demo-{label}")
+        result = run_watch(watch, target, aws.watch_ports(target), now, owner=f"demo-{label}")
         print(f"{label:>9}: {result.summary()}")
         results.append(result)
     return results

@@ -15,11 +15,12 @@ from typing import Any
 import boto3
 from moto.backends import get_backend
 
-from amiwatch.aws.publish import Publisher
-from amiwatch.aws.store import SnapshotStore
-from amiwatch.events import Target
-from amiwatch.notices import CHAT, TOPIC, NoticePolicy, email_filter_policy
-from amiwatch.pipeline import WatchAws
+from amiwatch.aws.publish import BusTopicPublisher
+from amiwatch.aws.scan import Ec2Images
+from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.contract import Target
+from amiwatch.pipeline import WatchPorts
+from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy, email_filter_policy
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -136,13 +137,13 @@ class LocalAws:
             topics[CHAT] = self.chat_topic_arn
         return topics
 
-    def watch_aws(self, target: Target, notices: NoticePolicy | None = None) -> WatchAws:
-        """The edges run_watch needs, pointed at these resources (chat on when it exists)."""
-        return WatchAws(
-            ec2=self.client("ec2"),
+    def watch_ports(self, target: Target, notices: NoticePolicy | None = None) -> WatchPorts:
+        """The ports run_watch needs, pointed at these resources (chat on when it exists)."""
+        return WatchPorts(
+            images=Ec2Images(self.client("ec2")),
             bus_name=self.bus_name,
-            store=SnapshotStore(self.client("dynamodb"), self.table_name, target),
-            publisher=Publisher(self.client("events"), self.client("sns"), self.topics()),
+            store=DynamoSnapshotStore(self.client("dynamodb"), self.table_name, target),
+            publisher=BusTopicPublisher(self.client("events"), self.client("sns"), self.topics()),
             notices=notices or NoticePolicy(chat=bool(self.chat_topic_arn)),
         )
 

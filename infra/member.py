@@ -12,7 +12,7 @@ from aws_cdk import Aws, BootstraplessSynthesizer, CfnOutput, CfnParameter, Fn, 
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from amiwatch.config import DEFAULT_MEMBER_ROLE
+from amiwatch import defaults
 from infra.nag import acknowledge
 from infra.stack import WATCHER_STACK_NAME
 
@@ -47,7 +47,7 @@ class AmiWatchMemberRoleStack(Stack):
             self,
             "RoleName",
             description="The role name the watch's accounts entry names (roleName)",
-            default=DEFAULT_MEMBER_ROLE,
+            default=defaults.MEMBER_ROLE,
             allowed_pattern=r"^[\w+=,.@-]{1,64}$",
         )
         watcher_roles = CfnParameter(

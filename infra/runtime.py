@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from amiwatch.aws.clients import RUNTIME_SERVICES
-from amiwatch.config import ConfigError
+from amiwatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements.txt"

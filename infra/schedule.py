@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 
-from amiwatch.config import ConfigError
+from amiwatch.errors import ConfigError
 
 RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 CRON = re.compile(r"^cron\((.*)\)$")

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from infra.app_config import AppConfig
+from infra.cdk_json import AppConfig
 from infra.watcher import AmiWatcher
 
 # The member role's default trust pattern (`<name>-*`) relies on this stack name.

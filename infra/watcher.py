@@ -37,10 +37,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from amiwatch.config import SELF
-from amiwatch.notices import email_filter_policy
 from amiwatch.schema import registry_schemas
-from infra.app_config import LOG_RETENTION, AppConfig
+from amiwatch.sns_messages import email_filter_policy
+from amiwatch.watches import SELF
+from infra.cdk_json import LOG_RETENTION, AppConfig
 from infra.nag import acknowledge
 from infra.runtime import LAMBDA_RUNTIME, bundle_sdk, powertools_parameter
 from infra.schedule import Heartbeat

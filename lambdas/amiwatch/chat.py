@@ -12,27 +12,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from amiwatch.config import ConfigError
-from amiwatch.diff import ChangeKind
-from amiwatch.events import DETAIL_TYPES
-from amiwatch.mail import NOT_VISIBLE, console_url, image_facts, rest_pointer, short
+from amiwatch.contract import DETAIL_TYPES, ChangeKind
+from amiwatch.facts import NOT_VISIBLE, console_url, image_facts, rest_pointer, short
 from amiwatch.tally import Tally
 
 MAX_TITLE = 250
 MAX_DESCRIPTION = 8000
 MAX_KEYWORDS = 5
 MAX_KEYWORD = 50
-CHAT_SELECTORS = tuple(kind.value for kind in ChangeKind) + tuple(
-    f"updated:{field}" for field in ("Public",)
-)
-DEFAULT_CHAT_CHANGES = (
-    "failed",
-    "deregistered",
-    "deprecated",
-    "deprecation-imminent",
-    "disabled",
-    "updated:Public",
-)
 SEVERITY_ORDER = ("CRITICAL", "WARNING", "NOTICE", "INFO")
 SEVERITY = {
     ChangeKind.FAILED: "CRITICAL",
@@ -83,18 +70,6 @@ NEXT_STEPS = {
     ChangeKind.DISABLED: "{image_id} can no longer be launched; re-enable it or move to "
     "another image.",
 }
-
-
-def chat_changes(values: Any, where: str) -> frozenset[str]:
-    """Validate a list of chat selectors (change kinds, or `updated:Public`)."""
-    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"{where} must be a list of change kinds")
-    unknown = [v for v in values if v not in CHAT_SELECTORS]
-    if unknown:
-        raise ConfigError(
-            f'{where}: unknown change "{unknown[0]}" (known: {", ".join(CHAT_SELECTORS)})'
-        )
-    return frozenset(values)
 
 
 def wants_chat(detail: Mapping[str, Any], selectors: Collection[str]) -> bool:

@@ -11,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from amiwatch.aws.clients import client
-from amiwatch.aws.publish import Publisher
-from amiwatch.aws.store import SnapshotStore
-from amiwatch.config import ConfigError, Watch, parse_watches
-from amiwatch.events import Target
-from amiwatch.notices import CHAT, TOPIC
-from amiwatch.pipeline import PublishIncomplete, WatchAws, WatchResult, run_watch
-from amiwatch.settings import notice_policy
+from amiwatch.aws.publish import BusTopicPublisher
+from amiwatch.aws.scan import Ec2Images
+from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.contract import Target
+from amiwatch.errors import ConfigError
+from amiwatch.lambda_env import notice_policy
+from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.run_result import PublishIncomplete, WatchResult
+from amiwatch.sns_messages import CHAT, TOPIC
+from amiwatch.watch_config import parse_watches
+from amiwatch.watches import Watch
 
 
 def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
@@ -120,15 +124,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.dry_run:
         events, sns = client("events", region=region), client("sns", region=region)
         topics = {TOPIC: args.topic_arn} | ({CHAT: args.chat_topic_arn} if policy.chat else {})
-        publisher = Publisher(events, sns, topics)
+        publisher = BusTopicPublisher(events, sns, topics)
     exit_code = 0
     for watch in watches:
         target = Target(watch.name, account, region, partition)
-        store = SnapshotStore(ddb, args.table, target) if ddb is not None else None
+        store = DynamoSnapshotStore(ddb, args.table, target) if ddb is not None else None
         now = datetime.now(UTC)
         try:
-            aws = WatchAws(ec2, args.bus_name, store, publisher, policy)
-            result = run_watch(watch, target, aws, now, owner=f"cli-{now.timestamp()}")
+            ports = WatchPorts(Ec2Images(ec2), args.bus_name, store, publisher, policy)
+            result = run_watch(watch, target, ports, now, owner=f"cli-{now.timestamp()}")
         except PublishIncomplete as exc:
             print(f"amiwatch: {exc}", file=sys.stderr)
             result, exit_code = exc.result, 1

@@ -11,7 +11,9 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 
 from amiwatch import __version__
-from amiwatch.pipeline import WatchResult
+from amiwatch.aws.accounts import TargetUnavailable
+from amiwatch.contract import Target
+from amiwatch.run_result import WatchResult
 
 SERVICE = "amiwatch"
 NAMESPACE = "amiwatch"
@@ -44,6 +46,24 @@ def _metric(name: str, value: float, **dimensions: str) -> None:
     ) as m:
         for key, dim in dimensions.items():
             m.add_dimension(name=key, value=dim)
+
+
+def report_run(result: WatchResult) -> None:
+    """A target's run: its metrics and one log line with its summary."""
+    record_watch_metrics(result)
+    logger.info("watch finished", extra=result.summary())
+
+
+def report_target_failure(target: Target, exc: Exception) -> str:
+    """A target that could not run: the log line with its traceback, the metrics, and the
+    one-line reason the invocation's error will carry."""
+    where = {"watch": target.watch, "account": target.account, "region": target.region}
+    unavailable = isinstance(exc, TargetUnavailable)  # its message names account and region
+    logger.exception("target unavailable" if unavailable else "target failed", extra=where)
+    record_target_failure(target.watch, target.account, target.region)
+    if unavailable:
+        return f'watch "{target.watch}": {exc}'
+    return f'watch "{target.watch}" in account {target.account}, region {target.region}: {exc}'
 
 
 def record_watch_metrics(result: WatchResult) -> None:

@@ -9,91 +9,36 @@ only then can an image count as vanished.
 from __future__ import annotations
 
 import gc
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from amiwatch.aws.publish import Publisher, PublishReport
-from amiwatch.aws.scan import ImageScan, lookup_images
-from amiwatch.aws.store import SnapshotStore
-from amiwatch.config import Watch
-from amiwatch.diff import Reselection, Triage, diff
-from amiwatch.events import OutgoingEvent, Target, build_event
-from amiwatch.notices import NoticePolicy, RunDigest, plan_notices
+from amiwatch.contract import OutgoingEvent, Target, build_event
+from amiwatch.diff import diff
+from amiwatch.outcomes import Reselection
+from amiwatch.ports import ImageSource, Publisher, PublishReport, SnapshotStore
 from amiwatch.records import ImageRecord, parse_time
+from amiwatch.run_result import PublishIncomplete, WatchResult
 from amiwatch.snapshot import Snapshot, SnapshotEntry
+from amiwatch.sns_messages import NoticePolicy, RunDigest, plan_notices
+from amiwatch.triage import Triage
+from amiwatch.watches import Watch
 
 REVIEW_CHUNK = 5000
 KEPT_EVENTS = 1000  # events kept on the result for display (CLI, demo); all are counted
 
 
 @dataclass(frozen=True)
-class WatchAws:
-    """The AWS edges one run uses. Without store and publisher the run is a dry run."""
+class WatchPorts:
+    """What one run talks to. Without store and publisher the run is a dry run."""
 
-    ec2: Any
+    images: ImageSource
     bus_name: str
     store: SnapshotStore | None = None
     publisher: Publisher | None = None
     notices: NoticePolicy = field(default_factory=NoticePolicy)
-
-
-@dataclass
-class WatchResult:
-    """What a run did, for the handler's summary, logs, metrics and the benchmark."""
-
-    watch: str
-    account: str = ""
-    region: str = ""
-    status: str = "ok"  # ok | locked | dry-run | incomplete
-    baseline: bool = False
-    images: int = 0
-    skipped_images: int = 0
-    changes: Counter[str] = field(default_factory=Counter)
-    events: list[OutgoingEvent] = field(default_factory=list)
-    published: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-    describe_pages: int = 0
-    lookup_calls: int = 0
-    selection_changed: bool = False
-    # Silent outcomes by ImageOutcome.note: refreshed, entered-by-edit, left-by-edit, missed-once.
-    silent: Counter[str] = field(default_factory=Counter)
-    # imageIds EC2 does not know and the snapshot never had: a typo, or an image long purged.
-    unknown_image_ids: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary (what the Lambda returns per watch)."""
-        return {
-            "watch": self.watch,
-            "account": self.account,
-            "region": self.region,
-            "status": self.status,
-            "baseline": self.baseline,
-            "images": self.images,
-            "skippedImages": self.skipped_images,
-            "changes": dict(sorted(self.changes.items())),
-            "published": self.published,
-            "failed": len(self.failed),
-            "selectionChanged": self.selection_changed,
-            "silent": dict(sorted(self.silent.items())),
-            "unknownImageIds": list(self.unknown_image_ids),
-        }
-
-
-class PublishIncomplete(RuntimeError):
-    """Some events were not accepted; their images were left unpersisted for the next run."""
-
-    def __init__(self, result: WatchResult) -> None:
-        total = result.published + len(result.failed)
-        super().__init__(
-            f'watch "{result.watch}" ({result.account}, {result.region}): '
-            f"{len(result.failed)} of {total} events not delivered; "
-            "they will be re-sent next run with the same eventId"
-        )
-        self.result = result
 
 
 @contextmanager
@@ -115,7 +60,7 @@ def _frozen_heap() -> Iterator[None]:
 def run_watch(
     watch: Watch,
     target: Target,
-    aws: WatchAws,
+    ports: WatchPorts,
     now: datetime,
     *,
     owner: str = "dry-run",
@@ -123,10 +68,10 @@ def run_watch(
 ) -> WatchResult:
     """Run one watch once. Raises PublishIncomplete after persisting what was delivered."""
     result = WatchResult(watch.name, target.account, target.region)
-    store = aws.store
-    if aws.publisher is None:
+    store = ports.store
+    if ports.publisher is None:
         result.status = "dry-run"
-        _Run(watch, target, aws, now, result, owner, lease_seconds).execute()
+        _Run(watch, target, ports, now, result, owner, lease_seconds).execute()
         return result
     if store is None:
         raise ValueError("a run that publishes needs a snapshot store (or no publisher: dry run)")
@@ -134,7 +79,7 @@ def run_watch(
         result.status = "locked"
         return result
     try:
-        _Run(watch, target, aws, now, result, owner, lease_seconds).execute()
+        _Run(watch, target, ports, now, result, owner, lease_seconds).execute()
     finally:
         store.release_lease(owner)
     if result.failed:
@@ -149,7 +94,7 @@ class _Run:
 
     watch: Watch
     target: Target
-    aws: WatchAws
+    ports: WatchPorts
     now: datetime
     result: WatchResult
     owner: str
@@ -159,7 +104,7 @@ class _Run:
     run_digest: RunDigest | None = None
 
     def execute(self) -> None:
-        store = self.aws.store
+        store = self.ports.store
         loaded = store.load() if store is not None else None
         with _frozen_heap():
             self._scan_and_persist(store, loaded)
@@ -173,20 +118,20 @@ class _Run:
             self.result.selection_changed = True
             reselection = Reselection(since=parse_time(loaded.last_run_at))
         triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)
-        scan = ImageScan(self.aws.ec2, self.watch)
+        scan = self.ports.images.scan(self.watch)
         for record in scan:
             triage.add(record)
             if len(triage.pending) >= REVIEW_CHUNK:
                 self.run_digest = self.run_digest or RunDigest()
                 self._review(snapshot, triage.take(), {}, reselection, last=False)
         # Only a complete scan may call an image vanished; ask EC2 what became of each.
-        lookup = lookup_images(self.aws.ec2, triage.vanished())
+        lookup = self.ports.images.lookup(triage.vanished())
         self.result.lookup_calls = lookup.calls
         self._review(snapshot, triage.take(), lookup.found, reselection)
         self.result.images, self.result.skipped_images = len(triage.seen), scan.skipped
         self.result.describe_pages = scan.pages
         self.result.unknown_image_ids = [i for i in scan.missing_ids if i not in snapshot.entries]
-        if store is not None and self.aws.publisher is not None:
+        if store is not None and self.ports.publisher is not None:
             store.confirm_lease(self.owner, self.now, self.lease_seconds)
             snapshot.selection = selection
             shards = snapshot.apply(self.updates)
@@ -206,7 +151,7 @@ class _Run:
         pending_digest = last and self.run_digest is not None and self.run_digest.people.total
         if not to_review and not vanished and not pending_digest:
             return
-        store, baseline = self.aws.store, self.result.baseline
+        store, baseline = self.ports.store, self.result.baseline
         stored = store.load_images([*to_review, *vanished]) if store and not baseline else {}
         outcomes = diff(
             self.watch, self.now, snapshot.entries, to_review, vanished, stored,
@@ -214,14 +159,14 @@ class _Run:
         )  # fmt: skip
         self.result.silent.update(o.note for o in outcomes if o.note)
         events = [
-            build_event(self.target, change, self.now, self.aws.bus_name)
+            build_event(self.target, change, self.now, self.ports.bus_name)
             for outcome in outcomes
             for change in outcome.changes
         ]
         for event in events:
             self.result.changes[event.detail["change"]] += 1
         self.result.events.extend(events[: KEPT_EVENTS - len(self.result.events)])
-        if self.aws.publisher is None or store is None:
+        if self.ports.publisher is None or store is None:
             return
         accepted = self._publish(events, last)
         ids_by_image: dict[str, list[str]] = defaultdict(list)
@@ -233,12 +178,12 @@ class _Run:
         self.updates.update({o.image_id: o.entry for o in delivered})
 
     def _publish(self, events: list[OutgoingEvent], last: bool) -> set[str]:
-        assert self.aws.publisher is not None
-        policy = self.aws.notices
+        assert self.ports.publisher is not None
+        policy = self.ports.notices
         notices = plan_notices(
-            events, self.target, policy, self.aws.bus_name, run=self.run_digest, last=last
+            events, self.target, policy, self.ports.bus_name, run=self.run_digest, last=last
         )
-        report: PublishReport = self.aws.publisher.publish(events, notices)
+        report: PublishReport = self.ports.publisher.publish(events, notices)
         self.result.published += len(report.accepted)
         self.result.failed.update(report.failed)
         if self.run_digest is not None and not last:

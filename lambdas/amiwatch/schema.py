@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from amiwatch.diff import REASONS, ChangeKind
-from amiwatch.events import DETAIL_TYPES, EVENT_VERSION, SOURCE
+from amiwatch.contract import DETAIL_TYPES, EVENT_VERSION, REASONS, SOURCE, ChangeKind
 from amiwatch.records import CANONICAL_FIELDS
 
 _NULLABLE_STRING = {"type": ["string", "null"]}

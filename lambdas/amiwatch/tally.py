@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from amiwatch.diff import ChangeKind
+from amiwatch.contract import ChangeKind
 
 DIGEST_LISTED = 10
 

@@ -22,11 +22,13 @@ from botocore.config import Config
 from moto import mock_aws
 
 from amiwatch.aws.clients import client
-from amiwatch.aws.publish import Publisher
-from amiwatch.aws.store import SnapshotStore
-from amiwatch.config import Watch, parse_watch
-from amiwatch.events import Target
-from amiwatch.pipeline import WatchAws, run_watch
+from amiwatch.aws.publish import BusTopicPublisher
+from amiwatch.aws.scan import Ec2Images
+from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.contract import Target
+from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.watch_config import parse_watch
+from amiwatch.watches import Watch
 from devtools.fleet import CHANGE_EVERY, FleetState, image_id, serve
 from devtools.local_aws import ACCOUNT, REGION, LocalAws
 
@@ -129,8 +131,8 @@ class Rig:
             "ec2", region_name=REGION, endpoint_url=self.fleet_url, config=Config(**config)
         )
 
-    def store(self, ddb: Any = None) -> SnapshotStore:
-        return SnapshotStore(ddb or self.aws.client("dynamodb"), self.aws.table_name, TARGET)
+    def store(self, ddb: Any = None) -> DynamoSnapshotStore:
+        return DynamoSnapshotStore(ddb or self.aws.client("dynamodb"), self.aws.table_name, TARGET)
 
     def run(
         self,
@@ -141,14 +143,15 @@ class Rig:
         ddb: Any = None,
         events: Any = None,
         sns: Any = None,
-        store: SnapshotStore | None = None,
+        store: DynamoSnapshotStore | None = None,
     ):
-        publisher = Publisher(
+        publisher = BusTopicPublisher(
             events or self.aws.client("events"), sns or self.aws.client("sns"), self.aws.topics()
         )
-        edges = WatchAws(ec2 or self.ec2(), self.aws.bus_name, store or self.store(ddb), publisher)
+        images = Ec2Images(ec2 or self.ec2())
+        ports = WatchPorts(images, self.aws.bus_name, store or self.store(ddb), publisher)
         try:
-            return run_watch(self.watch, TARGET, edges, now, owner=owner)
+            return run_watch(self.watch, TARGET, ports, now, owner=owner)
         finally:
             self.received.collect()
 

@@ -10,9 +10,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from amiwatch import pipeline
-from amiwatch.aws.store import LeaseLost, SnapshotStore
-from amiwatch.config import parse_watch
-from amiwatch.pipeline import PublishIncomplete
+from amiwatch.aws.store import DynamoSnapshotStore, LeaseLost
+from amiwatch.run_result import PublishIncomplete
+from amiwatch.watch_config import parse_watch
 
 from ..doubles import FlakyBus, FlakyTopic, Proxy, change_is
 from .conftest import T0, Rig, generation_one_changes
@@ -105,15 +105,15 @@ def test_publishbatch_partial_failure_is_retried_then_delivered_next_run(rig, le
 
 def test_crash_after_publishing_before_persisting_resends_the_same_ids(rig, ledger, monkeypatch):
     baseline_then_change(rig)
-    real_save = SnapshotStore.save_images
+    real_save = DynamoSnapshotStore.save_images
 
     def crash(self, stored, now):
         raise RuntimeError("injected crash before persisting")
 
-    monkeypatch.setattr(SnapshotStore, "save_images", crash)
+    monkeypatch.setattr(DynamoSnapshotStore, "save_images", crash)
     with pytest.raises(RuntimeError, match="injected crash"):
         rig.run(T0 + HOUR)
-    monkeypatch.setattr(SnapshotStore, "save_images", real_save)
+    monkeypatch.setattr(DynamoSnapshotStore, "save_images", real_save)
     rig.run(T0 + HOUR + timedelta(seconds=30))  # the lease was released on the way out
 
     assert len(rig.received.bus) == 2 * len(GEN1)
@@ -122,9 +122,11 @@ def test_crash_after_publishing_before_persisting_resends_the_same_ids(rig, ledg
 
 def test_a_run_that_dies_outright_holds_its_lease_until_expiry(rig, ledger, monkeypatch):
     baseline_then_change(rig)
-    monkeypatch.setattr(SnapshotStore, "release_lease", lambda self, owner: None)  # no finally
     monkeypatch.setattr(
-        SnapshotStore,
+        DynamoSnapshotStore, "release_lease", lambda self, owner: None
+    )  # no finally
+    monkeypatch.setattr(
+        DynamoSnapshotStore,
         "save_images",
         lambda self, stored, now: (_ for _ in ()).throw(SystemExit("killed")),
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aws_cdk import aws_sns as sns
 
-from amiwatch.config import ConfigError
-from infra.app_config import load_app_config
+from amiwatch.errors import ConfigError
+from infra.cdk_json import load_app_config
 from infra.schedule import Heartbeat
 
 from .conftest import TEST_CONTEXT

@@ -6,7 +6,7 @@ import json
 
 from aws_cdk.assertions import Match
 
-from amiwatch.events import DETAIL_TYPES
+from amiwatch.contract import DETAIL_TYPES
 from amiwatch.schema import registry_schemas
 
 READ_ONLY = {

@@ -11,13 +11,15 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from amiwatch.aws.publish import Publisher
-from amiwatch.aws.store import SnapshotStore
+from amiwatch.aws.publish import BusTopicPublisher
+from amiwatch.aws.scan import Ec2Images
+from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.cli import main as cli_main
-from amiwatch.config import parse_watch
-from amiwatch.events import Target
-from amiwatch.notices import NoticePolicy
-from amiwatch.pipeline import PublishIncomplete, WatchAws, run_watch
+from amiwatch.contract import Target
+from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.run_result import PublishIncomplete
+from amiwatch.sns_messages import NoticePolicy
+from amiwatch.watch_config import parse_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from ..doubles import FlakyBus, FlakyTopic, change_is
@@ -35,12 +37,12 @@ def edges(
     sns: Any = None,
     ec2: Any = None,
     notices: NoticePolicy | None = None,
-) -> WatchAws:
-    return WatchAws(
-        ec2=ec2 or aws.client("ec2"),
+) -> WatchPorts:
+    return WatchPorts(
+        images=Ec2Images(ec2 or aws.client("ec2")),
         bus_name=aws.bus_name,
-        store=SnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET),
-        publisher=Publisher(events or aws.client("events"), sns or aws.client("sns"),
+        store=DynamoSnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET),
+        publisher=BusTopicPublisher(events or aws.client("events"), sns or aws.client("sns"),
                             aws.topics()),
         notices=notices or NoticePolicy(),
     )  # fmt: skip
@@ -104,7 +106,7 @@ def test_messages_sns_rejects_are_resent_next_run_with_the_same_event_id(aws, ba
 
 def test_a_run_that_finds_the_lease_taken_publishes_nothing(aws, baselined):
     aws.client("ec2").disable_image(ImageId=baselined["golden-a"])
-    other = SnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET)
+    other = DynamoSnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET)
     assert other.acquire_lease("scheduled-run", T0, 900)
 
     locked = run(aws, T0 + timedelta(minutes=1), owner="manual-run")

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from amiwatch import handler as handler_module
+from amiwatch.aws import edges as edges_module
 from amiwatch.aws.accounts import TargetClients
 from amiwatch.aws.clients import client
-from amiwatch.config import AccountRef
 from amiwatch.handler import WatchesFailed, handler
+from amiwatch.watches import AccountRef
 from devtools.local_aws import ACCOUNT, REGION, LocalAws
 
 from ..doubles import DenyingSts
@@ -48,7 +48,7 @@ def fanout_env(aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "AWS_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    handler_module._target_clients.cache_clear()
+    edges_module._target_clients.cache_clear()
 
 
 def ec2_in(account: str, region: str) -> Any:
@@ -75,7 +75,7 @@ def deny(monkeypatch: pytest.MonkeyPatch, account: str, region: str) -> None:
         return DenyingSts(client("sts", region=r), r, (account, region))
 
     monkeypatch.setattr(
-        handler_module, "_target_clients",
+        edges_module, "_target_clients",
         lambda external_id, partition: TargetClients(external_id, partition, sts_for),
     )  # fmt: skip
 
@@ -92,7 +92,7 @@ def test_each_target_publishes_its_own_changes_once_and_a_broken_one_fails_alone
     for account, region in TARGETS:
         assert invoke(account, region)["watches"][0]["baseline"] is True
     new = {t: register(*t, f"golden-new-{t[0]}-{t[1]}") for t in TARGETS}
-    healthy = handler_module._target_clients
+    healthy = edges_module._target_clients
     deny(monkeypatch, *BROKEN)
     capsys.readouterr()
 
@@ -126,7 +126,7 @@ def test_each_target_publishes_its_own_changes_once_and_a_broken_one_fails_alone
     assert metrics[("TargetFailures", broken_dims)] == 1
     assert ("SuccessfulRuns", broken_dims) not in metrics
 
-    monkeypatch.setattr(handler_module, "_target_clients", healthy)  # the role works again
+    monkeypatch.setattr(edges_module, "_target_clients", healthy)  # the role works again
     for account, region in TARGETS:
         invoke(account, region)
     third = aws.bus_events()

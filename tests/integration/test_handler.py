@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from amiwatch.config import ConfigError
+from amiwatch.errors import ConfigError
 from amiwatch.handler import WatchesFailed, handler
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from amiwatch import pipeline
-from amiwatch.notices import NoticePolicy
-from amiwatch.pipeline import PublishIncomplete, run_watch
+from amiwatch.pipeline import run_watch
+from amiwatch.run_result import PublishIncomplete
+from amiwatch.sns_messages import NoticePolicy
 from devtools.local_aws import LocalAws
 
 from ..doubles import DeafTopic

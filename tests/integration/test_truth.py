@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from amiwatch import records
-from amiwatch.config import parse_watch
-from amiwatch.events import Target
+from amiwatch.aws.scan import Ec2Images
+from amiwatch.contract import Target
 from amiwatch.pipeline import run_watch
+from amiwatch.watch_config import parse_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from ..doubles import purge
@@ -25,9 +26,9 @@ HOUR = timedelta(hours=1)
 
 
 def run(aws: LocalAws, now: datetime, watch=WATCH, ec2: Any = None):
-    edges = aws.watch_aws(Target(watch.name, ACCOUNT, REGION))
+    edges = aws.watch_ports(Target(watch.name, ACCOUNT, REGION))
     if ec2 is not None:
-        edges = replace(edges, ec2=ec2)
+        edges = replace(edges, images=Ec2Images(ec2))
     return run_watch(watch, Target(watch.name, ACCOUNT, REGION), edges, now, owner="run")
 
 

@@ -1,4 +1,4 @@
-"""Builders for DescribeImages data and an in-memory run harness over the pure core."""
+"""Builders for DescribeImages data, and a harness that runs the real pipeline in memory."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from typing import Any
 
 import pytest
 
-from amiwatch.config import Watch, parse_watch
-from amiwatch.diff import Change, Reselection, Triage, diff
-from amiwatch.events import Target, event_id
+from amiwatch.contract import Change, Target, event_id
+from amiwatch.pipeline import WatchPorts, run_watch
 from amiwatch.records import ImageRecord, project_image
+from amiwatch.run_result import PublishIncomplete
 from amiwatch.snapshot import Snapshot, StoredImage
+from amiwatch.watch_config import parse_watch
+from amiwatch.watches import Watch
+
+from .fakes import Crash, ListImages, MemoryStore, RecordingPublisher
 
 NOW = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 TARGET = Target("golden", "123456789012", "us-east-1")
@@ -53,12 +57,22 @@ def record(image_id: str = "ami-0123456789abcdef0", **overrides: Any) -> ImageRe
 
 @dataclass
 class Harness:
-    """Runs a watch repeatedly over in-memory scans, persisting what was "delivered"."""
+    """Runs the real pipeline (`run_watch`) repeatedly over in-memory ports.
+
+    `harness.snapshot` and `harness.stored` are what the store persisted; `watch` may be edited
+    between runs (an edit of its selection is then detected as in production).
+    """
 
     watch: Watch
-    snapshot: Snapshot = field(default_factory=Snapshot)
-    stored: dict[str, StoredImage] = field(default_factory=dict)
-    baselined: bool = False
+    store: MemoryStore = field(default_factory=MemoryStore)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.store.snapshot
+
+    @property
+    def stored(self) -> dict[str, StoredImage]:
+        return self.store.stored
 
     def run(
         self,
@@ -68,31 +82,21 @@ class Harness:
         *,
         persist_shards: bool = True,
         elsewhere: Iterable[ImageRecord] = (),
-        reselection: Reselection | None = None,
     ) -> list[Change]:
-        """One run; `elsewhere` are images that exist but are not in the watch's scan (what a
-        lookup by id finds); any other image missing from the scan is gone."""
-        baseline = not self.baselined
-        triage = Triage(self.watch, now, self.snapshot.entries, baseline=baseline)
-        for record in scan:
-            triage.add(record)
-        existing = {r.image_id: r for r in elsewhere}
-        to_review = triage.take()
-        vanished = {i: existing.get(i) for i in triage.vanished()}
-        wanted = [*to_review, *vanished]
-        stored = {i: self.stored[i] for i in wanted if i in self.stored}
-        outcomes = diff(
-            self.watch, now, self.snapshot.entries, to_review, vanished, stored,
-            baseline=baseline, reselection=reselection,
-        )  # fmt: skip
-        delivered = [o for o in outcomes if all(deliver(c) for c in o.changes)]
-        for outcome in delivered:
-            if outcome.stored is not None:
-                self.stored[outcome.image_id] = outcome.stored
-        if persist_shards:
-            self.snapshot.apply({o.image_id: o.entry for o in delivered})
-        self.baselined = True
-        return [c for o in outcomes for c in o.changes]
+        """One run; returns every change it found (delivered or not). `elsewhere` are images
+        that exist but are not in the watch's scan (what a lookup by id finds); any other image
+        missing from the scan is gone. `persist_shards=False`: the run dies after writing the
+        records of what it delivered, before the shards (a crash in between)."""
+        publisher = RecordingPublisher(lambda event: deliver(event.change))
+        ports = WatchPorts(
+            ListImages(list(scan), list(elsewhere)), "amiwatch", self.store, publisher
+        )
+        self.store.crash_before_shards = not persist_shards
+        try:
+            run_watch(self.watch, TARGET, ports, now, owner=f"run-{now.isoformat()}")
+        except (PublishIncomplete, Crash):
+            pass  # what was delivered is persisted; the rest is found again next run
+        return [event.change for event in publisher.events]
 
 
 def kinds(changes: Iterable[Change]) -> list[str]:

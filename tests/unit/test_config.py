@@ -8,13 +8,9 @@ from html.parser import HTMLParser
 import botocore.session
 import pytest
 
-from amiwatch.config import (
-    DESCRIBE_IMAGES_FILTERS,
-    ConfigError,
-    load_watches_file,
-    parse_watch,
-    parse_watches,
-)
+from amiwatch.errors import ConfigError
+from amiwatch.filters import DESCRIBE_IMAGES_FILTERS
+from amiwatch.watch_config import load_watches_file, parse_watch, parse_watches
 
 README_EXAMPLE = [
     {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from amiwatch.config import parse_watch
-from amiwatch.diff import needs_review
+from amiwatch.triage import needs_review
+from amiwatch.watch_config import parse_watch
 
 from .conftest import NOW, Harness, ids, kinds, record
 

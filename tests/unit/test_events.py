@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 
 from amiwatch.aws.publish import batches, eventbridge_entry_size
-from amiwatch.events import MESSAGE_ATTRIBUTES, Target, build_event, subject
-from amiwatch.notices import EACH, topic_entry
+from amiwatch.contract import Target, build_event
 from amiwatch.schema import event_schema
+from amiwatch.sns_messages import EACH, MESSAGE_ATTRIBUTES, subject, topic_entry
 
 from .conftest import NOW, TARGET, Harness, record
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from amiwatch.config import parse_watch
-from amiwatch.diff import Reselection
+from amiwatch.watch_config import parse_watch
 
 from .conftest import NOW, Harness, ids, kinds, record
 
@@ -18,6 +17,13 @@ RETAGGED = [{"Key": "team", "Value": "data"}]
 def baselined(harness: Harness) -> Harness:
     assert harness.run([record(AMI), record(OTHER)]) == []
     return harness
+
+
+def edit_the_watch(harness: Harness) -> None:
+    """Narrow the watch's selection (a new filter), as a user editing cdk.json would."""
+    harness.watch = parse_watch(
+        {"name": "golden", "owners": ["self"], "filters": {"tag:tier": ["gold"]}}
+    )
 
 
 def test_an_image_retagged_out_of_the_watch_left_it_at_once_and_says_why(harness):
@@ -118,12 +124,10 @@ def test_a_released_image_is_first_seen_not_matches_again(harness):
 
 def test_after_an_edit_images_that_left_or_entered_by_it_are_recorded_silently(harness):
     baselined(harness)
-    edit = Reselection(since=NOW)
+    edit_the_watch(harness)
     entering = record("ami-0aaaaaaaaaaaaaaaa", CreationDate="2026-10-01T00:00:00.000Z")
 
-    changes = harness.run(
-        [record(OTHER), entering], NOW + HOUR, elsewhere=[record(AMI)], reselection=edit
-    )
+    changes = harness.run([record(OTHER), entering], NOW + HOUR, elsewhere=[record(AMI)])
 
     assert changes == []
     assert set(harness.snapshot.entries) == {OTHER, "ami-0aaaaaaaaaaaaaaaa"}
@@ -131,11 +135,11 @@ def test_after_an_edit_images_that_left_or_entered_by_it_are_recorded_silently(h
 
 
 def test_after_an_edit_a_release_and_a_deregistration_are_still_news(harness):
-    baselined(harness)
-    edit = Reselection(since=NOW)
+    baselined(harness)  # at NOW: the previous run
+    edit_the_watch(harness)
     released = record("ami-0aaaaaaaaaaaaaaaa", CreationDate="2026-11-27T13:30:00.000Z")
 
-    changes = harness.run([released], NOW + HOUR, elsewhere=[record(AMI)], reselection=edit)
+    changes = harness.run([released], NOW + HOUR, elsewhere=[record(AMI)])
 
     assert sorted(kinds(changes)) == ["deregistered", "new"]  # OTHER is gone; AMI left by edit
     assert {c.image.image_id for c in changes} == {OTHER, "ami-0aaaaaaaaaaaaaaaa"}

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from amiwatch.chat import (
-    CHAT_SELECTORS,
     MAX_DESCRIPTION,
     MAX_KEYWORD,
     MAX_TITLE,
@@ -18,10 +17,17 @@ from amiwatch.chat import (
     change_notification,
     wants_chat,
 )
-from amiwatch.diff import ChangeKind
-from amiwatch.events import Target, build_event
-from amiwatch.mail import change_email, console_url
-from amiwatch.notices import CHAT, TOPIC, NoticePolicy, email_filter_policy, plan_notices
+from amiwatch.contract import ChangeKind, Target, build_event
+from amiwatch.facts import console_url
+from amiwatch.mail import change_email
+from amiwatch.sns_messages import (
+    CHAT,
+    CHAT_SELECTORS,
+    TOPIC,
+    NoticePolicy,
+    email_filter_policy,
+    plan_notices,
+)
 
 from .conftest import NOW, TARGET, Harness, record
 
@@ -173,7 +179,7 @@ def events_for(every_kind, n: int):
 
 def _change_like(detail: dict[str, Any], i: int):
     # A distinct image per event so ids differ; the kind comes from a real detail.
-    from amiwatch.diff import Change
+    from amiwatch.contract import Change
     from amiwatch.records import project_image
 
     image = dict(detail["image"], ImageId=ami(1000 + i))

@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from amiwatch.aws.accounts import TargetUnavailable, explain
-from amiwatch.config import AccountRef
+from amiwatch.watches import AccountRef
 
 MEMBER = AccountRef("111122223333")
 

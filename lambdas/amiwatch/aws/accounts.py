@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from amiwatch.aws.clients import RETRY, client
-from amiwatch.config import AccountRef
+from amiwatch.watches import AccountRef
 
 # Refresh assumed credentials this long before they expire (a run may take up to 15 minutes).
 REFRESH_MARGIN = timedelta(minutes=20)

@@ -6,14 +6,14 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from amiwatch.events import OutgoingEvent
-from amiwatch.notices import Notice
+from amiwatch.contract import OutgoingEvent
+from amiwatch.ports import PublishReport
+from amiwatch.sns_messages import Notice
 
 ENTRIES_PER_CALL = 10
 MAX_CALL_BYTES = 256 * 1024
@@ -22,16 +22,6 @@ CONCURRENT_CALLS = 4
 T = TypeVar("T")
 # PutEvents counts a Time field as 14 bytes however it is sent.
 TIME_FIELD_BYTES = 14
-
-
-@dataclass
-class PublishReport:
-    """Which events each channel accepted, and what it cost."""
-
-    accepted: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)  # eventId -> last error
-    put_events_calls: int = 0
-    publish_batch_calls: int = 0
 
 
 def eventbridge_entry_size(entry: dict[str, Any]) -> int:
@@ -64,7 +54,7 @@ def batches(items: Sequence[T], size_of: Callable[[T], int]) -> list[list[T]]:
     return groups
 
 
-class Publisher:
+class BusTopicPublisher:
     """Sends each event to the bus, then the SNS messages (notices) of what the bus accepted.
 
     EventBridge goes first because its consumers are automation that de-duplicates on eventId;

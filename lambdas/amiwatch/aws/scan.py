@@ -8,14 +8,16 @@ answered and the missing ones are isolated by the error *code*, never by parsing
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from amiwatch.config import Watch
+from amiwatch.aws.accounts import explain
+from amiwatch.ports import Lookup
 from amiwatch.records import ImageRecord, project_image
+from amiwatch.watches import AccountRef, Watch
 
 PAGE_SIZE = 1000
 IDS_PER_CALL = 1000
@@ -23,6 +25,34 @@ IDS_PER_CALL = 1000
 NOT_FOUND_CODES = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"})
 # A lookup by id ignores the watch's owners and filters: it asks only "does it still exist?".
 LOOKUP_PARAMS = {"IncludeDeprecated": True, "IncludeDisabled": True}
+
+
+Translate = Callable[[Exception], Exception | None]
+
+
+@dataclass
+class Ec2Images:
+    """A target's images in EC2 (the ImageSource port). Errors of the target's own EC2 API that
+    mean "this account cannot be read here" become TargetUnavailable, naming account and region;
+    anything else is raised as it is."""
+
+    ec2: Any
+    account: AccountRef = field(default_factory=AccountRef)
+    region: str = ""
+
+    def scan(self, watch: Watch) -> ImageScan:
+        """The watch's images, page by page."""
+        return ImageScan(self.ec2, watch, self._translate)
+
+    def lookup(self, image_ids: Sequence[str]) -> Lookup:
+        """These images by id (see lookup_images)."""
+        try:
+            return lookup_images(self.ec2, image_ids)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc) or exc from exc
+
+    def _translate(self, exc: Exception) -> Exception | None:
+        return explain(exc, self.account, self.region or self.ec2.meta.region_name)
 
 
 @dataclass
@@ -36,11 +66,18 @@ class ImageScan:
 
     ec2: Any
     watch: Watch
+    translate: Translate = lambda exc: None
     pages: int = 0
     skipped: int = 0
     missing_ids: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[ImageRecord]:
+        try:
+            yield from self._records()
+        except (ClientError, BotoCoreError) as exc:
+            raise self.translate(exc) or exc from exc
+
+    def _records(self) -> Iterator[ImageRecord]:
         params = self.watch.describe_images_kwargs()
         ids = params.pop("ImageIds", None)
         if ids:
@@ -58,14 +95,6 @@ class ImageScan:
                     self.skipped += 1
                     continue
                 yield record
-
-
-@dataclass
-class Lookup:
-    """What a lookup by id found: each id's record now, or None when it is no longer visible."""
-
-    found: dict[str, ImageRecord | None]
-    calls: int
 
 
 def lookup_images(ec2: Any, image_ids: Sequence[str]) -> Lookup:

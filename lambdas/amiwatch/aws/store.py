@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from amiwatch.events import Target
+from amiwatch.contract import Target
 from amiwatch.records import PROJECTION, format_time, record_from_fields
 from amiwatch.snapshot import Snapshot, StoredImage
 
@@ -38,7 +38,7 @@ class StoreStats:
     snapshot_bytes_read: int = 0
 
 
-class SnapshotStore:
+class DynamoSnapshotStore:
     """Reads and writes one watch target's lease, snapshot shards and stored images."""
 
     def __init__(self, ddb: Any, table_name: str, target: Target) -> None:

@@ -1,8 +1,7 @@
-"""The `amiwatch` object of cdk.json, validated at synth with messages that name the field."""
+"""cdk.json at synth: the `amiwatch` object, validated with messages that name the field."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -10,14 +9,16 @@ from typing import Any
 
 import boto3
 
-from amiwatch.chat import DEFAULT_CHAT_CHANGES, chat_changes
-from amiwatch.config import AccountRef, ConfigError, Watch, parse_watches
-from amiwatch.events import MESSAGE_ATTRIBUTES
-from amiwatch.notices import (
-    DEFAULT_DIGEST_THRESHOLD,
+from amiwatch import defaults
+from amiwatch.errors import ConfigError
+from amiwatch.sns_messages import (
+    MESSAGE_ATTRIBUTES,
+    chat_changes,
     email_filter_policy,
     filter_policy_combinations,
 )
+from amiwatch.watch_config import parse_watches, suggest
+from amiwatch.watches import AccountRef, Watch
 from infra.schedule import MAX_HEARTBEAT_GAP_MINUTES, Heartbeat, heartbeat_for, parse_schedule
 
 KEYS = (
@@ -191,7 +192,7 @@ def _channel(raw: Any, key: str, rules: dict[str, tuple[bool, re.Pattern[str]]])
 
 
 def _chat_changes(raw: dict[str, Any]) -> tuple[str, ...]:
-    selected = chat_changes(raw.get("chatChanges", DEFAULT_CHAT_CHANGES), "amiwatch.chatChanges")
+    selected = chat_changes(raw.get("chatChanges", defaults.CHAT_CHANGES), "amiwatch.chatChanges")
     return tuple(sorted(selected))
 
 
@@ -200,8 +201,7 @@ def _check_targets(watches: tuple[Watch, ...], external_id: Any) -> str | None:
     for watch in watches:
         for region in watch.regions:
             if region not in known:
-                close = difflib.get_close_matches(region, sorted(known), n=1)
-                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                hint = suggest(region, known)
                 raise ConfigError(f'watch "{watch.name}": unknown region "{region}"{hint}')
     members = [w.name for w in watches if any(not a.is_self for a in w.accounts)]
     if external_id is None:
@@ -257,12 +257,12 @@ def load_app_config(raw: Any) -> AppConfig:
     for key in raw:
         if key not in KEYS:
             raise ConfigError(f'amiwatch: unknown key "{key}" (known: {", ".join(KEYS)})')
-    schedule = parse_schedule(raw.get("schedule", "rate(1 hour)"))
+    schedule = parse_schedule(raw.get("schedule", defaults.SCHEDULE))
     gap = schedule.longest_gap_minutes
-    bus_name = raw.get("busName", "amiwatch")
+    bus_name = raw.get("busName", defaults.BUS_NAME)
     if not isinstance(bus_name, str) or not BUS_NAME.match(bus_name) or bus_name == "default":
         raise ConfigError(f"amiwatch.busName {json.dumps(bus_name)} is not a custom bus name")
-    log_days = raw.get("logRetentionDays", 90)
+    log_days = raw.get("logRetentionDays", defaults.LOG_RETENTION_DAYS)
     if log_days not in LOG_RETENTION:
         raise ConfigError(f"amiwatch.logRetentionDays must be one of {sorted(LOG_RETENTION)}")
     watches = parse_watches(raw.get("watches"))
@@ -279,17 +279,19 @@ def load_app_config(raw: Any) -> AppConfig:
         schedule=schedule.expression,
         bus_name=bus_name,
         emails=_emails(raw.get("emails", [])),
-        archive_retention_days=_int(raw, "archiveRetentionDays", 365, 0, 36500),
+        archive_retention_days=_int(
+            raw, "archiveRetentionDays", defaults.ARCHIVE_RETENTION_DAYS, 0, 36500
+        ),
         log_retention_days=log_days,
-        memory_mb=_int(raw, "memoryMb", 1024, 256, 10240),
-        timeout_seconds=_int(raw, "timeoutSeconds", 900, 60, 900),
+        memory_mb=_int(raw, "memoryMb", defaults.MEMORY_MB, 256, 10240),
+        timeout_seconds=_int(raw, "timeoutSeconds", defaults.TIMEOUT_SECONDS, 60, 900),
         heartbeat=_heartbeat(raw, gap),
         slack=_channel(raw, "slack", SLACK_KEYS),
         teams=_channel(raw, "teams", TEAMS_KEYS),
         chat_changes=_chat_changes(raw),
-        digest_threshold=_int(raw, "digestThreshold", DEFAULT_DIGEST_THRESHOLD, 1, 100000),
+        digest_threshold=_int(raw, "digestThreshold", defaults.DIGEST_THRESHOLD, 1, 100000),
         external_id=external_id,
         # No more than the targets need: fresh accounts may only have 10 to give.
-        concurrency=_int(raw, "concurrency", min(10, count), 1, 1000),
+        concurrency=_int(raw, "concurrency", min(defaults.MAX_CONCURRENCY_DEFAULT, count), 1, 1000),
         flexible_window_minutes=_int(raw, "flexibleWindowMinutes", window_default, 0, 1440),
     )

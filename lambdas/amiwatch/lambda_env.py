@@ -1,4 +1,4 @@
-"""The Lambda's environment, read once into a typed object."""
+"""The Lambda's environment (what the stack sets), read once into a typed object."""
 
 from __future__ import annotations
 
@@ -9,18 +9,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from amiwatch.chat import chat_changes
-from amiwatch.config import (
-    SELF,
-    AccountRef,
-    ConfigError,
-    Watch,
-    load_watches_file,
-    parse_watches,
-)
-from amiwatch.notices import CHAT, TOPIC, NoticePolicy
+from amiwatch import defaults
+from amiwatch.errors import ConfigError
+from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy, chat_changes
+from amiwatch.watch_config import load_watches_file, parse_watches
+from amiwatch.watches import SELF, AccountRef, Watch
 
-DEFAULT_LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute
 TargetRef = tuple[Watch, AccountRef, str]
 REQUIRED_ENV = ("AMIWATCH_TABLE", "AMIWATCH_TOPIC_ARN", "AMIWATCH_BUS_NAME", "AWS_REGION")
 
@@ -39,7 +33,7 @@ class Settings:
     topic_arn: str
     bus_name: str
     region: str
-    lease_seconds: int = DEFAULT_LEASE_SECONDS
+    lease_seconds: int = defaults.LEASE_SECONDS
     chat_topic_arn: str | None = None
     notices: NoticePolicy = field(default_factory=NoticePolicy)
     external_id: str | None = None
@@ -57,7 +51,7 @@ class Settings:
             topic_arn=env["AMIWATCH_TOPIC_ARN"],
             bus_name=env["AMIWATCH_BUS_NAME"],
             region=env["AWS_REGION"],
-            lease_seconds=int(env.get("AMIWATCH_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)),
+            lease_seconds=int(env.get("AMIWATCH_LEASE_SECONDS", defaults.LEASE_SECONDS)),
             chat_topic_arn=env.get("AMIWATCH_CHAT_TOPIC_ARN") or None,
             external_id=env.get("AMIWATCH_EXTERNAL_ID") or None,
             notices=notice_policy(

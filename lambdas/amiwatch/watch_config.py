@@ -1,4 +1,4 @@
-"""The user's configuration: watches, validated the same way at `cdk synth` and at Lambda start.
+"""Reading watches from their cdk.json form, the same way at `cdk synth` and at Lambda start.
 
 Every error names the watch and the field at fault, e.g.
 `watch "golden": unknown filter "nmae" (did you mean "name"?)`.
@@ -7,24 +7,30 @@ Every error names the watch and the field at fault, e.g.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from amiwatch import defaults
+from amiwatch.errors import ConfigError
 from amiwatch.filters import DESCRIBE_IMAGES_FILTERS
 from amiwatch.records import CANONICAL_FIELDS
+from amiwatch.watches import SELF, AccountRef, Watch
 
 WATCH_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
+
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+
 IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+
 OWNER_ALIASES = frozenset({"self", "amazon", "aws-marketplace", "aws-backup-vault"})
+
 EXECUTABLE_USER_ALIASES = frozenset({"self", "all"})
+
 BASELINE_MODES = ("silent", "events")
-DEFAULT_IGNORE_FIELDS = ("LastLaunchedTime",)
+
 WATCH_KEYS = (
     "name",
     "owners",
@@ -39,112 +45,16 @@ WATCH_KEYS = (
     "regions",
     "accounts",
 )
+
 MAX_WARNING_DAYS = 3650
-SELF = "self"
-DEFAULT_MEMBER_ROLE = "AmiWatchMember"
+
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 
 
-class ConfigError(ValueError):
-    """A configuration mistake, with a message that names the watch and the field."""
-
-
-@dataclass(frozen=True)
-class AccountRef:
-    """An account a watch looks into: the watcher's own ("self"), or a member reached by role."""
-
-    id: str = SELF
-    role_name: str = DEFAULT_MEMBER_ROLE
-
-    @property
-    def is_self(self) -> bool:
-        return self.id == SELF
-
-    def role_arn(self, partition: str = "aws") -> str:
-        """The member role the watcher assumes (with the external id) to read this account."""
-        return f"arn:{partition}:iam::{self.id}:role/{self.role_name}"
-
-    def to_config(self) -> str | dict[str, str]:
-        return SELF if self.is_self else {"id": self.id, "roleName": self.role_name}
-
-
-@dataclass(frozen=True)
-class Watch:
-    """One named scope of DescribeImages, and how its changes are judged."""
-
-    name: str
-    owners: tuple[str, ...] = ()
-    executable_users: tuple[str, ...] = ()
-    image_ids: tuple[str, ...] = ()
-    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    include_deprecated: bool = True
-    include_disabled: bool = True
-    deprecation_warning_days: int = 0
-    ignore_fields: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_IGNORE_FIELDS))
-    baseline: str = "silent"
-    regions: tuple[str, ...] = ()  # empty: the watcher's own region
-    accounts: tuple[AccountRef, ...] = (AccountRef(),)
-
-    def targets(self, home_region: str) -> list[tuple[AccountRef, str]]:
-        """Every (account, region) this watch scans: one independent run each."""
-        return [(a, r) for a in self.accounts for r in (self.regions or (home_region,))]
-
-    def describe_images_kwargs(self) -> dict[str, Any]:
-        """The DescribeImages parameters for this watch (without paging parameters)."""
-        kwargs: dict[str, Any] = {
-            "IncludeDeprecated": self.include_deprecated,
-            "IncludeDisabled": self.include_disabled,
-        }
-        if self.owners:
-            kwargs["Owners"] = list(self.owners)
-        if self.executable_users:
-            kwargs["ExecutableUsers"] = list(self.executable_users)
-        if self.image_ids:
-            kwargs["ImageIds"] = list(self.image_ids)
-        if self.filters:
-            kwargs["Filters"] = [{"Name": n, "Values": list(v)} for n, v in self.filters]
-        return kwargs
-
-    def selection_digest(self) -> str:
-        """Which images the watch selects (owners, users, ids, filters, include flags), hashed.
-
-        Order-insensitive, so reordering a list is not an edit. The snapshot remembers it; a run
-        that finds it changed records images that entered or left only by the edit silently.
-        """
-        selection = {
-            "owners": sorted(self.owners),
-            "executableUsers": sorted(self.executable_users),
-            "imageIds": sorted(self.image_ids),
-            "filters": sorted([n, sorted(v)] for n, v in self.filters),
-            "includeDeprecated": self.include_deprecated,
-            "includeDisabled": self.include_disabled,
-        }
-        canonical = json.dumps(selection, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The cdk.json form of this watch; `parse_watch(w.to_dict()) == w`."""
-        scope = {
-            "owners": list(self.owners),
-            "executableUsers": list(self.executable_users),
-            "imageIds": list(self.image_ids),
-            "filters": {n: list(v) for n, v in self.filters},
-        }
-        return {
-            "name": self.name,
-            **{key: value for key, value in scope.items() if value},
-            "includeDeprecated": self.include_deprecated,
-            "includeDisabled": self.include_disabled,
-            "deprecationWarningDays": self.deprecation_warning_days,
-            "ignoreFields": sorted(self.ignore_fields),
-            "baseline": self.baseline,
-            **({"regions": list(self.regions)} if self.regions else {}),
-            "accounts": [a.to_config() for a in self.accounts],
-        }
-
-
-def _suggest(word: str, choices: Sequence[str] | frozenset[str]) -> str:
+def suggest(word: str, choices: Sequence[str] | frozenset[str]) -> str:
+    """` (did you mean "x"?)` when a known word is close, else nothing."""
     close = difflib.get_close_matches(word, sorted(choices), n=1)
     return f' (did you mean "{close[0]}"?)' if close else ""
 
@@ -163,7 +73,7 @@ class _WatchReader:
     def check_keys(self) -> None:
         for key in self.raw:
             if key not in WATCH_KEYS:
-                raise self.fail(f'unknown key "{key}"{_suggest(key, WATCH_KEYS)}')
+                raise self.fail(f'unknown key "{key}"{suggest(key, WATCH_KEYS)}')
 
     def string_list(
         self, key: str, pattern: re.Pattern[str], aliases: frozenset[str]
@@ -197,7 +107,7 @@ class _WatchReader:
                 if len(name) == len("tag:"):
                     raise self.fail('filter "tag:" needs a tag key, e.g. "tag:team"')
             elif name not in DESCRIBE_IMAGES_FILTERS:
-                hint = _suggest(name, DESCRIBE_IMAGES_FILTERS)
+                hint = suggest(name, DESCRIBE_IMAGES_FILTERS)
                 raise self.fail(f'unknown filter "{name}"{hint}')
             if not isinstance(values, list) or not values:
                 raise self.fail(f'filter "{name}" needs a non-empty list of values')
@@ -217,12 +127,12 @@ class _WatchReader:
         return value
 
     def ignore_fields(self) -> frozenset[str]:
-        value = self.raw.get("ignoreFields", list(DEFAULT_IGNORE_FIELDS))
+        value = self.raw.get("ignoreFields", list(defaults.IGNORE_FIELDS))
         if not isinstance(value, list):
             raise self.fail('"ignoreFields" must be a list of DescribeImages field names')
         for item in value:
             if item not in CANONICAL_FIELDS or item == "ImageId":
-                hint = _suggest(str(item), CANONICAL_FIELDS)
+                hint = suggest(str(item), CANONICAL_FIELDS)
                 raise self.fail(f'"ignoreFields" has unknown field {json.dumps(item)}{hint}')
         return frozenset(value)
 
@@ -253,7 +163,7 @@ class _WatchReader:
         where = f'"accounts"[{i}]'
         if not isinstance(item, dict) or set(item) - {"id", "roleName"}:
             raise self.fail(f'{where} must be "self" or {{"id", "roleName"}}')
-        account_id, role = item.get("id"), item.get("roleName", DEFAULT_MEMBER_ROLE)
+        account_id, role = item.get("id"), item.get("roleName", defaults.MEMBER_ROLE)
         if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
             raise self.fail(
                 f"{where}.id must be a 12-digit account id, got {json.dumps(account_id)}"
@@ -263,7 +173,7 @@ class _WatchReader:
         return AccountRef(account_id, role)
 
     def baseline(self) -> str:
-        value = self.raw.get("baseline", "silent")
+        value = self.raw.get("baseline", defaults.BASELINE)
         if value not in BASELINE_MODES:
             raise self.fail(f'"baseline" must be "silent" or "events", got {json.dumps(value)}')
         return str(value)

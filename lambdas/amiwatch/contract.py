@@ -1,4 +1,8 @@
-"""The event contract: each Change becomes one EventBridge entry and one SNS message."""
+"""The event contract: change kinds, reasons, where a watch runs, one change, and its event.
+
+Subscribers build on this: a Change becomes one EventBridge entry (`build_event`) whose detail is
+also the `default` message of its SNS notice (see sns_messages). docs/events.md documents it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,59 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from amiwatch.diff import Change, ChangeKind
-from amiwatch.records import format_time
+from amiwatch.records import ImageRecord, format_time
+
+
+class ChangeKind(StrEnum):
+    """The kinds of change a subscriber can receive."""
+
+    NEW = "new"
+    AVAILABLE = "available"
+    FAILED = "failed"
+    DISABLED = "disabled"
+    DEREGISTERED = "deregistered"
+    DEPRECATED = "deprecated"
+    DEPRECATION_SCHEDULED = "deprecation-scheduled"
+    DEPRECATION_IMMINENT = "deprecation-imminent"
+    UPDATED = "updated"
+    LEFT_WATCH = "left-watch"
+
+
+# Why a change was reported: the `reason` field of every event.
+REASONS = (
+    "first-seen",
+    "matches-again",
+    "no-longer-matches",
+    "state",
+    "vanished",
+    "deprecation-time-passed",
+    "deprecation-time-set",
+    "deprecation-time-changed",
+    "within-warning-window",
+    "fields-changed",
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of one image. `revision` and `discriminator` pin it for the eventId."""
+
+    kind: ChangeKind
+    image: ImageRecord
+    reason: str
+    revision: int
+    discriminator: str
+    previous: Mapping[str, Any] | None = None
+    changed_fields: tuple[str, ...] = ()
+
 
 EVENT_VERSION = "1"
+
 SOURCE = "amiwatch"
+
 DETAIL_TYPES = {
     ChangeKind.NEW: "AMI New",
     ChangeKind.AVAILABLE: "AMI Available",
@@ -26,20 +76,6 @@ DETAIL_TYPES = {
     ChangeKind.UPDATED: "AMI Updated",
     ChangeKind.LEFT_WATCH: "AMI Left Watch",
 }
-MAX_SUBJECT = 100
-# String message attributes of every per-change SNS message (state_reason_code only when there
-# is one; delivery is "each", or "digested" in a run that sent a digest instead).
-MESSAGE_ATTRIBUTES = (
-    "change",
-    "watch",
-    "region",
-    "account",
-    "image_id",
-    "owner_id",
-    "state",
-    "state_reason_code",
-    "delivery",
-)
 
 
 @dataclass(frozen=True)
@@ -57,12 +93,13 @@ class Target:
 
 @dataclass(frozen=True)
 class OutgoingEvent:
-    """One change, ready for the bus (its SNS messages are planned by `notices`)."""
+    """One change, ready for the bus (its SNS messages are planned by `sns_messages`)."""
 
     event_id: str
     image_id: str
     detail: dict[str, Any]
     eventbridge_entry: dict[str, Any]
+    change: Change
 
 
 def event_id(target: Target, change: Change) -> str:
@@ -106,48 +143,4 @@ def build_event(
         "EventBusName": bus_name,
         "Time": detected_at,
     }
-    return OutgoingEvent(eid, change.image.image_id, detail, entry)
-
-
-def subject(detail: Mapping[str, Any]) -> str:
-    """`[amiwatch] AMI Failed: <name> (<id>) <region>`: ASCII, at most 100 characters."""
-    image = detail["image"]
-    head = f"[amiwatch] {DETAIL_TYPES[ChangeKind(detail['change'])]}: "
-    tail = f" ({image['ImageId']}) {detail['region']}"
-    name = _ascii(image.get("Name") or "unnamed")
-    room = MAX_SUBJECT - len(head) - len(tail)
-    if len(name) > room:
-        name = name[: max(room - 3, 0)] + "..."
-    return _ascii(head + name + tail)[:MAX_SUBJECT]
-
-
-def message_attributes(detail: Mapping[str, Any], delivery: str) -> dict[str, dict[str, str]]:
-    """String attributes that SNS subscription filter policies can match on (MESSAGE_ATTRIBUTES)."""
-    image = detail["image"]
-    reason = image.get("StateReason") or {}
-    values = {
-        "change": detail["change"],
-        "watch": detail["watch"],
-        "region": detail["region"],
-        "account": detail["account"],
-        "image_id": image["ImageId"],
-        "owner_id": image.get("OwnerId"),
-        "state": image.get("State"),
-        "state_reason_code": reason.get("Code"),
-        "delivery": delivery,
-    }
-    return {
-        key: string_attribute(str(value))
-        for key, value in values.items()
-        if value not in (None, "")
-    }
-
-
-def string_attribute(value: str) -> dict[str, str]:
-    """An SNS message attribute of type String."""
-    return {"DataType": "String", "StringValue": value}
-
-
-def _ascii(text: str) -> str:
-    # SNS subjects allow printable ASCII only: no line breaks or control characters.
-    return "".join(c if " " <= c <= "~" else "?" for c in text)
+    return OutgoingEvent(eid, change.image.image_id, detail, entry, change)

@@ -1,8 +1,10 @@
-"""The SNS messages a run sends: one per change on the topic, chat notifications, and digests.
+"""The SNS messages a run sends, and what subscribers filter them by.
 
-Busy runs (more changes than the digest threshold) still send every change to EventBridge and
-one message per change to the topic, marked `delivery=digested` so the stack's email
-subscriptions skip them; people get ONE digest instead, by email and in chat.
+One message per change on the topic (subject, string attributes, the detail as `default` and
+plain text as `email`), chat notifications on the chat topic, and digests: busy runs (more
+changes than the digest threshold) still send every change to EventBridge and one message per
+change to the topic, marked `delivery=digested` so the stack's email subscriptions skip them;
+people get ONE digest instead, by email and in chat.
 """
 
 from __future__ import annotations
@@ -13,21 +15,93 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from amiwatch.chat import DEFAULT_CHAT_CHANGES, change_notification, digest_notification, wants_chat
-from amiwatch.events import (
-    EVENT_VERSION,
-    OutgoingEvent,
-    Target,
-    message_attributes,
-    string_attribute,
-    subject,
-)
+from amiwatch import defaults
+from amiwatch.chat import change_notification, digest_notification, wants_chat
+from amiwatch.contract import DETAIL_TYPES, EVENT_VERSION, ChangeKind, OutgoingEvent, Target
+from amiwatch.errors import ConfigError
 from amiwatch.mail import change_email, digest_email
 from amiwatch.tally import Tally
 
+MAX_SUBJECT = 100
+
+# String message attributes of every per-change SNS message (state_reason_code only when there
+# is one; delivery is "each", or "digested" in a run that sent a digest instead).
+MESSAGE_ATTRIBUTES = (
+    "change",
+    "watch",
+    "region",
+    "account",
+    "image_id",
+    "owner_id",
+    "state",
+    "state_reason_code",
+    "delivery",
+)
+
+
+def subject(detail: Mapping[str, Any]) -> str:
+    """`[amiwatch] AMI Failed: <name> (<id>) <region>`: ASCII, at most 100 characters."""
+    image = detail["image"]
+    head = f"[amiwatch] {DETAIL_TYPES[ChangeKind(detail['change'])]}: "
+    tail = f" ({image['ImageId']}) {detail['region']}"
+    name = _ascii(image.get("Name") or "unnamed")
+    room = MAX_SUBJECT - len(head) - len(tail)
+    if len(name) > room:
+        name = name[: max(room - 3, 0)] + "..."
+    return _ascii(head + name + tail)[:MAX_SUBJECT]
+
+
+def message_attributes(detail: Mapping[str, Any], delivery: str) -> dict[str, dict[str, str]]:
+    """String attributes that SNS subscription filter policies can match on (MESSAGE_ATTRIBUTES)."""
+    image = detail["image"]
+    reason = image.get("StateReason") or {}
+    values = {
+        "change": detail["change"],
+        "watch": detail["watch"],
+        "region": detail["region"],
+        "account": detail["account"],
+        "image_id": image["ImageId"],
+        "owner_id": image.get("OwnerId"),
+        "state": image.get("State"),
+        "state_reason_code": reason.get("Code"),
+        "delivery": delivery,
+    }
+    return {
+        key: string_attribute(str(value))
+        for key, value in values.items()
+        if value not in (None, "")
+    }
+
+
+def string_attribute(value: str) -> dict[str, str]:
+    """An SNS message attribute of type String."""
+    return {"DataType": "String", "StringValue": value}
+
+
+def _ascii(text: str) -> str:
+    # SNS subjects allow printable ASCII only: no line breaks or control characters.
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
+
+
+CHAT_SELECTORS = tuple(kind.value for kind in ChangeKind) + tuple(
+    f"updated:{field}" for field in ("Public",)
+)
+
+
+def chat_changes(values: Any, where: str) -> frozenset[str]:
+    """Validate a list of chat selectors (change kinds, or `updated:Public`)."""
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{where} must be a list of change kinds")
+    unknown = [v for v in values if v not in CHAT_SELECTORS]
+    if unknown:
+        raise ConfigError(
+            f'{where}: unknown change "{unknown[0]}" (known: {", ".join(CHAT_SELECTORS)})'
+        )
+    return frozenset(values)
+
+
 TOPIC, CHAT = "topic", "chat"
 EACH, DIGESTED, DIGEST = "each", "digested", "digest"
-DEFAULT_DIGEST_THRESHOLD = 20
 PER_IMAGE_ATTRIBUTES = ("image_id", "owner_id", "state", "state_reason_code")
 
 
@@ -36,8 +110,8 @@ class NoticePolicy:
     """Who hears about what: chat on or off, which changes reach chat, when to digest."""
 
     chat: bool = False
-    chat_changes: frozenset[str] = field(default_factory=lambda: frozenset(DEFAULT_CHAT_CHANGES))
-    digest_threshold: int = DEFAULT_DIGEST_THRESHOLD
+    chat_changes: frozenset[str] = field(default_factory=lambda: frozenset(defaults.CHAT_CHANGES))
+    digest_threshold: int = defaults.DIGEST_THRESHOLD
 
 
 @dataclass(frozen=True)

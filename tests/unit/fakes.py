@@ -1,0 +1,129 @@
+"""In-memory implementations of the pipeline's ports, so unit tests run the real `run_watch`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from amiwatch.contract import OutgoingEvent
+from amiwatch.ports import Lookup, PublishReport
+from amiwatch.records import ImageRecord, format_time
+from amiwatch.snapshot import Snapshot, StoredImage
+from amiwatch.sns_messages import Notice
+from amiwatch.watches import Watch
+
+
+@dataclass
+class ListScan:
+    """A complete scan of a fixed list of records."""
+
+    records: list[ImageRecord]
+    pages: int = 1
+    skipped: int = 0
+    missing_ids: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        return iter(self.records)
+
+
+@dataclass
+class ListImages:
+    """ImageSource: `listed` is what the watch's scan returns; `elsewhere` exists but is not
+    listed (what a lookup by id finds); any other id is gone."""
+
+    listed: list[ImageRecord]
+    elsewhere: list[ImageRecord] = field(default_factory=list)
+
+    def scan(self, watch: Watch) -> ListScan:
+        return ListScan(list(self.listed))
+
+    def lookup(self, image_ids: Sequence[str]) -> Lookup:
+        existing = {r.image_id: r for r in [*self.listed, *self.elsewhere]}
+        return Lookup({i: existing.get(i) for i in image_ids}, calls=1 if image_ids else 0)
+
+
+class Crash(RuntimeError):
+    """The run died here (a Lambda timeout, an OOM)."""
+
+
+@dataclass
+class MemoryStore:
+    """SnapshotStore in memory: shards are really encoded and decoded, records kept as given.
+    `crash_before_shards` makes the next save of shards die after the records were written."""
+
+    shards: dict[int, bytes] = field(default_factory=dict)
+    shard_count: int = 1
+    stored: dict[str, StoredImage] = field(default_factory=dict)
+    baselined: bool = False
+    selection: str | None = None
+    last_run_at: str | None = None
+    lease: str | None = None
+    crash_before_shards: bool = False
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """What the next run will load."""
+        return Snapshot.from_shards(self.shards.values(), self.shard_count)
+
+    def acquire_lease(self, owner: str, now: datetime, seconds: int) -> bool:
+        if self.lease not in (None, owner):
+            return False
+        self.lease = owner
+        return True
+
+    def confirm_lease(self, owner: str, now: datetime, seconds: int) -> None:
+        assert self.lease == owner
+
+    def release_lease(self, owner: str) -> None:
+        if self.lease == owner:
+            self.lease = None
+
+    def load(self) -> Snapshot | None:
+        if not self.baselined:
+            return None
+        loaded = self.snapshot
+        loaded.selection, loaded.last_run_at = self.selection, self.last_run_at
+        return loaded
+
+    def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]:
+        return {i: self.stored[i] for i in image_ids if i in self.stored}
+
+    def save_images(self, stored: Mapping[str, StoredImage], now: datetime) -> None:
+        self.stored.update(stored)
+
+    def save_snapshot(
+        self,
+        shards: Mapping[int, bytes],
+        snapshot: Snapshot,
+        owner: str,
+        now: datetime,
+        *,
+        succeeded: bool,
+    ) -> None:
+        if self.crash_before_shards:
+            self.crash_before_shards = False
+            raise Crash("the run died after writing records, before writing shards")
+        self.shards.update(shards)
+        self.shard_count = snapshot.shard_count
+        self.baselined = True
+        self.selection, self.last_run_at = snapshot.selection, format_time(now)
+
+
+@dataclass
+class RecordingPublisher:
+    """Publisher that accepts what `deliver` says (the bus and every notice alike), and keeps
+    every event it was handed."""
+
+    deliver: Callable[[OutgoingEvent], bool] = lambda event: True
+    events: list[OutgoingEvent] = field(default_factory=list)
+
+    def publish(self, events: Sequence[OutgoingEvent], notices: Sequence[Notice]) -> PublishReport:
+        self.events.extend(events)
+        report = PublishReport()
+        for event in events:
+            if self.deliver(event):
+                report.accepted.add(event.event_id)
+            else:
+                report.failed[event.event_id] = "PutEvents: refused by the test"
+        return report
