@@ -15,11 +15,17 @@ import importlib.util
 import re
 import shutil
 from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import ILocalBundling
 
 from amiwatch.aws.clients import RUNTIME_SERVICES
 from amiwatch.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+LAMBDAS_DIR = ROOT / "lambdas"
+WATCHES_FILE = "watches.json"
 REQUIREMENTS = ROOT / "requirements.txt"
 PINNED = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==([^\s;#]+)")
 # The SDK and everything it imports at run time (all pure Python), as import names.
@@ -89,3 +95,23 @@ def _botocore_data_filter(data: Path):  # type: ignore[no-untyped-def]
         return skipped
 
     return ignore
+
+
+@jsii.implements(ILocalBundling)
+class LambdaSources:
+    """Local bundling without Docker or network: the pinned SDK, our package, the watch list."""
+
+    def __init__(self, watches_document: str) -> None:
+        self.watches_document = watches_document
+
+    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
+        out = Path(output_dir)
+        bundle_sdk(out)
+        shutil.copytree(
+            LAMBDAS_DIR / "amiwatch",
+            out / "amiwatch",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            dirs_exist_ok=True,
+        )
+        (out / WATCHES_FILE).write_text(self.watches_document, encoding="utf-8")
+        return True

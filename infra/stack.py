@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnElement, CfnOutput, Stack
 from constructs import Construct
 
 from infra.cdk_json import AppConfig
+from infra.concern import Concern, make_unique_id
 from infra.watcher import AmiWatcher
 
 # The member role's default trust pattern (`<name>-*`) relies on this stack name.
@@ -39,3 +40,11 @@ class AmiWatchStack(Stack):
         for logical_id, (value, description) in outputs.items():
             CfnOutput(self, logical_id, value=value, description=description)
         self.watcher = watcher
+
+    def _allocate_logical_id(self, cfn_element: CfnElement) -> str:
+        """Logical ids from the path without Concern segments: grouping resources by concern
+        must not make CloudFormation replace the table, topics or the named bus."""
+        scopes = cfn_element.node.scopes
+        paths = [scope.node.path for scope in scopes]
+        inside = scopes[paths.index(self.node.path) + 1 :]
+        return make_unique_id([s.node.id for s in inside if not isinstance(s, Concern)])

@@ -168,5 +168,6 @@ def test_a_weekly_schedule_synthesizes_without_a_heartbeat_and_says_why(tmp_path
     assert alarms  # the other alarms stay
     assert not [a for a in alarms.values() if a["Properties"].get("MetricName") == "SuccessfulRuns"]
     Annotations.from_stack(stack).has_warning(
-        "/AmiWatch/Watcher", Match.string_like_regexp("leaves more than 3 days between runs")
+        "/AmiWatch/Watcher/Monitoring",
+        Match.string_like_regexp("leaves more than 3 days between runs"),
     )

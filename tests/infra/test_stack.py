@@ -340,3 +340,12 @@ def test_cfn_lint_finds_nothing(synthesized):
     )
 
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_every_resource_of_the_0_2_template_keeps_its_logical_id(synthesized):
+    # A changed logical id makes CloudFormation replace the resource: a new table (the snapshot
+    # lost), new topics (subscriptions lost), or a failed deploy for the named bus and registry.
+    before = json.loads((Path(__file__).parent / "logical_ids_v0_2.json").read_text())
+    now = {k: v["Type"] for k, v in synthesized.template["Resources"].items()}
+
+    assert {k: now.get(k) for k in before} == before

@@ -1,0 +1,137 @@
+"""Monitoring: the alarm topic and the alarms an operator needs, each meaning something is wrong."""
+
+from __future__ import annotations
+
+import math
+
+import aws_cdk as cdk
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from amiwatch.watches import SELF
+from infra.cdk_json import AppConfig
+from infra.concern import Concern
+from infra.schedule import Heartbeat
+from infra.triggers import target_id
+
+
+class Monitoring(Concern):
+    """Errors, throttles, duration, dead letters, target failures, and a heartbeat per target."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: AppConfig,
+        key: kms.IKey,
+        function: lambda_.Function,
+        dead_letter_queue: sqs.Queue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.function = function
+        self.dead_letter_queue = dead_letter_queue
+        self.alarm_topic = sns.Topic(
+            self, "AlarmTopic", display_name="amiwatch alarms", master_key=key, enforce_ssl=True
+        )
+        self.alarms = self._alarms()
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        five_minutes = Duration.minutes(5)
+        fn = self.function
+        timeout_ms = self.config.timeout_seconds * 1000
+        alarms = [
+            self._alarm("Errors", fn.metric_errors(period=five_minutes, statistic="Sum"), 1,
+                        "The watcher failed (a watch could not run, or events were not delivered)"),
+            self._alarm("Throttles", fn.metric_throttles(period=five_minutes, statistic="Sum"), 1,
+                        "The watcher was throttled: more targets ran at once than its "
+                        f"reserved concurrency ({self.config.concurrency}) allows"),
+            self._alarm("DurationNearTimeout",
+                        fn.metric_duration(period=five_minutes, statistic="Maximum"),
+                        math.floor(timeout_ms * 0.8), "A run used more than 80% of its timeout"),
+            self._alarm("DeadLetters",
+                        self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                            period=five_minutes, statistic="Maximum"),
+                        1, "A failed invocation landed in the dead-letter queue"),
+        ]  # fmt: skip
+        alarms.append(self._alarm(
+            "TargetFailures", cloudwatch.Metric(
+                namespace="amiwatch", metric_name="TargetFailures",
+                dimensions_map={"service": "amiwatch"}, statistic="Sum", period=five_minutes),
+            1, "A target (watch, account, region) could not run: role, region or permissions",
+        ))  # fmt: skip
+        heartbeat = self.config.heartbeat
+        if heartbeat is None:
+            cdk.Annotations.of(self).add_warning_v2(
+                "amiwatch:no-heartbeat",
+                f'schedule "{self.config.schedule}" leaves more than 3 days between runs: '
+                "CloudWatch cannot watch two such gaps (7 days at most), so there is no "
+                '"no successful run" alarm; failed runs still raise Errors and TargetFailures.',
+            )
+            return alarms
+        alarms.extend(
+            self._heartbeat(heartbeat, watch.name, account.id, region)
+            for watch, account, region in self.config.targets()
+        )
+        return alarms
+
+    def _heartbeat(
+        self, heartbeat: Heartbeat, watch: str, account: str, region: str | None
+    ) -> cloudwatch.Alarm:
+        dimensions = {
+            "service": "amiwatch",
+            "watch": watch,
+            "account": Aws.ACCOUNT_ID if account == SELF else account,
+            "region": region or Aws.REGION,
+        }
+        metric = cloudwatch.Metric(
+            namespace="amiwatch",
+            metric_name="SuccessfulRuns",
+            dimensions_map=dimensions,
+            statistic="Sum",
+            period=Duration.minutes(heartbeat.period_minutes),
+        )
+        where = f"account {account}, region {region or 'of the stack'}"
+        hours = heartbeat.period_minutes * heartbeat.periods / 60
+        return self._alarm(
+            f"NoSuccessfulRun-{target_id(watch, account, region)}", metric, 1,
+            f'Watch "{watch}" ({where}) had no successful run in {hours:g} hours (two of the '
+            "schedule's longest gaps, and one alarm period)",
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+            periods=heartbeat.periods,
+        )  # fmt: skip
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        *,
+        comparison: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+        periods: int = 1,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            f"Alarm{name}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+            alarm_description=f"amiwatch: {description}",
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.alarm_topic))
+        return alarm
