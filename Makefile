@@ -46,7 +46,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n 2 --dist loadgroup tests
 
 ## bench: watcher vs bare scan at 1k..200k images (~15 min); writes bench/results.json
 bench: $(STAMP)
@@ -58,7 +58,7 @@ bench-targets: $(STAMP)
 	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),)
 
 unit integration infra: $(STAMP)
-	$(BIN)/pytest -q tests/$@
+	$(BIN)/pytest -q -n 2 --dist loadgroup tests/$@
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

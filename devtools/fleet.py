@@ -227,6 +227,7 @@ class FleetState:
     unlisted: set[str] = field(default_factory=set)
     extra: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    page_size: int = PAGE_SIZE  # EC2 may answer fewer images than MaxResults per page
     _pages: dict[tuple[int, int], bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -236,7 +237,7 @@ class FleetState:
             self.page(index)
 
     def pages(self) -> int:
-        return max(1, -(-(self.size + len(self.extra)) // PAGE_SIZE))
+        return max(1, -(-(self.size + len(self.extra)) // self.page_size))
 
     def page(self, index: int, visible: tuple[bool, bool] = (True, True)) -> bytes:
         """Page `index`; `visible` = (IncludeDeprecated, IncludeDisabled) as AWS applies them."""
@@ -244,8 +245,8 @@ class FleetState:
         cached = self._pages.get(key)
         altered = self.hidden or self.unlisted or self.extra
         if cached is None or altered:
-            start = index * PAGE_SIZE
-            stop = min(start + PAGE_SIZE, self.size)
+            start = index * self.page_size
+            stop = min(start + self.page_size, self.size)
             images = [describe_image(i, self.generation) for i in range(start, stop)]
             if index == self.pages() - 1:
                 images += self.extra
@@ -343,9 +344,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve(size: int, port: int = 0) -> tuple[ThreadingHTTPServer, FleetState]:
+def serve(
+    size: int, port: int = 0, page_size: int = PAGE_SIZE
+) -> tuple[ThreadingHTTPServer, FleetState]:
     """Start the server in a background thread; returns it and its state."""
-    state = FleetState(size)
+    state = FleetState(size, page_size=page_size)
     handler = type("FleetHandler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -1,6 +1,10 @@
-"""Test-wide environment: never reach AWS, never load moto's 1,300 built-in AMIs."""
+"""Test-wide environment: never reach AWS, never load moto's 1,300 built-in AMIs. And the fault
+suite's summary line, collected from pytest-xdist workers."""
 
 import os
+from typing import Any
+
+import pytest
 
 os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
@@ -14,3 +18,25 @@ for key, value in {
     os.environ[key] = value
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.faults.ledger import LEDGER, LEDGER_FIELDS
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: hand the ledger to the controller
+        workeroutput["fault_ledger"] = {name: getattr(LEDGER, name) for name in LEDGER_FIELDS}
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    from tests.faults.ledger import LEDGER
+
+    for name, value in getattr(node, "workeroutput", {}).get("fault_ledger", {}).items():
+        setattr(LEDGER, name, getattr(LEDGER, name) + value)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.faults.ledger import LEDGER
+
+    if LEDGER.faults:
+        terminalreporter.write_line(LEDGER.line())

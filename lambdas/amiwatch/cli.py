@@ -1,4 +1,4 @@
-"""`python -m amiwatch`: run the watcher pipeline locally with the ambient AWS credentials."""
+"""`amiwatch`: run the watcher pipeline locally with the ambient AWS credentials."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from amiwatch import defaults
 from amiwatch.aws.clients import client
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
@@ -74,7 +75,7 @@ def _row(detail: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m amiwatch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="amiwatch", description=__doc__)
     parser.add_argument(
         "--config",
         type=Path,
@@ -85,16 +86,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", help="AWS region (default: the ambient one)")
     parser.add_argument("--table", help="DynamoDB table of the snapshot")
     parser.add_argument("--topic-arn", help="SNS topic to publish to")
-    parser.add_argument("--bus-name", default="amiwatch", help="EventBridge bus (default amiwatch)")
+    parser.add_argument(
+        "--bus-name",
+        default=defaults.BUS_NAME,
+        help=f"EventBridge bus (default {defaults.BUS_NAME})",
+    )
     parser.add_argument("--chat-topic-arn", help="SNS topic of the chat channel (optional)")
     parser.add_argument(
         "--chat-changes",
-        help="comma-separated changes that reach chat (default: failed,deregistered,deprecated,"
-        "deprecation-imminent,disabled,updated:Public)",
+        help="comma-separated changes that reach chat "
+        f"(default: {','.join(defaults.CHAT_CHANGES)})",
     )
     parser.add_argument(
         "--digest-threshold",
-        help="more changes than this in one run send people one digest (default 20)",
+        help="more changes than this in one run send people one digest "
+        f"(default {defaults.DIGEST_THRESHOLD})",
     )
     parser.add_argument(
         "--dry-run",
@@ -159,3 +165,8 @@ def _print(result: WatchResult, *, as_json: bool) -> None:
     print(json.dumps(result.summary()))
     if result.events:
         print(render_table([e.detail for e in result.events]))
+
+
+def run() -> None:
+    """The `amiwatch` console script."""
+    raise SystemExit(main())

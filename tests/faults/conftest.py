@@ -27,69 +27,33 @@ from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.contract import Target
 from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.sns_messages import NoticePolicy
 from amiwatch.watch_config import parse_watch
 from amiwatch.watches import Watch
 from devtools.fleet import CHANGE_EVERY, FleetState, image_id, serve
 from devtools.local_aws import ACCOUNT, REGION, LocalAws
 
+from .ledger import LEDGER, Key, Ledger
+
 WATCH = parse_watch({"name": "fleet", "owners": ["self"], "deprecationWarningDays": 0})
 TARGET = Target(WATCH.name, ACCOUNT, REGION)
 T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
-Key = tuple[str, str]  # (ImageId, change)
 GENERATION_ONE_KINDS = ("disabled", "updated", "deprecation-scheduled")
 
 
-def generation_one_changes(size: int = 2500) -> set[Key]:
+# The smallest fleet that still proves each fault: three pages (page faults need a middle page),
+# one change of each generation-1 kind, and enough changes to go through digest mode.
+FLEET_SIZE, FLEET_PAGE = 300, 100
+NOTICES = NoticePolicy(digest_threshold=2)
+
+
+def generation_one_changes(size: int = FLEET_SIZE) -> set[Key]:
     """The changes the fleet's generation 1 makes: every 100th image, one change each."""
     return {
         (image_id(i), GENERATION_ONE_KINDS[(i // CHANGE_EVERY) % 3])
         for i in range(0, size, CHANGE_EVERY)
     }
-
-
-@dataclass
-class Ledger:
-    faults: int = 0
-    expected: int = 0
-    delivered: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    unexpected: int = 0
-
-    def settle(self, name: str, expected: set[Key], received: Received) -> None:
-        """Count this fault's outcome, then fail the test if anything was lost or doubled."""
-        bus, topic = received.ids("bus"), received.ids("topic")
-        lost = {k for k in expected if not bus.get(k) or not topic.get(k)}
-        doubled = {
-            k for k in (*bus, *topic) if len(bus.get(k, ())) > 1 or len(topic.get(k, ())) > 1
-        }
-        extra = (set(bus) | set(topic)) - expected
-        self.faults += 1
-        self.expected += len(expected)
-        self.delivered += len(expected - lost)
-        self.lost += len(lost)
-        self.duplicated += len(doubled)
-        self.unexpected += len(extra)
-        assert not lost, f"{name}: lost {sorted(lost)[:5]}"
-        assert not doubled, f"{name}: delivered under several eventIds {sorted(doubled)[:5]}"
-        assert not extra, f"{name}: false alarms {sorted(extra)[:5]}"
-        assert bus == topic, f"{name}: the two channels disagree"
-
-    def line(self) -> str:
-        return (
-            f"fault suite: {self.faults} faults tried, {self.expected} changes expected, "
-            f"{self.delivered} delivered, {self.lost} lost, {self.duplicated} duplicated, "
-            f"{self.unexpected} unexpected"
-        )
-
-
-LEDGER = Ledger()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if LEDGER.faults:
-        terminalreporter.write_line(LEDGER.line())
 
 
 @dataclass
@@ -149,7 +113,7 @@ class Rig:
             events or self.aws.client("events"), sns or self.aws.client("sns"), self.aws.topics()
         )
         images = Ec2Images(ec2 or self.ec2())
-        ports = WatchPorts(images, self.aws.bus_name, store or self.store(ddb), publisher)
+        ports = WatchPorts(images, self.aws.bus_name, store or self.store(ddb), publisher, NOTICES)
         try:
             return run_watch(self.watch, TARGET, ports, now, owner=owner)
         finally:
@@ -163,7 +127,7 @@ class Rig:
 
 @pytest.fixture
 def rig() -> Iterator[Rig]:
-    server, state = serve(2500)
+    server, state = serve(FLEET_SIZE, page_size=FLEET_PAGE)
     with mock_aws():
         aws = LocalAws.provision()
         yield Rig(aws, state, f"http://127.0.0.1:{server.server_address[1]}", Received(aws))

@@ -133,10 +133,15 @@ def test_synth_of_a_bad_cdk_json_exits_with_the_message_and_no_traceback():
     )
 
 
+def small_context(**amiwatch: object) -> dict:
+    """The real cdk.json context (feature flags) with one plain watch: a quick synth."""
+    return {**json.loads(json.dumps(TEST_CONTEXT)), "amiwatch": {"watches": [GOLDEN], **amiwatch}}
+
+
 def test_an_unacknowledged_nag_finding_fails_synth(tmp_path):
     from app import build_app
 
-    app = build_app(context=json.loads(json.dumps(TEST_CONTEXT)), outdir=str(tmp_path))
+    app = build_app(context=small_context(), outdir=str(tmp_path))
     sns.Topic(app.node.find_child("AmiWatch"), "PlainTopic")  # no KMS, no SSL enforcement
 
     with pytest.raises(Exception, match="ValidationFailed"):
@@ -159,9 +164,7 @@ def test_a_weekly_schedule_synthesizes_without_a_heartbeat_and_says_why(tmp_path
 
     from app import build_app
 
-    context = json.loads(json.dumps(TEST_CONTEXT))
-    context["amiwatch"]["schedule"] = "cron(0 6 ? * MON *)"
-    app = build_app(context=context, outdir=str(tmp_path))
+    app = build_app(context=small_context(schedule="cron(0 6 ? * MON *)"), outdir=str(tmp_path))
     stack = app.node.find_child("AmiWatch")
 
     alarms = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm")

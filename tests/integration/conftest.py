@@ -52,7 +52,7 @@ def lambda_env(aws: LocalAws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def register(aws: LocalAws, name: str, team: str = "platform") -> str:
-    ec2 = aws.client("ec2")
+    ec2 = aws.shared_client("ec2")
     image_id: str = ec2.register_image(Name=name, Description=f"{name} image")["ImageId"]
     ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": team}])
     return image_id

@@ -39,11 +39,11 @@ def edges(
     notices: NoticePolicy | None = None,
 ) -> WatchPorts:
     return WatchPorts(
-        images=Ec2Images(ec2 or aws.client("ec2")),
+        images=Ec2Images(ec2 or aws.shared_client("ec2")),
         bus_name=aws.bus_name,
-        store=DynamoSnapshotStore(aws.client("dynamodb"), aws.table_name, TARGET),
-        publisher=BusTopicPublisher(events or aws.client("events"), sns or aws.client("sns"),
-                            aws.topics()),
+        store=DynamoSnapshotStore(aws.shared_client("dynamodb"), aws.table_name, TARGET),
+        publisher=BusTopicPublisher(events or aws.shared_client("events"),
+                                    sns or aws.shared_client("sns"), aws.topics()),
         notices=notices or NoticePolicy(),
     )  # fmt: skip
 

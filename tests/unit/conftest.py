@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -92,10 +93,9 @@ class Harness:
             ListImages(list(scan), list(elsewhere)), "amiwatch", self.store, publisher
         )
         self.store.crash_before_shards = not persist_shards
-        try:
+        # What was delivered is persisted; the rest is found again next run.
+        with contextlib.suppress(PublishIncomplete, Crash):
             run_watch(self.watch, TARGET, ports, now, owner=f"run-{now.isoformat()}")
-        except (PublishIncomplete, Crash):
-            pass  # what was delivered is persisted; the rest is found again next run
         return [event.change for event in publisher.events]
 
 

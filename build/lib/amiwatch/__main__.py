@@ -1,0 +1,5 @@
+"""Allows `python -m amiwatch`."""
+
+from amiwatch.cli import main
+
+raise SystemExit(main())

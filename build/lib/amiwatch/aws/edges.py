@@ -1,0 +1,49 @@
+"""One target's run, wired to AWS: EC2 of the target's account and region, the watcher's own
+snapshot table, bus and topics. Clients are built once per warm Lambda and reused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from amiwatch.aws.accounts import TargetClients
+from amiwatch.aws.clients import client
+from amiwatch.aws.publish import BusTopicPublisher
+from amiwatch.aws.scan import Ec2Images
+from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.contract import Target
+from amiwatch.lambda_env import Settings
+from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.run_result import WatchResult
+from amiwatch.watches import AccountRef, Watch
+
+
+@cache
+def _home_clients(region: str) -> dict[str, Any]:
+    # The snapshot, bus and topics live in the watcher's own account and region.
+    return {name: client(name, region=region) for name in ("dynamodb", "events", "sns")}
+
+
+@cache
+def _target_clients(external_id: str | None, partition: str) -> TargetClients:
+    return TargetClients(external_id, partition)
+
+
+def run_target(
+    settings: Settings, watch: Watch, account: AccountRef, target: Target, owner: str
+) -> WatchResult:
+    """Run one target once; TargetUnavailable when its account or region cannot be read."""
+    home = _home_clients(settings.region)
+    ec2 = _target_clients(settings.external_id, target.partition).ec2(
+        account, target.region, session_name=f"amiwatch-{watch.name}"
+    )
+    ports = WatchPorts(
+        images=Ec2Images(ec2, account, target.region),
+        bus_name=settings.bus_name,
+        store=DynamoSnapshotStore(home["dynamodb"], settings.table_name, target),
+        publisher=BusTopicPublisher(home["events"], home["sns"], settings.topics()),
+        notices=settings.notices,
+    )
+    now = datetime.now(UTC)
+    return run_watch(watch, target, ports, now, owner=owner, lease_seconds=settings.lease_seconds)

@@ -1,0 +1,147 @@
+"""DescribeImages: a watch's images page by page, and images looked up by id.
+
+EC2 answers `InvalidAMIID.NotFound` for a whole call once one id named in `ImageIds` no longer
+exists (a deregistered AMI is purged about an hour after deregistration). Calls by id therefore
+split the batch on that error and retry the halves, so the ids that still exist are always
+answered and the missing ones are isolated by the error *code*, never by parsing its text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from amiwatch.aws.accounts import explain
+from amiwatch.ports import Lookup
+from amiwatch.records import ImageRecord, project_image
+from amiwatch.watches import AccountRef, Watch
+
+PAGE_SIZE = 1000
+IDS_PER_CALL = 1000
+# The codes EC2 uses for "an id in ImageIds does not exist (any more)".
+NOT_FOUND_CODES = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"})
+# A lookup by id ignores the watch's owners and filters: it asks only "does it still exist?".
+LOOKUP_PARAMS = {"IncludeDeprecated": True, "IncludeDisabled": True}
+
+
+Translate = Callable[[Exception], Exception | None]
+
+
+@dataclass
+class Ec2Images:
+    """A target's images in EC2 (the ImageSource port). Errors of the target's own EC2 API that
+    mean "this account cannot be read here" become TargetUnavailable, naming account and region;
+    anything else is raised as it is."""
+
+    ec2: Any
+    account: AccountRef = field(default_factory=AccountRef)
+    region: str = ""
+
+    def scan(self, watch: Watch) -> ImageScan:
+        """The watch's images, page by page."""
+        return ImageScan(self.ec2, watch, self._translate)
+
+    def lookup(self, image_ids: Sequence[str]) -> Lookup:
+        """These images by id (see lookup_images)."""
+        try:
+            return lookup_images(self.ec2, image_ids)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._translate(exc) or exc from exc
+
+    def _translate(self, exc: Exception) -> Exception | None:
+        return explain(exc, self.account, self.region or self.ec2.meta.region_name)
+
+
+@dataclass
+class ImageScan:
+    """Iterates a watch's images page by page; counts what it had to skip.
+
+    A page that fails after botocore's retries raises out of the iteration, so a caller never
+    mistakes a partial scan for a complete one. For a watch with `imageIds`, the ids EC2 no
+    longer knows end up in `missing_ids` and the others are still scanned.
+    """
+
+    ec2: Any
+    watch: Watch
+    translate: Translate = lambda exc: None
+    pages: int = 0
+    skipped: int = 0
+    missing_ids: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        try:
+            yield from self._records()
+        except (ClientError, BotoCoreError) as exc:
+            raise self.translate(exc) or exc from exc
+
+    def _records(self) -> Iterator[ImageRecord]:
+        params = self.watch.describe_images_kwargs()
+        ids = params.pop("ImageIds", None)
+        if ids:
+            query = IdQuery(self.ec2, params)
+            pages = query.pages(ids)
+            self.missing_ids = query.missing
+        else:
+            paginator = self.ec2.get_paginator("describe_images")
+            pages = paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
+        for page in pages:
+            self.pages += 1
+            for raw in page.get("Images", []):
+                record = project_image(raw) if isinstance(raw, dict) else None
+                if record is None:
+                    self.skipped += 1
+                    continue
+                yield record
+
+
+def lookup_images(ec2: Any, image_ids: Sequence[str]) -> Lookup:
+    """Look images up by id, whatever the watch's owners and filters: one call per 1,000 ids,
+    plus a few for each id that no longer exists."""
+    found: dict[str, ImageRecord | None] = dict.fromkeys(image_ids)
+    query = IdQuery(ec2, LOOKUP_PARAMS)
+    for start in range(0, len(image_ids), IDS_PER_CALL):
+        for page in query.pages(image_ids[start : start + IDS_PER_CALL]):
+            for raw in page.get("Images", []):
+                record = project_image(raw) if isinstance(raw, dict) else None
+                if record is not None and record.image_id in found:
+                    found[record.image_id] = record
+    return Lookup(found, query.calls)
+
+
+@dataclass
+class IdQuery:
+    """DescribeImages for explicit ids; ids EC2 does not know end up in `missing`.
+
+    On `InvalidAMIID.NotFound` the batch is split in two and each half asked again, so one
+    purged id among n costs about 2*log2(n) extra calls and never hides the others.
+    """
+
+    ec2: Any
+    params: dict[str, Any]
+    missing: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    def pages(self, ids: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The answer pages for these ids (those that exist and match the params)."""
+        self.calls += 1
+        try:
+            # Several EC2 Describe* calls reject MaxResults together with explicit ids; an id
+            # list bounds the answer. Read every page first: a split must not repeat a page.
+            paginator = self.ec2.get_paginator("describe_images")
+            answer = list(paginator.paginate(ImageIds=list(ids), **self.params))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in NOT_FOUND_CODES:
+                raise
+            if len(ids) == 1:
+                self.missing.append(ids[0])
+                return
+            middle = len(ids) // 2
+            yield from self.pages(ids[:middle])
+            yield from self.pages(ids[middle:])
+            return
+        # An id left out of a successful answer exists but does not match the other criteria
+        # (or, in moto, is gone): not "missing". A lookup treats any id left out as not visible.
+        yield from answer

@@ -1,0 +1,268 @@
+"""The snapshot in DynamoDB: one partition per watch target (see docs/design.md for the layout)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from amiwatch.contract import Target
+from amiwatch.records import PROJECTION, format_time, record_from_fields
+from amiwatch.snapshot import Snapshot, StoredImage
+
+META = "meta"
+SHARD_PREFIX = "shard#"
+IMAGE_PREFIX = "image#"
+TOMBSTONE_TTL = timedelta(days=365)
+BATCH_GET_KEYS = 100
+BATCH_WRITE_ITEMS = 25
+UNPROCESSED_ATTEMPTS = 8
+CONCURRENT_WRITES = 4
+
+
+class LeaseLost(RuntimeError):
+    """Another run of the same watch holds (or took over) the lease."""
+
+
+@dataclass
+class StoreStats:
+    """What the store cost this run, for logs and the benchmark."""
+
+    items_written: int = 0
+    snapshot_bytes_read: int = 0
+
+
+class DynamoSnapshotStore:
+    """Reads and writes one watch target's lease, snapshot shards and stored images."""
+
+    def __init__(self, ddb: Any, table_name: str, target: Target) -> None:
+        self.ddb = ddb
+        self.table = table_name
+        self.pk = f"target#{target.watch}#{target.account}#{target.region}"
+        self.stats = StoreStats()
+
+    def _key(self, sk: str) -> dict[str, Any]:
+        return {"pk": {"S": self.pk}, "sk": {"S": sk}}
+
+    # --- lease ------------------------------------------------------------------------------
+
+    def acquire_lease(self, owner: str, now: datetime, seconds: int) -> bool:
+        """Take the lease unless another live run holds it. False means: someone else is running.
+
+        botocore retries a write whose response was lost; the retry then fails the condition
+        against our own lease. The old item says whose lease it is, so that case still wins.
+        """
+        try:
+            self._set_lease(
+                owner, now, seconds, "attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now"
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                holder = exc.response.get("Item", {}).get("leaseOwner", {}).get("S")
+                return bool(holder == owner)
+            raise
+        return True
+
+    def confirm_lease(self, owner: str, now: datetime, seconds: int) -> None:
+        """Extend our lease before persisting; LeaseLost if it expired and someone took over."""
+        try:
+            self._set_lease(owner, now, seconds, "leaseOwner = :owner")
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise LeaseLost(f"{self.pk}: lease lost before persisting") from exc
+            raise
+
+    def release_lease(self, owner: str) -> None:
+        """Give the lease back so a retry seconds later can run. A no-op if it is not ours."""
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=self._key(META),
+                UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
+                ConditionExpression="leaseOwner = :owner",
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if not _is_condition_failure(exc):
+                raise
+
+    def _set_lease(self, owner: str, now: datetime, seconds: int, condition: str) -> None:
+        values = {":owner": {"S": owner}, ":exp": {"N": str(int(now.timestamp()) + seconds)}}
+        if ":now" in condition:
+            values[":now"] = {"N": str(int(now.timestamp()))}
+        self.ddb.update_item(
+            TableName=self.table,
+            Key=self._key(META),
+            UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :exp",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def load(self) -> Snapshot | None:
+        """The persisted snapshot, or None when the watch has no baseline yet."""
+        meta = self.ddb.get_item(TableName=self.table, Key=self._key(META), ConsistentRead=True)
+        item = meta.get("Item", {})
+        if "baselineAt" not in item:
+            return None
+        blobs = []
+        paginator = self.ddb.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": self.pk}, ":prefix": {"S": SHARD_PREFIX}},
+            ConsistentRead=True,
+        ):
+            for shard in page.get("Items", []):
+                blob = shard["data"]["B"]
+                self.stats.snapshot_bytes_read += len(blob)
+                blobs.append(blob)
+        return Snapshot.from_shards(
+            blobs,
+            int(item["shardCount"]["N"]),
+            selection=item.get("selectionDigest", {}).get("S"),
+            last_run_at=item.get("lastRunAt", {}).get("S"),
+        )
+
+    def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]:
+        """The stored records of these images (ids without one are absent from the result)."""
+        ids = sorted(set(image_ids))
+        found: dict[str, StoredImage] = {}
+        for start in range(0, len(ids), BATCH_GET_KEYS):
+            keys = [self._key(IMAGE_PREFIX + i) for i in ids[start : start + BATCH_GET_KEYS]]
+            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            for attempt in range(UNPROCESSED_ATTEMPTS):
+                answer = self.ddb.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    stored = _stored_from_item(item)
+                    found[stored.record.image_id] = stored
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+            else:
+                raise RuntimeError(f"{self.pk}: DynamoDB left keys unprocessed after retries")
+        return found
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def save_images(self, stored: Mapping[str, StoredImage], now: datetime) -> None:
+        """Write the records of delivered images (step 2 of the write order)."""
+        self._batch_write([self._image_item(s, now) for s in stored.values()])
+
+    def save_snapshot(
+        self,
+        shards: Mapping[int, bytes],
+        snapshot: Snapshot,
+        owner: str,
+        now: datetime,
+        *,
+        succeeded: bool,
+    ) -> None:
+        """Rewrite the touched shards, then meta (steps 3 and 4): after the records."""
+        for k, blob in shards.items():
+            self.stats.items_written += 1
+            self.ddb.put_item(
+                TableName=self.table,
+                Item={
+                    **self._key(f"{SHARD_PREFIX}{k:05d}"),
+                    "data": {"B": blob},
+                    # The record projection its digests were made with (records.PROJECTION).
+                    "recordProjection": {"N": str(PROJECTION)},
+                },
+            )
+        self._update_meta(snapshot, owner, now, succeeded=succeeded)
+
+    def _update_meta(
+        self, snapshot: Snapshot, owner: str, now: datetime, *, succeeded: bool
+    ) -> None:
+        stamp = {"S": format_time(now)}
+        sets = [
+            "baselineAt = if_not_exists(baselineAt, :now)",
+            "shardCount = :shards",
+            "imageCount = :images",
+            "lastRunAt = :now",
+            "recordProjection = :projection",
+        ]
+        values = {
+            ":now": stamp,
+            ":shards": {"N": str(snapshot.shard_count)},
+            ":images": {"N": str(len(snapshot.entries))},
+            ":owner": {"S": owner},
+            ":projection": {"N": str(PROJECTION)},
+        }
+        if snapshot.selection is not None:
+            sets.append("selectionDigest = :selection")
+            values[":selection"] = {"S": snapshot.selection}
+        if succeeded:
+            sets.append("lastSuccessAt = :now")
+        try:
+            self.ddb.update_item(
+                TableName=self.table,
+                Key=self._key(META),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="leaseOwner = :owner",
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise LeaseLost(f"{self.pk}: lease lost while persisting") from exc
+            raise
+
+    def _image_item(self, stored: StoredImage, now: datetime) -> dict[str, Any]:
+        item = {
+            **self._key(IMAGE_PREFIX + stored.record.image_id),
+            "record": {"S": json.dumps(dict(stored.record.fields), separators=(",", ":"))},
+            "revision": {"N": str(stored.revision)},
+            "flags": {"N": str(stored.flags)},
+            "tombstone": {"BOOL": stored.tombstone},
+            "recordProjection": {"N": str(stored.projection)},
+        }
+        if stored.tombstone:
+            item["expiresAt"] = {"N": str(int((now + TOMBSTONE_TTL).timestamp()))}
+        return item
+
+    def _batch_write(self, items: list[dict[str, Any]]) -> None:
+        chunks = [items[i : i + BATCH_WRITE_ITEMS] for i in range(0, len(items), BATCH_WRITE_ITEMS)]
+        # A few BatchWriteItem calls in flight: a 200k-image baseline is 8,000 of them.
+        with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES) as pool:
+            for written in pool.map(self._write_chunk, chunks):
+                self.stats.items_written += written
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> int:
+        request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in chunk]}
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            answer = self.ddb.batch_write_item(RequestItems=request)
+            request = answer.get("UnprocessedItems") or {}
+            if not request:
+                return len(chunk)
+            _backoff(attempt)
+        raise RuntimeError(f"{self.pk}: DynamoDB left writes unprocessed after retries")
+
+
+def _stored_from_item(item: Mapping[str, Any]) -> StoredImage:
+    return StoredImage(
+        # Items written before projections were recorded hold projection 1.
+        record=record_from_fields(
+            json.loads(item["record"]["S"]), int(item.get("recordProjection", {"N": "1"})["N"])
+        ),
+        revision=int(item["revision"]["N"]),
+        flags=int(item.get("flags", {"N": "0"})["N"]),
+        tombstone=bool(item.get("tombstone", {}).get("BOOL", False)),
+    )
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def _backoff(attempt: int) -> None:
+    time.sleep(min(0.05 * 2**attempt, 2.0))

@@ -1,0 +1,29 @@
+"""Every default a user relies on, in one place: cdk.json, the Lambda and the CLI read them here."""
+
+from __future__ import annotations
+
+# The stack (cdk.json "amiwatch" keys).
+SCHEDULE = "rate(1 hour)"
+BUS_NAME = "amiwatch"
+ARCHIVE_RETENTION_DAYS = 365
+LOG_RETENTION_DAYS = 90
+MEMORY_MB = 1024
+TIMEOUT_SECONDS = 900
+CHAT_CHANGES = (
+    "failed",
+    "deregistered",
+    "deprecated",
+    "deprecation-imminent",
+    "disabled",
+    "updated:Public",
+)
+DIGEST_THRESHOLD = 20
+MAX_CONCURRENCY_DEFAULT = 10  # the default concurrency: the number of targets, at most this
+
+# A watch.
+IGNORE_FIELDS = ("LastLaunchedTime",)
+BASELINE = "silent"
+MEMBER_ROLE = "AmiWatchMember"
+
+# The Lambda.
+LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute

@@ -1,0 +1,84 @@
+"""What every rendering of a change shows (email and chat alike): the facts, the console link."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
+# What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
+NOT_VISIBLE = "no longer visible to this account: deregistered, or no longer shared with it"
+
+# The EC2 console's host per partition; the region goes into the host where the partition has one.
+CONSOLE_HOSTS = {
+    "aws": "https://{region}.console.aws.amazon.com",
+    "aws-cn": "https://{region}.console.amazonaws.cn",
+    "aws-us-gov": "https://console.amazonaws-us-gov.com",
+}
+
+
+def console_url(partition: str, region: str, image_id: str | None = None) -> str:
+    """The image's page in the EC2 console of its region (the AMI list without an id)."""
+    host = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"]).format(region=region)
+    page = f"ImageDetails:imageId={image_id}" if image_id else "Images:"
+    return f"{host}/ec2/home?region={region}#{page}"
+
+
+def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The facts every rendering shows, as (label, value) pairs in reading order."""
+    image = detail["image"]
+    owner = image.get("OwnerId") or "unknown"
+    if image.get("ImageOwnerAlias"):
+        owner += f" ({image['ImageOwnerAlias']})"
+    facts = [
+        ("Image", f"{image.get('Name') or 'unnamed'} ({image['ImageId']})"),
+        ("Region", detail["region"]),
+        ("Account", detail["account"]),
+        ("Watch", detail["watch"]),
+        ("Owner", owner),
+        ("State", _state(detail)),
+    ]
+    reason = image.get("StateReason") or {}
+    if reason.get("Code") or reason.get("Message"):
+        facts.append(
+            ("Reason", f"{reason.get('Code') or ''} {reason.get('Message') or ''}".strip())
+        )
+    if image.get("DeprecationTime"):
+        facts.append(("Deprecates", image["DeprecationTime"]))
+    previous = detail.get("previous") or {}
+    for name in detail.get("changedFields", []):
+        if name == "StateReason" and reason and not previous.get(name):
+            continue  # the Reason line above already says it
+        before, after = short(previous.get(name)), short(image.get(name))
+        facts.append(("Changed", f"{name}: {before} -> {after}"))
+    return facts
+
+
+def _state(detail: Mapping[str, Any]) -> str:
+    state = detail["image"].get("State") or "unknown"
+    if detail.get("reason") == "vanished":
+        return f"{NOT_VISIBLE} (last seen {state})"
+    return str(state)
+
+
+def rest_pointer(rest: int, bus_name: str) -> list[str]:
+    """How to see every change of a digest (the first lines name only a few)."""
+    lead = f"...and {rest} more. " if rest > 0 else ""
+    return [
+        f'{lead}Every change is an event on the EventBridge bus "{bus_name}" (archived for replay)',
+        'and a message on the SNS topic with the attribute delivery="digested".',
+    ]
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """A value on one line for people (no JSON), cut at `limit` characters."""
+    if value is None:
+        text = "(none)"
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}={short(v, limit)}" for k, v in value.items() if v is not None)
+        text = text or "(none)"
+    else:
+        text = value if isinstance(value, str) else json.dumps(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

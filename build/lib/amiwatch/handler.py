@@ -1,0 +1,59 @@
+"""The Lambda entry point: a doorway to run_target, nothing more.
+
+Each schedule invokes it for one target (watch, account, region); a plain or `{"watches": [...]}`
+invocation runs every target of those watches in turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amiwatch.aws.edges import run_target
+from amiwatch.contract import Target
+from amiwatch.lambda_env import Settings
+from amiwatch.observability import (
+    logger,
+    metrics,
+    record_invocation,
+    report_run,
+    report_target_failure,
+    runtime_versions,
+    tracer,
+)
+from amiwatch.run_result import PublishIncomplete
+
+# Module import is the cold start: its first log line says what this environment really loaded.
+logger.info("amiwatch cold start", extra=runtime_versions())
+
+
+class WatchesFailed(RuntimeError):
+    """At least one target failed; the others ran. Raised so Lambda's error metric fires."""
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Run the targets the event names (all without one); return a summary per target."""
+    settings = Settings.from_env()
+    summaries, failures = [], []
+    _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
+    for watch, account, region in settings.targets_for(event):
+        account_id = home_account if account.is_self else account.id
+        target = Target(watch.name, account_id, region, partition)
+        try:
+            result = run_target(settings, watch, account, target, context.aws_request_id)
+        except PublishIncomplete as exc:
+            result = exc.result
+            failures.append(str(exc))
+        except Exception as exc:  # one target failing must not stop the others
+            failures.append(report_target_failure(target, exc))
+            continue
+        report_run(result)
+        summaries.append(result.summary())
+    record_invocation(len(summaries), len(failures))
+    if failures:
+        raise WatchesFailed("; ".join(failures))
+    return {"watches": summaries}

@@ -1,0 +1,130 @@
+"""The Lambda's environment (what the stack sets), read once into a typed object."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from amiwatch import defaults
+from amiwatch.errors import ConfigError
+from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy, chat_changes
+from amiwatch.watch_config import load_watches_file, parse_watches
+from amiwatch.watches import SELF, AccountRef, Watch
+
+TargetRef = tuple[Watch, AccountRef, str]
+REQUIRED_ENV = ("AMIWATCH_TABLE", "AMIWATCH_TOPIC_ARN", "AMIWATCH_BUS_NAME", "AWS_REGION")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the watcher reads its watches and sends its events.
+
+    The watch list comes from a JSON file shipped in the Lambda asset
+    (`AMIWATCH_WATCHES_FILE`, relative to the code root) so its size is not bound by Lambda's
+    4 KB environment limit; `AMIWATCH_WATCHES` (inline JSON) is accepted for small setups.
+    """
+
+    watches: tuple[Watch, ...]
+    table_name: str
+    topic_arn: str
+    bus_name: str
+    region: str
+    lease_seconds: int = defaults.LEASE_SECONDS
+    chat_topic_arn: str | None = None
+    notices: NoticePolicy = field(default_factory=NoticePolicy)
+    external_id: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate the environment; ConfigError names what is missing or wrong."""
+        env = os.environ if env is None else env
+        missing = [k for k in REQUIRED_ENV if not env.get(k)]
+        if missing:
+            raise ConfigError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            watches=_watches(env),
+            table_name=env["AMIWATCH_TABLE"],
+            topic_arn=env["AMIWATCH_TOPIC_ARN"],
+            bus_name=env["AMIWATCH_BUS_NAME"],
+            region=env["AWS_REGION"],
+            lease_seconds=int(env.get("AMIWATCH_LEASE_SECONDS", defaults.LEASE_SECONDS)),
+            chat_topic_arn=env.get("AMIWATCH_CHAT_TOPIC_ARN") or None,
+            external_id=env.get("AMIWATCH_EXTERNAL_ID") or None,
+            notices=notice_policy(
+                chat=bool(env.get("AMIWATCH_CHAT_TOPIC_ARN")),
+                changes=env.get("AMIWATCH_CHAT_CHANGES"),
+                threshold=env.get("AMIWATCH_DIGEST_THRESHOLD"),
+            ),
+        )
+
+    def topics(self) -> dict[str, str]:
+        """The SNS topic of each notice channel."""
+        topics = {TOPIC: self.topic_arn}
+        if self.chat_topic_arn:
+            topics[CHAT] = self.chat_topic_arn
+        return topics
+
+    def targets_for(self, event: Mapping[str, Any] | None) -> list[TargetRef]:
+        """The targets to run: the one an event names (`{"target": {...}}`, what each schedule
+        sends), or every target of all watches / of the ones named in `{"watches": [...]}`."""
+        named = (event or {}).get("target")
+        if named is None:
+            return [
+                (watch, account, region)
+                for watch in self.watches_for(event)
+                for account, region in watch.targets(self.region)
+            ]
+        if not isinstance(named, Mapping):
+            raise ConfigError('event "target" must be {"watch", "account", "region"}')
+        [watch] = self.watches_for({"watches": [named.get("watch")]})
+        account_id, region = named.get("account", SELF), named.get("region", self.region)
+        for account, target_region in watch.targets(self.region):
+            if account.id == account_id and target_region == region:
+                return [(watch, account, region)]
+        raise ConfigError(
+            f'watch "{watch.name}" has no target account {account_id} in region {region}'
+        )
+
+    def watches_for(self, event: Mapping[str, Any] | None) -> tuple[Watch, ...]:
+        """All watches, or the ones an invoking event names: `{"watches": ["golden"]}`."""
+        names: Sequence[str] | None = (event or {}).get("watches")
+        if not names:
+            return self.watches
+        by_name = {w.name: w for w in self.watches}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ConfigError(f"event names unknown watches: {', '.join(map(str, unknown))}")
+        return tuple(by_name[n] for n in names)
+
+
+def notice_policy(chat: bool, changes: str | None, threshold: str | None) -> NoticePolicy:
+    """The notice policy from its text form (comma-separated chat changes, a number)."""
+    policy = NoticePolicy(chat=chat)
+    if changes is not None:
+        selectors = [c.strip() for c in changes.split(",") if c.strip()]
+        policy = replace(policy, chat_changes=chat_changes(selectors, "AMIWATCH_CHAT_CHANGES"))
+    if threshold is not None:
+        if not threshold.isdigit():
+            raise ConfigError(
+                f"AMIWATCH_DIGEST_THRESHOLD must be a whole number, got {threshold!r}"
+            )
+        policy = replace(policy, digest_threshold=int(threshold))
+    return policy
+
+
+def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:
+    if env.get("AMIWATCH_WATCHES_FILE"):
+        path = Path(env["AMIWATCH_WATCHES_FILE"])
+        if not path.is_absolute():
+            path = Path(env.get("LAMBDA_TASK_ROOT", ".")) / path
+        return load_watches_file(path)
+    if env.get("AMIWATCH_WATCHES"):
+        try:
+            return parse_watches(json.loads(env["AMIWATCH_WATCHES"]))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"AMIWATCH_WATCHES is not valid JSON: {exc}") from exc
+    raise ConfigError("set AMIWATCH_WATCHES_FILE (or AMIWATCH_WATCHES) to the watch list")

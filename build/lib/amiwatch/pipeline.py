@@ -1,0 +1,191 @@
+"""One run of one watch: lease -> scan -> diff -> publish -> persist.
+
+Images that may have changed are handled in chunks of REVIEW_CHUNK as the scan streams in
+(load stored records, diff, publish, write the delivered records), so a baseline of 200k images
+never holds 200k records. Shards and meta are written once, at the end, after the scan completed;
+only then can an image count as vanished.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from amiwatch.contract import OutgoingEvent, Target, build_event
+from amiwatch.diff import diff
+from amiwatch.outcomes import Reselection
+from amiwatch.ports import ImageSource, Publisher, PublishReport, SnapshotStore
+from amiwatch.records import ImageRecord, parse_time
+from amiwatch.run_result import PublishIncomplete, WatchResult
+from amiwatch.snapshot import Snapshot, SnapshotEntry
+from amiwatch.sns_messages import NoticePolicy, RunDigest, plan_notices
+from amiwatch.triage import Triage
+from amiwatch.watches import Watch
+
+REVIEW_CHUNK = 5000
+KEPT_EVENTS = 1000  # events kept on the result for display (CLI, demo); all are counted
+
+
+@dataclass(frozen=True)
+class WatchPorts:
+    """What one run talks to. Without store and publisher the run is a dry run."""
+
+    images: ImageSource
+    bus_name: str
+    store: SnapshotStore | None = None
+    publisher: Publisher | None = None
+    notices: NoticePolicy = field(default_factory=NoticePolicy)
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the collector off the snapshot while the scan allocates.
+
+    Parsing pages creates objects fast; every full collection would walk each snapshot entry
+    again (measured: 30% of an unchanged 100k-image run). gc.freeze() parks what exists now
+    outside the collector's reach; unfreeze at the end so a warm Lambda does not accumulate.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def run_watch(
+    watch: Watch,
+    target: Target,
+    ports: WatchPorts,
+    now: datetime,
+    *,
+    owner: str = "dry-run",
+    lease_seconds: int = 960,
+) -> WatchResult:
+    """Run one watch once. Raises PublishIncomplete after persisting what was delivered."""
+    result = WatchResult(watch.name, target.account, target.region)
+    store = ports.store
+    if ports.publisher is None:
+        result.status = "dry-run"
+        _Run(watch, target, ports, now, result, owner, lease_seconds).execute()
+        return result
+    if store is None:
+        raise ValueError("a run that publishes needs a snapshot store (or no publisher: dry run)")
+    if not store.acquire_lease(owner, now, lease_seconds):
+        result.status = "locked"
+        return result
+    try:
+        _Run(watch, target, ports, now, result, owner, lease_seconds).execute()
+    finally:
+        store.release_lease(owner)
+    if result.failed:
+        result.status = "incomplete"
+        raise PublishIncomplete(result)
+    return result
+
+
+@dataclass
+class _Run:
+    """The body of one run; `execute` keeps the order that makes a crash harmless."""
+
+    watch: Watch
+    target: Target
+    ports: WatchPorts
+    now: datetime
+    result: WatchResult
+    owner: str
+    lease_seconds: int
+    updates: dict[str, SnapshotEntry | None] = field(default_factory=dict)
+    # Set at the first mid-scan chunk: the run then sends people one digest, with its last chunk.
+    run_digest: RunDigest | None = None
+
+    def execute(self) -> None:
+        store = self.ports.store
+        loaded = store.load() if store is not None else None
+        with _frozen_heap():
+            self._scan_and_persist(store, loaded)
+
+    def _scan_and_persist(self, store: SnapshotStore | None, loaded: Snapshot | None) -> None:
+        self.result.baseline = loaded is None
+        snapshot = loaded or Snapshot()
+        selection = self.watch.selection_digest()
+        reselection = None
+        if loaded is not None and loaded.selection not in (None, selection):
+            self.result.selection_changed = True
+            reselection = Reselection(since=parse_time(loaded.last_run_at))
+        triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)
+        scan = self.ports.images.scan(self.watch)
+        for record in scan:
+            triage.add(record)
+            if len(triage.pending) >= REVIEW_CHUNK:
+                self.run_digest = self.run_digest or RunDigest()
+                self._review(snapshot, triage.take(), {}, reselection, last=False)
+        # Only a complete scan may call an image vanished; ask EC2 what became of each.
+        lookup = self.ports.images.lookup(triage.vanished())
+        self.result.lookup_calls = lookup.calls
+        self._review(snapshot, triage.take(), lookup.found, reselection)
+        self.result.images, self.result.skipped_images = len(triage.seen), scan.skipped
+        self.result.describe_pages = scan.pages
+        self.result.unknown_image_ids = [i for i in scan.missing_ids if i not in snapshot.entries]
+        if store is not None and self.ports.publisher is not None:
+            store.confirm_lease(self.owner, self.now, self.lease_seconds)
+            snapshot.selection = selection
+            shards = snapshot.apply(self.updates)
+            store.save_snapshot(
+                shards, snapshot, self.owner, self.now, succeeded=not self.result.failed
+            )
+
+    def _review(
+        self,
+        snapshot: Snapshot,
+        to_review: dict[str, ImageRecord],
+        vanished: dict[str, ImageRecord | None],
+        reselection: Reselection | None,
+        *,
+        last: bool = True,
+    ) -> None:
+        pending_digest = last and self.run_digest is not None and self.run_digest.people.total
+        if not to_review and not vanished and not pending_digest:
+            return
+        store, baseline = self.ports.store, self.result.baseline
+        stored = store.load_images([*to_review, *vanished]) if store and not baseline else {}
+        outcomes = diff(
+            self.watch, self.now, snapshot.entries, to_review, vanished, stored,
+            baseline=baseline, reselection=reselection,
+        )  # fmt: skip
+        self.result.silent.update(o.note for o in outcomes if o.note)
+        events = [
+            build_event(self.target, change, self.now, self.ports.bus_name)
+            for outcome in outcomes
+            for change in outcome.changes
+        ]
+        for event in events:
+            self.result.changes[event.detail["change"]] += 1
+        self.result.events.extend(events[: KEPT_EVENTS - len(self.result.events)])
+        if self.ports.publisher is None or store is None:
+            return
+        accepted = self._publish(events, last)
+        ids_by_image: dict[str, list[str]] = defaultdict(list)
+        for event in events:
+            ids_by_image[event.image_id].append(event.event_id)
+        delivered = [o for o in outcomes if all(i in accepted for i in ids_by_image[o.image_id])]
+        store.confirm_lease(self.owner, self.now, self.lease_seconds)
+        store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
+        self.updates.update({o.image_id: o.entry for o in delivered})
+
+    def _publish(self, events: list[OutgoingEvent], last: bool) -> set[str]:
+        assert self.ports.publisher is not None
+        policy = self.ports.notices
+        notices = plan_notices(
+            events, self.target, policy, self.ports.bus_name, run=self.run_digest, last=last
+        )
+        report: PublishReport = self.ports.publisher.publish(events, notices)
+        self.result.published += len(report.accepted)
+        self.result.failed.update(report.failed)
+        if self.run_digest is not None and not last:
+            self.run_digest.delivered([e for e in events if e.event_id in report.accepted], policy)
+        return report.accepted

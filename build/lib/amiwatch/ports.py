@@ -1,0 +1,91 @@
+"""The ports a run talks to. `aws/` implements them against EC2, DynamoDB, EventBridge and SNS;
+the unit tests implement them in memory and run the real pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from amiwatch.contract import OutgoingEvent
+from amiwatch.records import ImageRecord
+from amiwatch.snapshot import Snapshot, StoredImage
+from amiwatch.sns_messages import Notice
+from amiwatch.watches import Watch
+
+
+class Scan(Protocol):
+    """One complete pass over a watch's images; iterating raises if a page fails for good."""
+
+    pages: int  # DescribeImages answers read
+    skipped: int  # malformed images left out
+    missing_ids: list[str]  # imageIds the source does not know (filled while iterating)
+
+    def __iter__(self) -> Iterator[ImageRecord]: ...
+
+
+@dataclass
+class Lookup:
+    """What a lookup by id found: each id's record now, or None when it is no longer visible."""
+
+    found: dict[str, ImageRecord | None]
+    calls: int
+
+
+class ImageSource(Protocol):
+    """Where a target's images come from."""
+
+    def scan(self, watch: Watch) -> Scan:
+        """The watch's images, page by page."""
+        ...
+
+    def lookup(self, image_ids: Sequence[str]) -> Lookup:
+        """These images by id, whatever the watch's criteria (existence and state)."""
+        ...
+
+
+class SnapshotStore(Protocol):
+    """What a target remembers between runs, and the lease that keeps runs apart."""
+
+    def acquire_lease(self, owner: str, now: datetime, seconds: int) -> bool: ...
+
+    def confirm_lease(self, owner: str, now: datetime, seconds: int) -> None: ...
+
+    def release_lease(self, owner: str) -> None: ...
+
+    def load(self) -> Snapshot | None:
+        """The persisted snapshot, or None before the baseline."""
+        ...
+
+    def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]: ...
+
+    def save_images(self, stored: Mapping[str, StoredImage], now: datetime) -> None: ...
+
+    def save_snapshot(
+        self,
+        shards: Mapping[int, bytes],
+        snapshot: Snapshot,
+        owner: str,
+        now: datetime,
+        *,
+        succeeded: bool,
+    ) -> None: ...
+
+
+@dataclass
+class PublishReport:
+    """Which events each channel accepted, and what it cost."""
+
+    accepted: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)  # eventId -> last error
+    put_events_calls: int = 0
+    publish_batch_calls: int = 0
+
+
+class Publisher(Protocol):
+    """Delivers events and the SNS messages (notices) that cover them."""
+
+    def publish(self, events: Sequence[OutgoingEvent], notices: Sequence[Notice]) -> PublishReport:
+        """Deliver; the report's `accepted` holds the ids delivered on every channel."""
+        ...
