@@ -1,5 +1,0 @@
-"""Allows `python -m amiwatch`."""
-
-from amiwatch.cli import main
-
-raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""The only modules that talk to AWS: scan, snapshot store, publishers."""
