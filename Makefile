@@ -48,12 +48,13 @@ types: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -n 2 --dist loadgroup tests
 
-## bench: watcher vs bare scan at 1k..200k images (~15 min); writes bench/results.json
+## bench: watcher vs bare scan at 1k..200k images (~25 min); records bench/results.json
+## (SIZES=1000,10000 for a quick run: its rows go to bench/quick/, not the recorded files)
 bench: $(STAMP)
 	$(BIN)/python -m devtools.bench $(if $(SIZES),--sizes $(SIZES),)
 
-## bench-targets: per-target cost of the fan-out (24 targets, 4 accounts x 6 regions); ~5 min
-## (SIZES=1000,10000,50000 as in docs/performance.md: ~35 min, moto holds 1.2M items)
+## bench-targets: per-target cost of the fan-out (24 targets, 4 accounts x 6 regions); ~5 min,
+## rows to bench/quick/; SIZES=1000,10000,50000 (docs/performance.md, ~35 min) records them
 bench-targets: $(STAMP)
 	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),)
 

@@ -275,6 +275,14 @@ def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
     return rows
 
 
+def results_dir(sizes: tuple[int, ...], full: tuple[int, ...]) -> Path:
+    """Only a full run replaces the numbers docs/performance.md quotes; quick runs go aside."""
+    out = ROOT / "bench" if sizes == full else ROOT / "bench" / "quick"
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"rows written to {out.relative_to(ROOT)}/", file=sys.stderr)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -291,10 +299,7 @@ def main() -> None:
     env = local_credentials()
     sizes = tuple(map(int, args.sizes.split(",")))
     answers = [a for size in sizes for a in measure(size, env)]
-    # Only a full run replaces the numbers docs/performance.md quotes; quick runs go aside.
-    out = ROOT / "bench" if sizes == SIZES else ROOT / "bench" / "quick"
-    out.mkdir(exist_ok=True)
-    print(f"rows written to {out.relative_to(ROOT)}/results.json", file=sys.stderr)
+    out = results_dir(sizes, SIZES)
     (out / "results.json").write_text(json.dumps([a["row"] for a in answers], indent=1) + "\n")
     diagnostics = [
         {"images": a["row"]["images"], "run": a["row"]["run"], **a["diagnostics"]} for a in answers

@@ -1,61 +1,60 @@
 """`make demo`: the whole watcher against an embedded moto server, no AWS account needed.
 
 Seeds golden AMIs, takes a silent baseline, changes the AMIs the ways real ones change, runs
-again and prints what the SNS and EventBridge subscribers received, the chat notifications the
-chat channel received, and the email each change produces.
+again and prints what the subscribers received: the EventBridge events, the SNS topic's messages,
+one chat notification and one email in full (the others as one line each). A third run shows that
+an unchanged fleet publishes nothing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from datetime import UTC, datetime, timedelta
 
 from moto.server import ThreadedMotoServer
 
-from amiwatch.cli import render_table
+from amiwatch import defaults
+from amiwatch.cli_output import Printer
 from amiwatch.contract import Target
 from amiwatch.mail import change_email
 from amiwatch.pipeline import run_watch
-from amiwatch.run_result import WatchResult
-from amiwatch.watch_config import parse_watches
+from amiwatch.watch_config import parse_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
-DEMO_WATCHES = parse_watches(
-    [
-        {
-            "name": "golden",
-            "owners": ["self"],
-            "filters": {"tag:team": ["platform"]},
-            "deprecationWarningDays": 14,
-        }
-    ]
+WATCH = parse_watch(
+    {
+        "name": "golden",
+        "owners": ["self"],
+        "filters": {"tag:team": ["platform"]},
+        "deprecationWarningDays": 14,
+    }
+)
+NAMES = ("golden-2026-07", "golden-2026-08", "golden-2026-09", "golden-2026-10", "golden-base",
+         "golden-2026-12-rc")  # fmt: skip
+CHANGES = (
+    "1 new, 1 failed (Server.InternalError), 1 deprecated, 1 deregistered, 1 disabled, "
+    "1 made public, 1 retagged out of the watch (team=data)"
 )
 
 
 def _seed(aws: LocalAws) -> dict[str, str]:
-    ec2 = aws.client("ec2")
-    names = [
-        "golden-2026-08",
-        "golden-2026-09",
-        "golden-2026-10",
-        "golden-2026-11",
-        "golden-base",
-        "golden-2026-12-rc",
-    ]
-    ids = {}
-    for name in names:
-        image_id = ec2.register_image(Name=name, Description=f"{name} platform image")["ImageId"]
-        ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": "platform"}])
-        ids[name] = image_id
+    ids = {name: _register(aws, name) for name in NAMES}
     set_image(ids["golden-2026-12-rc"], state="pending")
     return ids
 
 
+def _register(aws: LocalAws, name: str, team: str = "platform") -> str:
+    ec2 = aws.shared_client("ec2")
+    image_id: str = ec2.register_image(Name=name, Description=f"{name} platform image")["ImageId"]
+    ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": team}])
+    return image_id
+
+
 def _mutate(aws: LocalAws, ids: dict[str, str], now: datetime) -> None:
-    ec2 = aws.client("ec2")
-    new_id = ec2.register_image(Name="golden-2026-12", Description="golden-2026-12 platform image")
-    ec2.create_tags(Resources=[new_id["ImageId"]], Tags=[{"Key": "team", "Value": "platform"}])
+    ec2 = aws.shared_client("ec2")
+    _register(aws, "golden-2026-12")
     set_image(
         ids["golden-2026-12-rc"],
         state="failed",
@@ -68,48 +67,48 @@ def _mutate(aws: LocalAws, ids: dict[str, str], now: datetime) -> None:
     ec2.modify_image_attribute(
         ImageId=ids["golden-base"], LaunchPermission={"Add": [{"Group": "all"}]}
     )
+    ec2.create_tags(Resources=[ids["golden-2026-07"]], Tags=[{"Key": "team", "Value": "data"}])
 
 
-def _run(aws: LocalAws, label: str) -> list[WatchResult]:
-    results = []
-    for watch in DEMO_WATCHES:
-        target = Target(watch.name, ACCOUNT, REGION)
-        now = datetime.now(UTC)
-        result = run_watch(watch, target, aws.watch_ports(target), now, owner=f"demo-{label}")
-        print(f"{label:>9}: {result.summary()}")
-        results.append(result)
-    return results
+def _run(aws: LocalAws, label: str) -> None:
+    target = Target(WATCH.name, ACCOUNT, REGION)
+    now = datetime.now(UTC)
+    result = run_watch(WATCH, target, aws.watch_ports(target), now, owner=f"demo-{label}")
+    summary = result.summary()
+    shown = {k: summary[k] for k in ("watch", "baseline", "images", "changes", "undelivered")}
+    print(f"{label} run: {json.dumps(shown)}")
 
 
 def _print_received(aws: LocalAws) -> None:
-    bus = aws.bus_events()
-    topic = aws.topic_messages()
-    print(f"\nEventBridge rule -> SQS received {len(bus)} events:")
-    print(render_table([event["detail"] for event in bus]))
-    print(f"\nSNS topic -> SQS subscriber received {len(topic)} messages:")
-    for message in topic:
-        code = message["attributes"].get("state_reason_code", "")
-        print(f"  {message['subject']}" + (f"   [state_reason_code={code}]" if code else ""))
+    bus, topic = aws.bus_events(), aws.topic_messages()
+    print(f"\nThe EventBridge rule's queue received {len(bus)} events:")
+    printer = Printer(as_json=False)
+    for event in bus:
+        printer.detail(event["detail"])
     same = {e["detail"]["eventId"] for e in bus} == {m["detail"]["eventId"] for m in topic}
-    print(f"\nSame eventIds on both channels: {same}")
-    _print_people(aws)
-
-
-def _print_people(aws: LocalAws) -> None:
+    print(f"\nThe SNS topic's subscriber received {len(topic)} messages, the same eventIds: {same}")
     chat = aws.chat_messages()
-    print(f"\nChat topic -> channel received {len(chat)} custom notifications "
-          "(what Slack/Teams show):")  # fmt: skip
-    for note in chat:
-        content = note["content"]
-        print(f"\n  # {content['title']}   [thread {note['metadata']['threadId']}]")
-        print(_indent(content["description"], "  | "))
-        for step in content.get("nextSteps", []):
-            print(f"  > next: {step}")
+    kinds = sorted({m["detail"]["change"] for m in topic} - set(defaults.CHAT_CHANGES))
+    print(f"\nChat (Slack/Teams) received {len(chat)} notifications. Not {', '.join(kinds)}: "
+          "chatChanges selects what reaches chat, and by default leaves those out.")  # fmt: skip
+    # The failed build in full (it says the most), the others one line each.
+    chat.sort(key=lambda note: note["content"]["title"].split(":")[1] != " AMI failed")
+    first, *rest = chat
+    content = first["content"]
+    print(f"\n  # {content['title']}   [thread {first['metadata']['threadId']}]")
+    print(_indent(content["description"], "  | "))
+    for step in content.get("nextSteps", []):
+        print(f"  > next: {step}")
+    for note in rest:
+        print(f"  # {note['content']['title']}")
     people = aws.people_messages()
-    print(f"\nEmail subscriptions receive {len(people)} messages; each reads:")
-    for message in people:
-        print(f"\n  Subject: {message['subject']}")
-        print(_indent(change_email(message["detail"], "aws"), "  | "))
+    people.sort(key=lambda message: message["detail"]["change"] != "failed")
+    print(f"\nEmail subscribers received {len(people)} messages. The failed build's reads:\n")
+    print(f"  Subject: {people[0]['subject']}")
+    print(_indent(change_email(people[0]["detail"], "aws"), "  | "))
+    print("\n  The others:")
+    for message in people[1:]:
+        print(f"  Subject: {message['subject']}")
 
 
 def _indent(text: str, prefix: str) -> str:
@@ -126,19 +125,16 @@ def main() -> None:
     host, port = server.get_host_and_port()
     try:
         aws = LocalAws.provision(endpoint_url=f"http://{host}:{port}")
-        print(f"moto server on http://{host}:{port}; table, topic, bus and queues created\n")
+        print(f"moto server on http://{host}:{port}: table, topics, bus and subscriber queues\n")
         ids = _seed(aws)
         _run(aws, "baseline")
-        print(
-            "\nChanging AMIs: 1 new, 1 failed (Server.InternalError), 1 deprecated, "
-            "1 deregistered, 1 disabled, 1 made public\n"
-        )
+        print(f"\nChanging AMIs: {CHANGES}\n")
         _mutate(aws, ids, datetime.now(UTC))
         _run(aws, "second")
         _print_received(aws)
         print()
         _run(aws, "third")
-        print("           (an unchanged run publishes nothing)")
+        print("(an unchanged run publishes nothing)")
     finally:
         server.stop()
 

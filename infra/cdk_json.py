@@ -10,15 +10,14 @@ from typing import Any
 import boto3
 
 from amiwatch import defaults
-from amiwatch.errors import ConfigError
+from amiwatch.errors import ConfigError, suggest
 from amiwatch.sns_messages import (
-    MESSAGE_ATTRIBUTES,
+    DIGEST_THRESHOLD_LIMITS,
     chat_changes,
-    email_filter_policy,
-    filter_policy_combinations,
 )
-from amiwatch.watch_config import parse_watches, suggest
+from amiwatch.watch_config import parse_watches
 from amiwatch.watches import AccountRef, Watch
+from infra.cdk_json_people import SLACK_KEYS, TEAMS_KEYS, EmailSubscription, channel, emails
 from infra.schedule import MAX_HEARTBEAT_GAP_MINUTES, Heartbeat, heartbeat_for, parse_schedule
 
 KEYS = (
@@ -39,27 +38,11 @@ KEYS = (
     "concurrency",
     "flexibleWindowMinutes",
 )
-EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
-# SNS filter policy limits: keys per policy, and the product of the value-list lengths.
-SNS_POLICY_KEYS = 5
-SNS_POLICY_COMBINATIONS = 150
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 # Each target is one schedule and one heartbeat alarm; CloudFormation allows 500 resources.
 MAX_TARGETS = 200
-# Chat channel settings: cdk.json key -> (required, pattern) of the Chatbot API's own rules.
-SLACK_KEYS = {
-    "workspaceId": (True, re.compile(r"^[0-9A-Z]{1,255}$")),
-    "channelId": (True, re.compile(r"^[A-Za-z0-9]{1,255}$")),
-    "name": (False, re.compile(r"^[A-Za-z0-9\-_]{1,128}$")),
-}
-TEAMS_KEYS = {
-    "teamId": (True, re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")),
-    "tenantId": (True, re.compile(r"^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")),
-    # The URL-encoded id from the channel link (19%3a...%40thread.tacv2), as the API wants it.
-    "channelId": (True, re.compile(r"^[\w\-=+/.,]*%3[aA][\w\-=+/.,]*%40[\w\-=+/.,]*$")),
-    "name": (False, re.compile(r"^[A-Za-z0-9\-_]{1,128}$")),
-}
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-BUS_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,256}$")
+# A bus name (1-256 of [A-Za-z0-9._-/]) that also names the schema registry ([\w.@-]{1,64}).
+BUS_NAME = re.compile(r"[A-Za-z0-9._\-]{1,64}", re.ASCII)
 # CloudWatch Logs retention choices (days -> aws_logs.RetentionDays member name).
 LOG_RETENTION = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
                  30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
@@ -67,14 +50,6 @@ LOG_RETENTION = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 1
                  545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS",
                  1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS",
                  2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS"}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class EmailSubscription:
-    """An email address subscribed to the topic, optionally with an SNS filter policy."""
-
-    address: str
-    filter_policy: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,74 +98,6 @@ def _int(raw: dict[str, Any], key: str, default: int, low: int, high: int) -> in
     return value
 
 
-def _emails(raw: Any) -> tuple[EmailSubscription, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError("amiwatch.emails must be a list")
-    subscriptions = []
-    for i, item in enumerate(raw):
-        entry = {"address": item} if isinstance(item, str) else item
-        where = f"amiwatch.emails[{i}]"
-        if not isinstance(entry, dict) or set(entry) - {"address", "filterPolicy"}:
-            raise ConfigError(f'{where}: use an address or {{"address", "filterPolicy"}}')
-        address = entry.get("address")
-        if not isinstance(address, str) or not EMAIL.match(address):
-            raise ConfigError(f"{where}: {json.dumps(address)} is not an email address")
-        policy = entry.get("filterPolicy")
-        if policy is not None:
-            _check_policy(policy, where, address)
-        subscriptions.append(EmailSubscription(address, policy))
-    return tuple(subscriptions)
-
-
-def _check_policy(policy: Any, where: str, address: str) -> None:
-    if not isinstance(policy, dict) or not policy:
-        raise ConfigError(f"{where}.filterPolicy must be a non-empty object")
-    if "delivery" in policy:
-        raise ConfigError(f'{where}.filterPolicy: "delivery" is set by amiwatch (digests)')
-    if len(policy) > SNS_POLICY_KEYS - 1:
-        raise ConfigError(
-            f"{where}.filterPolicy: at most {SNS_POLICY_KEYS - 1} attributes (SNS allows "
-            f'{SNS_POLICY_KEYS} keys and amiwatch adds "delivery")'
-        )
-    for name, rule in policy.items():
-        if name not in MESSAGE_ATTRIBUTES:
-            raise ConfigError(
-                f'{where}.filterPolicy: unknown attribute "{name}" '
-                f"(messages carry: {', '.join(MESSAGE_ATTRIBUTES)})"
-            )
-        if not isinstance(rule, list) or not rule:
-            raise ConfigError(f'{where}.filterPolicy "{name}" must be a non-empty list')
-    # What SNS receives is the policy amiwatch generates (two $or branches), not the user's.
-    combinations = filter_policy_combinations(email_filter_policy(policy))
-    if combinations > SNS_POLICY_COMBINATIONS:
-        raise ConfigError(
-            f"{where}.filterPolicy ({address}): {combinations} value combinations in the policy "
-            f"SNS receives (yours, plus the digest branch amiwatch adds), SNS allows "
-            f"{SNS_POLICY_COMBINATIONS}"
-        )
-
-
-def _channel(raw: Any, key: str, rules: dict[str, tuple[bool, re.Pattern[str]]]) -> Any:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ConfigError(f"amiwatch.{key} must be an object with {', '.join(rules)}")
-    for name in value:
-        if name not in rules:
-            raise ConfigError(f'amiwatch.{key}: unknown key "{name}" (known: {", ".join(rules)})')
-    for name, (required, pattern) in rules.items():
-        if name not in value:
-            if required:
-                raise ConfigError(f"amiwatch.{key}.{name} is required")
-            continue
-        if not isinstance(value[name], str) or not pattern.match(value[name]):
-            raise ConfigError(
-                f"amiwatch.{key}.{name} {json.dumps(value[name])} does not match {pattern.pattern}"
-            )
-    return dict(value)
-
-
 def _chat_changes(raw: dict[str, Any]) -> tuple[str, ...]:
     selected = chat_changes(raw.get("chatChanges", defaults.CHAT_CHANGES), "amiwatch.chatChanges")
     return tuple(sorted(selected))
@@ -210,7 +117,7 @@ def _check_targets(watches: tuple[Watch, ...], external_id: Any) -> str | None:
                 f'amiwatch.externalId is required: watch "{members[0]}" reads other accounts'
             )
         return None
-    if not isinstance(external_id, str) or not EXTERNAL_ID.match(external_id):
+    if not isinstance(external_id, str) or not EXTERNAL_ID.fullmatch(external_id):
         raise ConfigError("amiwatch.externalId must be 2-1224 characters of [\\w+=,.@:/-]")
     return external_id
 
@@ -223,6 +130,20 @@ def _known_regions() -> set[str]:
         for partition in session.get_available_partitions()
         for region in session.get_available_regions("ec2", partition_name=partition)
     }
+
+
+def _bus_name(bus_name: Any) -> str:
+    if not isinstance(bus_name, str) or not BUS_NAME.fullmatch(bus_name):
+        raise ConfigError(
+            f"amiwatch.busName {json.dumps(bus_name)}: use 1-64 letters, digits, '.', '_' or '-' "
+            "(it names the bus and its schema registry, which allows 64)"
+        )
+    if bus_name == "default" or bus_name.startswith("aws."):
+        raise ConfigError(
+            f"amiwatch.busName {json.dumps(bus_name)} is not a custom bus name "
+            '("default" and names starting with "aws." are reserved)'
+        )
+    return bus_name
 
 
 def _heartbeat(raw: dict[str, Any], gap: int | None) -> Heartbeat | None:
@@ -259,9 +180,7 @@ def load_app_config(raw: Any) -> AppConfig:
             raise ConfigError(f'amiwatch: unknown key "{key}" (known: {", ".join(KEYS)})')
     schedule = parse_schedule(raw.get("schedule", defaults.SCHEDULE))
     gap = schedule.longest_gap_minutes
-    bus_name = raw.get("busName", defaults.BUS_NAME)
-    if not isinstance(bus_name, str) or not BUS_NAME.match(bus_name) or bus_name == "default":
-        raise ConfigError(f"amiwatch.busName {json.dumps(bus_name)} is not a custom bus name")
+    bus_name = _bus_name(raw.get("busName", defaults.BUS_NAME))
     log_days = raw.get("logRetentionDays", defaults.LOG_RETENTION_DAYS)
     if log_days not in LOG_RETENTION:
         raise ConfigError(f"amiwatch.logRetentionDays must be one of {sorted(LOG_RETENTION)}")
@@ -278,7 +197,7 @@ def load_app_config(raw: Any) -> AppConfig:
         watches=watches,
         schedule=schedule.expression,
         bus_name=bus_name,
-        emails=_emails(raw.get("emails", [])),
+        emails=emails(raw.get("emails", [])),
         archive_retention_days=_int(
             raw, "archiveRetentionDays", defaults.ARCHIVE_RETENTION_DAYS, 0, 36500
         ),
@@ -286,10 +205,12 @@ def load_app_config(raw: Any) -> AppConfig:
         memory_mb=_int(raw, "memoryMb", defaults.MEMORY_MB, 256, 10240),
         timeout_seconds=_int(raw, "timeoutSeconds", defaults.TIMEOUT_SECONDS, 60, 900),
         heartbeat=_heartbeat(raw, gap),
-        slack=_channel(raw, "slack", SLACK_KEYS),
-        teams=_channel(raw, "teams", TEAMS_KEYS),
+        slack=channel(raw, "slack", SLACK_KEYS),
+        teams=channel(raw, "teams", TEAMS_KEYS),
         chat_changes=_chat_changes(raw),
-        digest_threshold=_int(raw, "digestThreshold", defaults.DIGEST_THRESHOLD, 1, 100000),
+        digest_threshold=_int(
+            raw, "digestThreshold", defaults.DIGEST_THRESHOLD, *DIGEST_THRESHOLD_LIMITS
+        ),
         external_id=external_id,
         # No more than the targets need: fresh accounts may only have 10 to give.
         concurrency=_int(raw, "concurrency", min(defaults.MAX_CONCURRENCY_DEFAULT, count), 1, 1000),

@@ -1,7 +1,9 @@
 """Test-wide environment: never reach AWS, never load moto's 1,300 built-in AMIs. And the fault
 suite's summary line, collected from pytest-xdist workers."""
 
+import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +20,19 @@ for key, value in {
     os.environ[key] = value
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's threaded HTTP server on 127.0.0.1, for code that runs in another process."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -1,4 +1,9 @@
-"""`amiwatch`: run the watcher pipeline locally with the ambient AWS credentials."""
+"""`amiwatch`: run the watcher pipeline locally with the ambient AWS credentials.
+
+Exit codes: 0 done; 1 some events were not delivered (they are re-sent next run, the reasons
+are printed); 2 a configuration or flag error; 3 AWS could not be used as asked (credentials,
+region, endpoint, a resource that does not exist, access denied).
+"""
 
 from __future__ import annotations
 
@@ -8,107 +13,85 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from amiwatch import defaults
 from amiwatch.aws.clients import client
+from amiwatch.aws.explain import SETUP_ERRORS, explain_for_cli
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.cli_output import Printer
 from amiwatch.contract import Target
 from amiwatch.errors import ConfigError
 from amiwatch.lambda_env import notice_policy
 from amiwatch.pipeline import WatchPorts, run_watch
-from amiwatch.run_result import PublishIncomplete, WatchResult
-from amiwatch.sns_messages import CHAT, TOPIC
+from amiwatch.run_result import PublishIncomplete
+from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy
 from amiwatch.watch_config import parse_watches
 from amiwatch.watches import Watch
 
+EXIT_OK, EXIT_UNDELIVERED, EXIT_CONFIG, EXIT_AWS = 0, 1, 2, 3
+
 
 def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
-    """The watches declared under context "amiwatch" in a cdk.json."""
+    """The watches declared under context "amiwatch" in a cdk.json (or a top-level "amiwatch")."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
-    amiwatch = document.get("context", {}).get("amiwatch", document.get("amiwatch"))
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f'{path}: the top level must be an object, as in cdk.json: {{"context": '
+            f'{{"amiwatch": {{"watches": [...]}}}}}}'
+        )
+    context = document.get("context", {})
+    if not isinstance(context, dict):
+        raise ConfigError(f'{path}: "context" must be an object holding "amiwatch"')
+    amiwatch = context.get("amiwatch", document.get("amiwatch"))
     if not isinstance(amiwatch, dict):
         raise ConfigError(f'{path}: no "amiwatch" object under "context"')
     return parse_watches(amiwatch.get("watches"))
 
 
-def render_table(details: Sequence[dict[str, Any]]) -> str:
-    """Event details as a fixed-width table: change, watch, image, name, state and detail."""
-    header = ("CHANGE", "WATCH", "IMAGE", "NAME", "STATE", "DETAIL")
-    rows = [header, *[_row(detail) for detail in details]]
-    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(len(header) - 1)]
-    lines = []
-    for row in rows:
-        cells = [cell[:w].ljust(w) for cell, w in zip(row, widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    return "\n".join(lines)
-
-
-def _row(detail: dict[str, Any]) -> tuple[str, ...]:
-    image = detail["image"]
-    reason = image.get("StateReason") or {}
-    if detail["change"] == "failed" and reason:
-        info = f"{reason.get('Code')}: {reason.get('Message')}"
-    elif detail["change"].startswith("deprecat"):
-        info = f"DeprecationTime {image.get('DeprecationTime')}"
-    elif detail["changedFields"]:
-        previous = detail["previous"] or {}
-        info = ", ".join(
-            f"{f} {json.dumps(previous.get(f))} -> {json.dumps(image.get(f))}"
-            for f in detail["changedFields"]
-        )
-    else:
-        info = detail["reason"]
-    return (
-        detail["change"],
-        detail["watch"],
-        image["ImageId"],
-        image.get("Name") or "",
-        image.get("State") or "",
-        info,
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="amiwatch", description=__doc__)
-    parser.add_argument(
+    parser = argparse.ArgumentParser(
+        prog="amiwatch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add(
         "--config",
         type=Path,
         default=Path("cdk.json"),
         help="cdk.json (or a JSON file) with the amiwatch watches",
     )
-    parser.add_argument("--watch", action="append", help="run only this watch (repeatable)")
-    parser.add_argument("--region", help="AWS region (default: the ambient one)")
-    parser.add_argument("--table", help="DynamoDB table of the snapshot")
-    parser.add_argument("--topic-arn", help="SNS topic to publish to")
-    parser.add_argument(
+    add("--watch", action="append", help="run only this watch (repeatable)")
+    add("--region", help="AWS region (default: the ambient one)")
+    add("--table", help="DynamoDB table of the snapshot (the stack's TableName output)")
+    add("--topic-arn", help="SNS topic to publish to (TopicArn)")
+    add(
         "--bus-name",
         default=defaults.BUS_NAME,
-        help=f"EventBridge bus (default {defaults.BUS_NAME})",
+        help=f"EventBridge bus (BusName; default {defaults.BUS_NAME})",
     )
-    parser.add_argument("--chat-topic-arn", help="SNS topic of the chat channel (optional)")
-    parser.add_argument(
+    add("--chat-topic-arn", help="SNS topic of the chat channel (ChatTopicArn; optional)")
+    add(
         "--chat-changes",
         help="comma-separated changes that reach chat "
         f"(default: {','.join(defaults.CHAT_CHANGES)})",
     )
-    parser.add_argument(
+    add(
         "--digest-threshold",
         help="more changes than this in one run send people one digest "
         f"(default {defaults.DIGEST_THRESHOLD})",
     )
-    parser.add_argument(
+    add(
         "--dry-run",
         action="store_true",
-        help="print the changes that would be published; write nothing",
+        help="print the changes that would be published (with no snapshot: the images a "
+        "baseline would record); write and publish nothing",
     )
-    parser.add_argument("--json", action="store_true", help="print event details as JSON lines")
-    return parser
+    add("--json", action="store_true", help="print event details as JSON lines")
+    return parser  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,10 +101,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         watches = _selected(watches_from_cdk_json(args.config), args.watch)
         if not args.dry_run and not (args.table and args.topic_arn):
             raise ConfigError("--table and --topic-arn are required unless --dry-run")
-        policy = notice_policy(bool(args.chat_topic_arn), args.chat_changes, args.digest_threshold)
+        names = ("--chat-changes", "--digest-threshold")
+        policy = notice_policy(
+            bool(args.chat_topic_arn), args.chat_changes, args.digest_threshold, names
+        )
     except ConfigError as exc:
-        print(f"amiwatch: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), EXIT_CONFIG)
+    try:
+        return _run(args, watches, policy)
+    except SETUP_ERRORS as exc:
+        return _fail(explain_for_cli(exc, table=args.table), EXIT_AWS)
+
+
+def _run(args: argparse.Namespace, watches: tuple[Watch, ...], policy: NoticePolicy) -> int:
     ec2 = client("ec2", region=args.region)
     region, partition = ec2.meta.region_name, ec2.meta.partition
     account = client("sts", region=region).get_caller_identity()["Account"]
@@ -131,18 +123,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         events, sns = client("events", region=region), client("sns", region=region)
         topics = {TOPIC: args.topic_arn} | ({CHAT: args.chat_topic_arn} if policy.chat else {})
         publisher = BusTopicPublisher(events, sns, topics)
-    exit_code = 0
+    printer = Printer(as_json=args.json)
+    exit_code = EXIT_OK
     for watch in watches:
         target = Target(watch.name, account, region, partition)
+        printer.start(target)
         store = DynamoSnapshotStore(ddb, args.table, target) if ddb is not None else None
         now = datetime.now(UTC)
+        ports = WatchPorts(Ec2Images(ec2), args.bus_name, store, publisher, policy, printer)
         try:
-            ports = WatchPorts(Ec2Images(ec2), args.bus_name, store, publisher, policy)
             result = run_watch(watch, target, ports, now, owner=f"cli-{now.timestamp()}")
         except PublishIncomplete as exc:
             print(f"amiwatch: {exc}", file=sys.stderr)
-            result, exit_code = exc.result, 1
-        _print(result, as_json=args.json)
+            result, exit_code = exc.result, EXIT_UNDELIVERED
+        printer.summary(result)
     return exit_code
 
 
@@ -157,14 +151,9 @@ def _selected(watches: tuple[Watch, ...], names: list[str] | None) -> tuple[Watc
     return tuple(w for w in watches if w.name in set(names))
 
 
-def _print(result: WatchResult, *, as_json: bool) -> None:
-    if as_json:
-        for event in result.events:
-            print(json.dumps(event.detail))
-        return
-    print(json.dumps(result.summary()))
-    if result.events:
-        print(render_table([e.detail for e in result.events]))
+def _fail(message: str, code: int) -> int:
+    print(f"amiwatch: {message}", file=sys.stderr)
+    return code
 
 
 def run() -> None:

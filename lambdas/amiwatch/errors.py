@@ -1,7 +1,17 @@
-"""The one error type for a configuration mistake, shared by synth, the Lambda and the CLI."""
+"""Configuration mistakes: the one error type shared by synth, the Lambda and the CLI, and the
+"did you mean" every message offers when a known word is close."""
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Collection
 
 
 class ConfigError(ValueError):
     """A configuration mistake, with a message that names the watch (or setting) and the field."""
+
+
+def suggest(word: str, choices: Collection[str]) -> str:
+    """` (did you mean "x"?)` when a known word is close, else nothing."""
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""

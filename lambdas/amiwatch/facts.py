@@ -41,9 +41,7 @@ def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     reason = image.get("StateReason") or {}
     if reason.get("Code") or reason.get("Message"):
-        facts.append(
-            ("Reason", f"{reason.get('Code') or ''} {reason.get('Message') or ''}".strip())
-        )
+        facts.append(("Reason", reason_text(reason.get("Code"), reason.get("Message"))))
     if image.get("DeprecationTime"):
         facts.append(("Deprecates", image["DeprecationTime"]))
     previous = detail.get("previous") or {}
@@ -53,6 +51,12 @@ def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
         before, after = short(previous.get(name)), short(image.get(name))
         facts.append(("Changed", f"{name}: {before} -> {after}"))
     return facts
+
+
+def reason_text(code: Any, message: Any) -> str:
+    """`Code: Message` on one line (a StateReason message may hold line breaks)."""
+    parts = [" ".join(str(p).split()) for p in (code, message) if p]
+    return ": ".join(parts)
 
 
 def _state(detail: Mapping[str, Any]) -> str:

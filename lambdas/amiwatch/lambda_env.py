@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from amiwatch import defaults
-from amiwatch.errors import ConfigError
-from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy, chat_changes
+from amiwatch.errors import ConfigError, suggest
+from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy, chat_changes, digest_threshold
 from amiwatch.watch_config import load_watches_file, parse_watches
 from amiwatch.watches import SELF, AccountRef, Watch
 
@@ -51,7 +51,7 @@ class Settings:
             topic_arn=env["AMIWATCH_TOPIC_ARN"],
             bus_name=env["AMIWATCH_BUS_NAME"],
             region=env["AWS_REGION"],
-            lease_seconds=int(env.get("AMIWATCH_LEASE_SECONDS", defaults.LEASE_SECONDS)),
+            lease_seconds=_whole_number(env, "AMIWATCH_LEASE_SECONDS", defaults.LEASE_SECONDS),
             chat_topic_arn=env.get("AMIWATCH_CHAT_TOPIC_ARN") or None,
             external_id=env.get("AMIWATCH_EXTERNAL_ID") or None,
             notices=notice_policy(
@@ -71,6 +71,8 @@ class Settings:
     def targets_for(self, event: Mapping[str, Any] | None) -> list[TargetRef]:
         """The targets to run: the one an event names (`{"target": {...}}`, what each schedule
         sends), or every target of all watches / of the ones named in `{"watches": [...]}`."""
+        if event is not None and not isinstance(event, Mapping):
+            raise ConfigError(f"the event must be an object, got {json.dumps(event)[:80]}")
         named = (event or {}).get("target")
         if named is None:
             return [
@@ -78,7 +80,7 @@ class Settings:
                 for watch in self.watches_for(event)
                 for account, region in watch.targets(self.region)
             ]
-        if not isinstance(named, Mapping):
+        if not isinstance(named, Mapping) or not isinstance(named.get("watch"), str):
             raise ConfigError('event "target" must be {"watch", "account", "region"}')
         [watch] = self.watches_for({"watches": [named.get("watch")]})
         account_id, region = named.get("account", SELF), named.get("region", self.region)
@@ -91,29 +93,47 @@ class Settings:
 
     def watches_for(self, event: Mapping[str, Any] | None) -> tuple[Watch, ...]:
         """All watches, or the ones an invoking event names: `{"watches": ["golden"]}`."""
-        names: Sequence[str] | None = (event or {}).get("watches")
+        names: Any = (event or {}).get("watches")
         if not names:
             return self.watches
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(
+                f'event "watches" must be a list of watch names, got {json.dumps(names)[:80]}'
+            )
         by_name = {w.name: w for w in self.watches}
         unknown = [n for n in names if n not in by_name]
         if unknown:
-            raise ConfigError(f"event names unknown watches: {', '.join(map(str, unknown))}")
+            hint = suggest(unknown[0], by_name)
+            raise ConfigError(f"event names unknown watches: {', '.join(unknown)}{hint}")
         return tuple(by_name[n] for n in names)
 
 
-def notice_policy(chat: bool, changes: str | None, threshold: str | None) -> NoticePolicy:
-    """The notice policy from its text form (comma-separated chat changes, a number)."""
+ENV_NAMES = ("AMIWATCH_CHAT_CHANGES", "AMIWATCH_DIGEST_THRESHOLD")
+
+
+def notice_policy(
+    chat: bool,
+    changes: str | None,
+    threshold: str | None,
+    names: tuple[str, str] = ENV_NAMES,
+) -> NoticePolicy:
+    """The notice policy from its text form (comma-separated chat changes, a number), checked by
+    the rules cdk.json's chatChanges and digestThreshold follow; errors use `names` (the
+    environment variables, or the CLI's flags)."""
     policy = NoticePolicy(chat=chat)
     if changes is not None:
         selectors = [c.strip() for c in changes.split(",") if c.strip()]
-        policy = replace(policy, chat_changes=chat_changes(selectors, "AMIWATCH_CHAT_CHANGES"))
+        policy = replace(policy, chat_changes=chat_changes(selectors, names[0]))
     if threshold is not None:
-        if not threshold.isdigit():
-            raise ConfigError(
-                f"AMIWATCH_DIGEST_THRESHOLD must be a whole number, got {threshold!r}"
-            )
-        policy = replace(policy, digest_threshold=int(threshold))
+        policy = replace(policy, digest_threshold=digest_threshold(threshold, names[1]))
     return policy
+
+
+def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, str(default))
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigError(f"{name} must be a whole number of seconds, got {text!r}")
+    return int(text)
 
 
 def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:

@@ -77,7 +77,7 @@ def record_watch_metrics(result: WatchResult) -> None:
         _metric("BaselineImages", result.images, **target)
     for kind, count in result.changes.items():
         _metric("Changes", count, **target, change=kind)
-    _metric("PublishFailures", len(result.failed), **target)
+    _metric("PublishFailures", len(result.undelivered), **target)
     if result.unknown_image_ids:
         _metric("UnknownImageIds", len(result.unknown_image_ids), **target)
         logger.warning(

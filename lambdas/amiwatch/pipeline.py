@@ -17,8 +17,8 @@ from datetime import datetime
 
 from amiwatch.contract import OutgoingEvent, Target, build_event
 from amiwatch.diff import diff
-from amiwatch.outcomes import Reselection
-from amiwatch.ports import ImageSource, Publisher, PublishReport, SnapshotStore
+from amiwatch.outcomes import ImageOutcome, Reselection
+from amiwatch.ports import ImageSource, Publisher, PublishReport, RunObserver, SnapshotStore
 from amiwatch.records import ImageRecord, parse_time
 from amiwatch.run_result import PublishIncomplete, WatchResult
 from amiwatch.snapshot import Snapshot, SnapshotEntry
@@ -27,7 +27,6 @@ from amiwatch.triage import Triage
 from amiwatch.watches import Watch
 
 REVIEW_CHUNK = 5000
-KEPT_EVENTS = 1000  # events kept on the result for display (CLI, demo); all are counted
 
 
 @dataclass(frozen=True)
@@ -39,6 +38,7 @@ class WatchPorts:
     store: SnapshotStore | None = None
     publisher: Publisher | None = None
     notices: NoticePolicy = field(default_factory=NoticePolicy)
+    observer: RunObserver | None = None
 
 
 @contextmanager
@@ -82,7 +82,7 @@ def run_watch(
         _Run(watch, target, ports, now, result, owner, lease_seconds).execute()
     finally:
         store.release_lease(owner)
-    if result.failed:
+    if result.undelivered:
         result.status = "incomplete"
         raise PublishIncomplete(result)
     return result
@@ -136,7 +136,7 @@ class _Run:
             snapshot.selection = selection
             shards = snapshot.apply(self.updates)
             store.save_snapshot(
-                shards, snapshot, self.owner, self.now, succeeded=not self.result.failed
+                shards, snapshot, self.owner, self.now, succeeded=not self.result.undelivered
             )
 
     def _review(
@@ -165,7 +165,7 @@ class _Run:
         ]
         for event in events:
             self.result.changes[event.detail["change"]] += 1
-        self.result.events.extend(events[: KEPT_EVENTS - len(self.result.events)])
+        self._observe(outcomes, events)
         if self.ports.publisher is None or store is None:
             return
         accepted = self._publish(events, last)
@@ -177,6 +177,17 @@ class _Run:
         store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
         self.updates.update({o.image_id: o.entry for o in delivered})
 
+    def _observe(self, outcomes: list[ImageOutcome], events: list[OutgoingEvent]) -> None:
+        observer = self.ports.observer
+        if observer is None:
+            return
+        for event in events:
+            observer.changed(event)
+        if self.result.baseline:
+            for outcome in outcomes:
+                if outcome.stored is not None and not outcome.changes:
+                    observer.recorded(outcome.stored.record)
+
     def _publish(self, events: list[OutgoingEvent], last: bool) -> set[str]:
         assert self.ports.publisher is not None
         policy = self.ports.notices
@@ -185,7 +196,7 @@ class _Run:
         )
         report: PublishReport = self.ports.publisher.publish(events, notices)
         self.result.published += len(report.accepted)
-        self.result.failed.update(report.failed)
+        self.result.undelivered.update(report.failed)
         if self.run_digest is not None and not last:
             self.run_digest.delivered([e for e in events if e.event_id in report.accepted], policy)
         return report.accepted

@@ -73,12 +73,25 @@ class SnapshotStore(Protocol):
     ) -> None: ...
 
 
+class RunObserver(Protocol):
+    """Sees what a run finds as it goes (the CLI prints it): nothing is kept for it."""
+
+    def changed(self, event: OutgoingEvent) -> None:
+        """A change found (published unless the run is a dry run)."""
+        ...
+
+    def recorded(self, record: ImageRecord) -> None:
+        """An image recorded silently by a baseline."""
+        ...
+
+
 @dataclass
 class PublishReport:
     """Which events each channel accepted, and what it cost."""
 
     accepted: set[str] = field(default_factory=set)
-    failed: dict[str, str] = field(default_factory=dict)  # eventId -> last error
+    # eventId -> why it was not delivered: "<channel>: <ErrorCode>: <message>"
+    failed: dict[str, str] = field(default_factory=dict)
     put_events_calls: int = 0
     publish_batch_calls: int = 0
 

@@ -6,8 +6,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from amiwatch.contract import OutgoingEvent
-
 
 @dataclass
 class WatchResult:
@@ -21,9 +19,8 @@ class WatchResult:
     images: int = 0
     skipped_images: int = 0
     changes: Counter[str] = field(default_factory=Counter)
-    events: list[OutgoingEvent] = field(default_factory=list)
     published: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
+    undelivered: dict[str, str] = field(default_factory=dict)  # eventId -> why
     describe_pages: int = 0
     lookup_calls: int = 0
     selection_changed: bool = False
@@ -44,21 +41,31 @@ class WatchResult:
             "skippedImages": self.skipped_images,
             "changes": dict(sorted(self.changes.items())),
             "published": self.published,
-            "failed": len(self.failed),
+            "undelivered": len(self.undelivered),
+            "deliveryErrors": self.delivery_errors(),
             "selectionChanged": self.selection_changed,
             "silent": dict(sorted(self.silent.items())),
             "unknownImageIds": list(self.unknown_image_ids),
         }
+
+    def delivery_errors(self) -> dict[str, int]:
+        """Each distinct reason events were not delivered ("<channel>: <code>: <message>"), with
+        how many events it kept back: what to fix, not just a count."""
+        return dict(Counter(self.undelivered.values()).most_common())
 
 
 class PublishIncomplete(RuntimeError):
     """Some events were not accepted; their images were left unpersisted for the next run."""
 
     def __init__(self, result: WatchResult) -> None:
-        total = result.published + len(result.failed)
+        total = result.published + len(result.undelivered)
+        why = "; ".join(
+            f"{reason} ({count} event{'s' if count > 1 else ''})"
+            for reason, count in result.delivery_errors().items()
+        )
         super().__init__(
             f'watch "{result.watch}" ({result.account}, {result.region}): '
-            f"{len(result.failed)} of {total} events not delivered; "
-            "they will be re-sent next run with the same eventId"
+            f"{len(result.undelivered)} of {total} events not delivered; "
+            f"they will be re-sent next run with the same eventId. Why: {why}"
         )
         self.result = result

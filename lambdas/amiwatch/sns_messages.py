@@ -18,11 +18,12 @@ from typing import Any
 from amiwatch import defaults
 from amiwatch.chat import change_notification, digest_notification, wants_chat
 from amiwatch.contract import DETAIL_TYPES, EVENT_VERSION, ChangeKind, OutgoingEvent, Target
-from amiwatch.errors import ConfigError
+from amiwatch.errors import ConfigError, suggest
 from amiwatch.mail import change_email, digest_email
 from amiwatch.tally import Tally
 
 MAX_SUBJECT = 100
+DIGEST_THRESHOLD_LIMITS = (1, 100_000)
 
 # String message attributes of every per-change SNS message (state_reason_code only when there
 # is one; delivery is "each", or "digested" in a run that sent a digest instead).
@@ -94,10 +95,22 @@ def chat_changes(values: Any, where: str) -> frozenset[str]:
         raise ConfigError(f"{where} must be a list of change kinds")
     unknown = [v for v in values if v not in CHAT_SELECTORS]
     if unknown:
-        raise ConfigError(
-            f'{where}: unknown change "{unknown[0]}" (known: {", ".join(CHAT_SELECTORS)})'
-        )
+        hint = suggest(unknown[0], CHAT_SELECTORS) or f" (known: {', '.join(CHAT_SELECTORS)})"
+        raise ConfigError(f'{where}: unknown change "{unknown[0]}"{hint}')
     return frozenset(values)
+
+
+def digest_threshold(value: Any, where: str) -> int:
+    """Validate a digest threshold (a whole number 1..100000, as text or int)."""
+    low, high = DIGEST_THRESHOLD_LIMITS
+    text = str(value)
+    if (
+        isinstance(value, bool)
+        or not (text.isascii() and text.isdigit())
+        or not (low <= int(text) <= high)
+    ):
+        raise ConfigError(f"{where} must be a whole number {low}..{high}, got {value!r}")
+    return int(text)
 
 
 TOPIC, CHAT = "topic", "chat"

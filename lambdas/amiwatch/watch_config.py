@@ -6,24 +6,23 @@ Every error names the watch and the field at fault, e.g.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from amiwatch import defaults
-from amiwatch.errors import ConfigError
+from amiwatch.errors import ConfigError, suggest
 from amiwatch.filters import DESCRIBE_IMAGES_FILTERS
 from amiwatch.records import CANONICAL_FIELDS
 from amiwatch.watches import SELF, AccountRef, Watch
 
-WATCH_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
+WATCH_NAME = re.compile(r"[a-z0-9-]{1,64}", re.ASCII)
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 
-IMAGE_ID = re.compile(r"^ami-[0-9a-f]{8,17}$")
+IMAGE_ID = re.compile(r"ami-[0-9a-f]{8,17}", re.ASCII)
 
 OWNER_ALIASES = frozenset({"self", "amazon", "aws-marketplace", "aws-backup-vault"})
 
@@ -47,16 +46,11 @@ WATCH_KEYS = (
 )
 
 MAX_WARNING_DAYS = 3650
+MAX_FILTER_VALUES = 200  # EC2: "the maximum number of filter values specified on a single call"
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 
-ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-
-
-def suggest(word: str, choices: Sequence[str] | frozenset[str]) -> str:
-    """` (did you mean "x"?)` when a known word is close, else nothing."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 
 
 class _WatchReader:
@@ -84,7 +78,7 @@ class _WatchReader:
         if key in self.raw and not value:
             raise self.fail(f'"{key}" must not be an empty list (leave it out instead)')
         for item in value:
-            if not isinstance(item, str) or not (item in aliases or pattern.match(item)):
+            if not isinstance(item, str) or not (item in aliases or pattern.fullmatch(item)):
                 allowed = ", ".join(sorted(aliases)) if aliases else "none"
                 raise self.fail(
                     f'"{key}" has invalid value {json.dumps(item)} (aliases: {allowed})'
@@ -114,6 +108,12 @@ class _WatchReader:
             if not all(isinstance(v, str) and v for v in values):
                 raise self.fail(f'filter "{name}" values must be non-empty strings')
             parsed.append((name, tuple(values)))
+        count = sum(len(v) for _, v in parsed)
+        if count > MAX_FILTER_VALUES:
+            raise self.fail(
+                f'"filters" has {count} values in all; EC2 accepts at most {MAX_FILTER_VALUES} '
+                "filter values in one DescribeImages call (split the watch)"
+            )
         return tuple(parsed)
 
     def warning_days(self) -> int:
@@ -141,7 +141,7 @@ class _WatchReader:
         if not isinstance(value, list) or ("regions" in self.raw and not value):
             raise self.fail('"regions" must be a non-empty list of region names')
         for region in value:
-            if not isinstance(region, str) or not REGION_NAME.match(region):
+            if not isinstance(region, str) or not REGION_NAME.fullmatch(region):
                 raise self.fail(f'"regions" has invalid region name {json.dumps(region)}')
         if len(set(value)) != len(value):
             raise self.fail('"regions" lists a region twice')
@@ -164,11 +164,11 @@ class _WatchReader:
         if not isinstance(item, dict) or set(item) - {"id", "roleName"}:
             raise self.fail(f'{where} must be "self" or {{"id", "roleName"}}')
         account_id, role = item.get("id"), item.get("roleName", defaults.MEMBER_ROLE)
-        if not isinstance(account_id, str) or not ACCOUNT_ID.match(account_id):
+        if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
             raise self.fail(
                 f"{where}.id must be a 12-digit account id, got {json.dumps(account_id)}"
             )
-        if not isinstance(role, str) or not ROLE_NAME.match(role):
+        if not isinstance(role, str) or not ROLE_NAME.fullmatch(role):
             raise self.fail(f"{where}.roleName {json.dumps(role)} is not an IAM role name")
         return AccountRef(account_id, role)
 
@@ -186,7 +186,7 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
     reader = _WatchReader(raw, position)
     reader.check_keys()
     name = raw.get("name")
-    if not isinstance(name, str) or not WATCH_NAME.match(name):
+    if not isinstance(name, str) or not WATCH_NAME.fullmatch(name):
         raise reader.fail(f'"name" must match [a-z0-9-]{{1,64}}, got {json.dumps(name)}')
     watch = Watch(
         name=name,

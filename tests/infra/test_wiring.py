@@ -9,17 +9,13 @@ can leak in) and invoked; the events are read back through SNS->SQS and bus->SQS
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import jsonschema
-import pytest
-from moto.server import ThreadedMotoServer
 
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
@@ -58,16 +54,6 @@ def schedule_events(synthesized: Synthesized) -> list[dict[str, Any]]:
         json.loads(resolve(s["Properties"]["Target"]["Input"]))
         for s in synthesized.resources("AWS::Scheduler::Schedule").values()
     ]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def build_from_template(synthesized: Synthesized, endpoint: str) -> dict[str, str]:

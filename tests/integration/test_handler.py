@@ -115,7 +115,7 @@ def test_a_failed_image_reaches_chat_and_email_once(aws, lambda_env, fleet):
 
     assert chat["version"] == "1.0" and chat["source"] == "custom"
     assert chat["content"]["title"] == f"CRITICAL: AMI failed: golden-rc ({fleet['golden-rc']})"
-    assert "*Reason:* Server.InternalError Internal error" in chat["content"]["description"]
+    assert "*Reason:* Server.InternalError: Internal error" in chat["content"]["description"]
     assert chat["content"]["nextSteps"][0].startswith("`Server.InternalError`: An internal error")
     assert chat["metadata"]["threadId"] == f"amiwatch-{ACCOUNT}-{REGION}-{fleet['golden-rc']}"
     assert chat["metadata"]["relatedResources"] == [
@@ -198,3 +198,22 @@ def test_runs_emit_emf_metrics_per_target_and_change_kind(aws, lambda_env, fleet
     assert metrics[("PublishFailures", target)] == 0
     assert metrics[("SuccessfulRuns", target)] == 1  # the heartbeat alarm's metric
     assert metrics[("WatchesRun", (("service", "amiwatch"),))] == 1
+
+
+def test_a_wrong_bus_is_named_in_the_error_the_log_line_and_the_summary(
+    aws, lambda_env, fleet, monkeypatch, caplog
+):
+    invoke()
+    register(aws, "golden-new")
+    monkeypatch.setenv("AMIWATCH_BUS_NAME", "amiwatch-typo")
+    caplog.clear()
+
+    with pytest.raises(WatchesFailed) as failed:
+        invoke()
+    logged = [r.__dict__ for r in caplog.records if r.getMessage() == "watch finished"]
+
+    why = "eventbridge: ResourceNotFoundException: Event bus amiwatch-typo does not exist."
+    assert why in str(failed.value)
+    [summary] = logged
+    assert summary["undelivered"] == 1
+    assert summary["deliveryErrors"] == {why: 1}

@@ -72,8 +72,8 @@ def test_a_digest_chat_cannot_take_is_resent_with_its_changes_next_run(aws, base
     retried = run(aws, 2)
     second_bus = sorted(e["detail"]["eventId"] for e in aws.bus_events())
 
-    assert incomplete.value.result.summary()["failed"] == 21
-    assert all("KMSThrottling" in why for why in incomplete.value.result.failed.values())
+    assert incomplete.value.result.summary()["undelivered"] == 21
+    assert all("KMSThrottling" in why for why in incomplete.value.result.undelivered.values())
     assert retried.summary()["changes"] == {"new": 21}
     assert second_bus == first_bus  # same eventIds: automation de-duplicates
     assert len(aws.chat_messages()) == 1 and len(aws.people_messages()) == 1

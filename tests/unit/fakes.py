@@ -125,5 +125,5 @@ class RecordingPublisher:
             if self.deliver(event):
                 report.accepted.add(event.event_id)
             else:
-                report.failed[event.event_id] = "PutEvents: refused by the test"
+                report.failed[event.event_id] = "eventbridge: InternalFailure: refused by the test"
         return report

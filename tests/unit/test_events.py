@@ -74,7 +74,7 @@ def test_sns_entry_has_subject_attributes_and_both_message_forms(failed_change):
     assert sns["MessageStructure"] == "json"
     assert sns["Subject"] == f"[amiwatch] AMI Failed: golden-2026-11 ({AMI}) us-east-1"
     assert json.loads(message["default"])["eventId"] == sns["Id"]
-    assert "Reason:     Server.InternalError An internal error occurred" in message["email"]
+    assert "Reason:     Server.InternalError: An internal error occurred" in message["email"]
     assert "{" not in message["email"].splitlines()[0]
     assert attributes == {
         "change": "failed",

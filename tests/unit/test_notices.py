@@ -153,7 +153,7 @@ def test_email_is_one_line_then_facts_then_the_console_link(every_kind):
     assert lines[0] == f"An AMI failed: golden-{failed['image']['ImageId'][-4:]}."
     assert lines[1] == ""
     assert lines[2].startswith("  Image:")
-    assert "  Reason:     Client.InvalidSnapshot.NotFound snap-1 <gone> & more" in lines
+    assert "  Reason:     Client.InvalidSnapshot.NotFound: snap-1 <gone> & more" in lines
     assert console_url("aws", "us-east-1", failed["image"]["ImageId"]) in lines
     assert "{" not in text
 
@@ -281,3 +281,20 @@ def test_an_image_that_left_the_watch_shows_why_and_is_not_called_gone(every_kin
     assert "*Changed:* Tags: team=platform → team=data" in note["content"]["description"]
     assert email.startswith("An AMI left the watch (it still exists): golden-0009.")
     assert "deregistered" not in email
+
+
+def test_a_reason_is_code_then_message_on_one_line_in_email_and_chat():
+    detail = {
+        "eventId": "e" * 32, "change": "failed", "watch": "golden", "account": "123456789012",
+        "region": "us-east-1", "detectedAt": "2026-11-27T13:00:00Z", "reason": "state",
+        "previous": {"State": "pending"}, "changedFields": ["State"],
+        "image": {"ImageId": "ami-1", "Name": "golden-1", "State": "failed", "StateReason": {
+            "Code": "Server.InternalError",
+            "Message": "Internal error\nwhile copying\r\n  snap-1"}},
+    }  # fmt: skip
+
+    email = change_email(detail, "aws")
+    description = change_notification(detail, "aws")["content"]["description"]
+
+    assert "  Reason:     Server.InternalError: Internal error while copying snap-1\n" in email
+    assert "*Reason:* Server.InternalError: Internal error while copying snap-1\n" in description

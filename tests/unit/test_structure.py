@@ -30,3 +30,14 @@ def test_only_the_aws_edges_import_boto3():
 
     # observability only reads the SDK's version for the cold-start line.
     assert {p for p in importers if not p.startswith("aws/")} == {"observability.py"}
+
+
+def test_a_quick_benchmark_never_overwrites_the_recorded_numbers():
+    from devtools.bench import SIZES, results_dir
+    from devtools.bench_targets import RECORDED_SIZES
+
+    assert results_dir((1000,), SIZES) == ROOT / "bench" / "quick"
+    assert results_dir((1000, 10000), RECORDED_SIZES) == ROOT / "bench" / "quick"
+    assert (
+        results_dir(SIZES, SIZES) == results_dir(RECORDED_SIZES, RECORDED_SIZES) == ROOT / "bench"
+    )

@@ -98,10 +98,11 @@ class BusTopicPublisher:
         report.accepted = on_bus - set(blocked)
         for event in events:
             if event.event_id not in on_bus:
-                report.failed[event.event_id] = errors.get(event.event_id, "PutEvents: not sent")
+                report.failed[event.event_id] = errors.get(event.event_id, "eventbridge: not sent")
             elif event.event_id in blocked:
                 key = blocked[event.event_id]
-                report.failed[event.event_id] = errors.get(key, "PublishBatch: not sent")
+                channel = key.split(":", 1)[0]
+                report.failed[event.event_id] = errors.get(key, f"sns {channel}: not sent")
         return report
 
     def _deliver(
@@ -135,13 +136,14 @@ class BusTopicPublisher:
         try:
             answer = self.events_client.put_events(Entries=[e.eventbridge_entry for e in group])
         except (ClientError, BotoCoreError) as exc:
-            return set(), {e.event_id: f"PutEvents: {exc}" for e in group}
+            return set(), dict.fromkeys((e.event_id for e in group), why("eventbridge", exc))
         accepted, failed = set(), {}
         for event, result in zip(group, answer.get("Entries", []), strict=False):
             if result.get("EventId") and not result.get("ErrorCode"):
                 accepted.add(event.event_id)
             else:
-                failed[event.event_id] = f"PutEvents: {result.get('ErrorCode')}"
+                code, message = result.get("ErrorCode"), result.get("ErrorMessage")
+                failed[event.event_id] = reason("eventbridge", code, message)
         return accepted, failed
 
     def _publish_batch(
@@ -152,12 +154,26 @@ class BusTopicPublisher:
                 TopicArn=arn, PublishBatchRequestEntries=[n.entry for n in group]
             )
         except (ClientError, BotoCoreError) as exc:
-            return set(), {_notice_key(n): f"PublishBatch ({channel}): {exc}" for n in group}
+            return set(), dict.fromkeys((_notice_key(n) for n in group), why(f"sns {channel}", exc))
         failed = {
-            f"{channel}:{f['Id']}": f"PublishBatch ({channel}): {f.get('Code')}"
+            f"{channel}:{f['Id']}": reason(f"sns {channel}", f.get("Code"), f.get("Message"))
             for f in answer.get("Failed", [])
         }
         return {f"{channel}:{ok['Id']}" for ok in answer.get("Successful", [])}, failed
+
+
+def why(channel: str, exc: Exception) -> str:
+    """The reason a whole call failed: the service's error code and message, or the SDK's."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return reason(channel, error.get("Code"), error.get("Message"))
+    return reason(channel, type(exc).__name__, str(exc))
+
+
+def reason(channel: str, code: Any, message: Any) -> str:
+    """`<channel>: <code>: <message>`, on one line: the distinct reasons a run reports."""
+    text = " ".join(str(message or "").split())
+    return f"{channel}: {code or 'unknown error'}" + (f": {text}" if text else "")
 
 
 def _event_key(event: OutgoingEvent) -> str:
