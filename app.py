@@ -44,7 +44,7 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App
         app,
         "AmiWatchMemberRole",
         env=env,
-        description="amiwatch member role: lets the watcher account call ec2:DescribeImages",
+        description="amiwatch member role: lets the watcher account read AMIs and their usage",
     )
     apply_checks(app)
     return app

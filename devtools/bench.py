@@ -142,6 +142,7 @@ def worker(args: argparse.Namespace) -> None:
         "snapshot_read_bytes_per_image": round(store.stats.snapshot_bytes_read / args.images, 2),
         "describe_calls": counts["ec2:DescribeImages"],
         "lookup_calls": result.lookup_calls,
+        "reference_calls": result.reference_calls,
         "put_events_calls": counts["events:PutEvents"],
         "publish_batch_calls": counts["sns:PublishBatch"],
         "ddb_calls": sum(v for k, v in counts.items() if k.startswith("dynamodb:")),

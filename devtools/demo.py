@@ -31,12 +31,14 @@ WATCH = parse_watch(
         "deprecationWarningDays": 14,
     }
 )
-NAMES = ("golden-2026-07", "golden-2026-08", "golden-2026-09", "golden-2026-10", "golden-base",
-         "golden-2026-12-rc")  # fmt: skip
+NAMES = ("golden-2026-06", "golden-2026-07", "golden-2026-08", "golden-2026-09", "golden-2026-10",
+         "golden-base", "golden-2026-12-rc")  # fmt: skip
 CHANGES = (
-    "1 new, 1 failed (Server.InternalError), 1 deprecated, 1 deregistered, 1 disabled, "
-    "1 made public, 1 retagged out of the watch (team=data)"
+    "1 new, 1 failed (Server.InternalError), 2 deprecated (2026-08 still runs an instance and "
+    "two launch template versions, 2026-06 nothing), 1 deregistered, 1 disabled, 1 made public, "
+    "1 retagged out of the watch (team=data)"
 )
+IN_USE, UNUSED = "golden-2026-08", "golden-2026-06"
 
 
 def _seed(aws: LocalAws) -> dict[str, str]:
@@ -61,7 +63,14 @@ def _mutate(aws: LocalAws, ids: dict[str, str], now: datetime) -> None:
         state_reason={"Code": "Server.InternalError", "Message": "Internal error while copying"},
     )
     past = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    set_image(ids["golden-2026-08"], deprecation_time=past)
+    for name in (IN_USE, UNUSED):
+        set_image(ids[name], deprecation_time=past)
+    ec2.run_instances(ImageId=ids[IN_USE], MinCount=1, MaxCount=1)
+    template = ec2.create_launch_template(
+        LaunchTemplateName="web", LaunchTemplateData={"ImageId": ids[IN_USE]}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.create_launch_template_version(LaunchTemplateId=template,
+                                       LaunchTemplateData={"ImageId": ids[IN_USE]})  # fmt: skip
     ec2.deregister_image(ImageId=ids["golden-2026-09"])
     ec2.disable_image(ImageId=ids["golden-2026-10"])
     ec2.modify_image_attribute(
@@ -87,28 +96,26 @@ def _print_received(aws: LocalAws) -> None:
         printer.detail(event["detail"])
     same = {e["detail"]["eventId"] for e in bus} == {m["detail"]["eventId"] for m in topic}
     print(f"\nThe SNS topic's subscriber received {len(topic)} messages, the same eventIds: {same}")
-    chat = aws.chat_messages()
+    chat = {note["metadata"]["additionalContext"]["eventId"]: note for note in aws.chat_messages()}
     kinds = sorted({m["detail"]["change"] for m in topic} - set(defaults.CHAT_CHANGES))
     print(f"\nChat (Slack/Teams) received {len(chat)} notifications. Not {', '.join(kinds)}: "
           "chatChanges selects what reaches chat, and by default leaves those out.")  # fmt: skip
-    # The failed build in full (it says the most), the others one line each.
-    chat.sort(key=lambda note: note["content"]["title"].split(":")[1] != " AMI failed")
-    first, *rest = chat
-    content = first["content"]
-    print(f"\n  # {content['title']}   [thread {first['metadata']['threadId']}]")
-    print(_indent(content["description"], "  | "))
-    for step in content.get("nextSteps", []):
+    people = {m["detail"]["image"]["Name"]: m for m in aws.people_messages()}
+    used, unused = people[IN_USE]["detail"], people[UNUSED]["detail"]
+    print(f"\nThe deprecation of {IN_USE}, which something still uses, in chat:\n")
+    note = chat.pop(used["eventId"])
+    print(f"  # {note['content']['title']}")
+    print(_indent(note["content"]["description"], "  | "))
+    for step in note["content"].get("nextSteps", []):
         print(f"  > next: {step}")
-    for note in rest:
-        print(f"  # {note['content']['title']}")
-    people = aws.people_messages()
-    people.sort(key=lambda message: message["detail"]["change"] != "failed")
-    print(f"\nEmail subscribers received {len(people)} messages. The failed build's reads:\n")
-    print(f"  Subject: {people[0]['subject']}")
-    print(_indent(change_email(people[0]["detail"], "aws"), "  | "))
-    print("\n  The others:")
-    for message in people[1:]:
-        print(f"  Subject: {message['subject']}")
+    print(f"\n... and by email ({len(people)} messages in all):\n")
+    print(f"  Subject: {people[IN_USE]['subject']}")
+    print(_indent(change_email(used, "aws"), "  | "))
+    print(f"\nThe deprecation of {UNUSED}, which nothing uses, reads first:")
+    print(_indent("\n".join(change_email(unused, "aws").splitlines()[:3]), "  | "))
+    print("\nThe other chat notifications:")
+    for other in chat.values():
+        print(f"  # {other['content']['title']}")
 
 
 def _indent(text: str, prefix: str) -> str:

@@ -205,6 +205,12 @@ def render_page(images: list[dict[str, Any]], next_token: str | None) -> bytes:
     ).encode()
 
 
+NO_REFERENCES = (
+    b'<DescribeImageReferencesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+    b"<requestId>fleet</requestId><imageReferenceSet/></DescribeImageReferencesResponse>"
+)
+
+
 def _error(code: str, message: str) -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
@@ -295,6 +301,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(json.loads(body or b"{}"))
             return
         params = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if params.get("Action") == "DescribeImageReferences":
+            self._send(200, NO_REFERENCES)  # the fleet's images are used by nothing
+            return
         token = params.get("NextToken", "page-0")
         index = int(token.removeprefix("page-"))
         state = self.state

@@ -20,7 +20,8 @@ from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.contract import Target
 from amiwatch.pipeline import WatchPorts
-from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy, email_filter_policy
+from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy
+from amiwatch.subscriptions import email_filter_policy
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
@@ -47,9 +48,14 @@ class LocalAws:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
 
     def shared_client(self, service: str) -> Any:
-        """One client per service for seeding data: making an EC2 client costs ~50 ms."""
+        """One client per service for seeding data: making an EC2 client costs ~50 ms. The EC2
+        one answers DescribeImageReferences too (moto lacks it: devtools.image_references)."""
         if service not in self._shared:
             self._shared[service] = self.client(service)
+            if service == "ec2":
+                from devtools.image_references import answer_image_references  # noqa: PLC0415
+
+                answer_image_references(self._shared[service])
         return self._shared[service]
 
     @classmethod

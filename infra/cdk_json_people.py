@@ -10,11 +10,8 @@ from typing import Any
 
 from amiwatch.contract import ChangeKind
 from amiwatch.errors import ConfigError, suggest
-from amiwatch.sns_messages import (
-    MESSAGE_ATTRIBUTES,
-    email_filter_policy,
-    filter_policy_combinations,
-)
+from amiwatch.sns_messages import MESSAGE_ATTRIBUTES
+from amiwatch.subscriptions import email_filter_policy, filter_policy_combinations
 
 # SNS filter policy limits: keys per policy, and the product of the value-list lengths.
 SNS_POLICY_KEYS = 5
@@ -43,6 +40,7 @@ KNOWN_VALUES = {
     "change": tuple(kind.value for kind in ChangeKind),
     "state": ("pending", "available", "invalid", "deregistered", "transient", "failed",
               "error", "disabled"),
+    "in_use": ("true", "false", "unknown"),
 }  # fmt: skip
 
 

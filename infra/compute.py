@@ -27,6 +27,8 @@ from infra.runtime import (
     powertools_parameter,
 )
 
+# What the watcher reads of a target: its images, and what uses them (usage in events).
+READ_IMAGES = ["ec2:DescribeImages", "ec2:DescribeImageReferences"]
 SNAPSHOT_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:Query",
@@ -158,7 +160,7 @@ class WatcherFunction(Concern):
         log_group: logs.LogGroup,
     ) -> None:
         role = self.role
-        role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeImages"], resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(actions=READ_IMAGES, resources=["*"]))
         table.grant(role, *SNAPSHOT_ACTIONS)
         # Hand-written: topic.grant_publish() would add kms:GenerateDataKey* for the topic's key.
         role.add_to_policy(
@@ -181,6 +183,7 @@ class WatcherFunction(Concern):
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "ec2:DescribeImages supports no resource-level permissions, and neither do X-Ray's "
-            "PutTraceSegments/PutTelemetryRecords (added by active tracing).",
+            "ec2:DescribeImages and ec2:DescribeImageReferences support no resource-level "
+            "permissions, and neither do X-Ray's PutTraceSegments/PutTelemetryRecords (added by "
+            "active tracing).",
         )

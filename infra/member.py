@@ -13,12 +13,14 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from amiwatch import defaults
+from infra.compute import READ_IMAGES
 from infra.nag import acknowledge
 from infra.stack import WATCHER_STACK_NAME
 
 
 class AmiWatchMemberRoleStack(Stack):
-    """A role trusting the watcher's account (with the external id) to call ec2:DescribeImages."""
+    """A role trusting the watcher's account (with the external id) to read AMIs and what uses
+    them: ec2:DescribeImages and ec2:DescribeImageReferences, nothing else."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         # No bootstrap dependency: member accounts of a StackSet are usually not CDK-bootstrapped.
@@ -65,7 +67,7 @@ class AmiWatchMemberRoleStack(Stack):
             self,
             "Role",
             role_name=role_name.value_as_string,
-            description="amiwatch: lets the watcher account read AMIs (ec2:DescribeImages only)",
+            description="amiwatch: lets the watcher account read AMIs and what uses them",
             assumed_by=iam.ArnPrincipal(
                 Fn.sub(
                     "arn:${AWS::Partition}:iam::${Account}:root",
@@ -78,17 +80,16 @@ class AmiWatchMemberRoleStack(Stack):
                 }
             ),
             inline_policies={
-                "DescribeImages": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(actions=["ec2:DescribeImages"], resources=["*"])
-                    ]
+                "ReadImages": iam.PolicyDocument(
+                    statements=[iam.PolicyStatement(actions=READ_IMAGES, resources=["*"])]
                 )
             },
         )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "ec2:DescribeImages supports no resource-level permissions; it is the only action.",
+            "ec2:DescribeImages and ec2:DescribeImageReferences support no resource-level "
+            "permissions; they are the only actions.",
         )
         CfnOutput(self, "RoleArn", value=role.role_arn, description="The role the watcher assumes")
         CfnOutput(self, "AccountId", value=Aws.ACCOUNT_ID, description="This member account")

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from amiwatch.contract import SOURCE
 from amiwatch.schema import registry_schemas
-from amiwatch.sns_messages import email_filter_policy
+from amiwatch.subscriptions import email_filter_policy
 from infra.cdk_json import AppConfig
 from infra.concern import Concern
 

@@ -13,7 +13,14 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from amiwatch.contract import DETAIL_TYPES, ChangeKind
-from amiwatch.facts import NOT_VISIBLE, console_url, image_facts, rest_pointer, short
+from amiwatch.facts import (
+    NOT_VISIBLE,
+    console_url,
+    image_facts,
+    rest_pointer,
+    short,
+    usage_lines,
+)
 from amiwatch.tally import Tally
 
 MAX_TITLE = 250
@@ -90,6 +97,10 @@ def change_notification(detail: Mapping[str, Any], partition: str) -> dict[str, 
     severity = _severity(detail)
     name = image.get("Name") or image_id
     lines = [
+        f"*Usage:* {_escape(sentence)}" + (f" <{link}|Show the instances>" if link else "")
+        for sentence, link in usage_lines(detail, partition)
+    ]
+    lines += [
         f"*{label}:* {_escape(value.replace(' -> ', ' → '))}"
         for label, value in image_facts(detail)
     ]

@@ -117,9 +117,14 @@ def event_id(target: Target, change: Change) -> str:
 
 
 def build_event(
-    target: Target, change: Change, detected_at: datetime, bus_name: str
+    target: Target,
+    change: Change,
+    detected_at: datetime,
+    bus_name: str,
+    usage: Mapping[str, Any] | None = None,
 ) -> OutgoingEvent:
-    """Render a change to its detail and EventBridge entry."""
+    """Render a change to its detail and EventBridge entry. `usage` (who still uses the image,
+    see amiwatch.usage) is not part of the eventId: a re-sent event may carry fresher usage."""
     eid = event_id(target, change)
     detail = {
         "version": EVENT_VERSION,
@@ -133,6 +138,7 @@ def build_event(
         "previous": dict(change.previous) if change.previous is not None else None,
         "changedFields": list(change.changed_fields),
         "reason": change.reason,
+        "usage": dict(usage) if usage is not None else None,
     }
     detail_json = json.dumps(detail, separators=(",", ":"))
     entry = {

@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from amiwatch.usage import usage_sentence
+
 # What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
 # What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
 NOT_VISIBLE = "no longer visible to this account: deregistered, or no longer shared with it"
@@ -20,8 +22,29 @@ CONSOLE_HOSTS = {
 
 def console_url(partition: str, region: str, image_id: str | None = None) -> str:
     """The image's page in the EC2 console of its region (the AMI list without an id)."""
-    host = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"]).format(region=region)
     page = f"ImageDetails:imageId={image_id}" if image_id else "Images:"
+    return _console(partition, region, page)
+
+
+def instances_url(partition: str, region: str, image_id: str) -> str:
+    """The EC2 console's instance list, filtered to instances launched from the image."""
+    return _console(partition, region, f"Instances:imageId={image_id}")
+
+
+def usage_lines(detail: Mapping[str, Any], partition: str) -> list[tuple[str, str | None]]:
+    """Who still uses the image, first (sentence, console link where one exists); none for
+    changes that carry no usage."""
+    usage = detail.get("usage")
+    if not usage:
+        return []
+    link = None
+    if usage.get("byType", {}).get("ec2:Instance"):
+        link = instances_url(partition, usage["region"], detail["image"]["ImageId"])
+    return [(usage_sentence(usage), link)]
+
+
+def _console(partition: str, region: str, page: str) -> str:
+    host = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS["aws"]).format(region=region)
     return f"{host}/ec2/home?region={region}#{page}"
 
 

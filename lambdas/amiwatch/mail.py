@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from amiwatch.contract import ChangeKind
-from amiwatch.facts import console_url, image_facts, rest_pointer, short
+from amiwatch.facts import console_url, image_facts, rest_pointer, short, usage_lines
 from amiwatch.tally import Tally
 
 HEADLINES = {
@@ -30,6 +30,8 @@ def change_email(detail: Mapping[str, Any], partition: str) -> str:
     if detail.get("reason") == "vanished":
         headline = "An AMI is no longer visible to this account (deregistered, or no longer shared)"
     lines = [f"{headline}: {image.get('Name') or image['ImageId']}.", ""]
+    for sentence, link in usage_lines(detail, partition):
+        lines += [sentence, *([f"Instances launched from it: {link}"] if link else []), ""]
     lines += [f"  {label + ':':<12}{value}" for label, value in image_facts(detail)]
     lines += [
         "",

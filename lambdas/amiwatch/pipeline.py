@@ -9,24 +9,28 @@ only then can an image count as vanished.
 from __future__ import annotations
 
 import gc
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from amiwatch.contract import OutgoingEvent, Target, build_event
+from amiwatch.contract import Change, OutgoingEvent, Target, build_event
 from amiwatch.diff import diff
 from amiwatch.outcomes import ImageOutcome, Reselection
 from amiwatch.ports import ImageSource, Publisher, PublishReport, RunObserver, SnapshotStore
-from amiwatch.records import ImageRecord, parse_time
+from amiwatch.records import ImageRecord, format_time, parse_time
 from amiwatch.run_result import PublishIncomplete, WatchResult
 from amiwatch.snapshot import Snapshot, SnapshotEntry
 from amiwatch.sns_messages import NoticePolicy, RunDigest, plan_notices
 from amiwatch.triage import Triage
+from amiwatch.usage import USAGE_KINDS, usage_from
 from amiwatch.watches import Watch
 
 REVIEW_CHUNK = 5000
+USAGE_BUDGET_SECONDS = 5.0  # for all of a run's usage lookups: the alert never waits longer
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ class _Run:
     updates: dict[str, SnapshotEntry | None] = field(default_factory=dict)
     # Set at the first mid-scan chunk: the run then sends people one digest, with its last chunk.
     run_digest: RunDigest | None = None
+    usage_deadline: float | None = None  # time.monotonic() when usage lookups stop
 
     def execute(self) -> None:
         store = self.ports.store
@@ -158,11 +163,13 @@ class _Run:
             baseline=baseline, reselection=reselection,
         )  # fmt: skip
         self.result.silent.update(o.note for o in outcomes if o.note)
+        changes = [change for outcome in outcomes for change in outcome.changes]
+        usage = self._usage(changes)
         events = [
-            build_event(self.target, change, self.now, self.ports.bus_name)
-            for outcome in outcomes
-            for change in outcome.changes
-        ]
+            build_event(self.target, change, self.now, self.ports.bus_name,
+                        usage.get(change.image.image_id) if change.kind in USAGE_KINDS else None)
+            for change in changes
+        ]  # fmt: skip
         for event in events:
             self.result.changes[event.detail["change"]] += 1
         self._observe(outcomes, events)
@@ -176,6 +183,26 @@ class _Run:
         store.confirm_lease(self.owner, self.now, self.lease_seconds)
         store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
         self.updates.update({o.image_id: o.entry for o in delivered})
+
+    def _usage(self, changes: list[Change]) -> dict[str, dict[str, Any]]:
+        """Who still uses the images of the changes that warrant it: one lookup per 10 ids, all
+        of a run's lookups within USAGE_BUDGET_SECONDS."""
+        ids = list(dict.fromkeys(c.image.image_id for c in changes if c.kind in USAGE_KINDS))
+        if not ids:
+            return {}
+        if self.usage_deadline is None:
+            self.usage_deadline = time.monotonic() + USAGE_BUDGET_SECONDS
+        lookup = self.ports.images.references(ids, self.usage_deadline)
+        self.result.reference_calls += lookup.calls
+        where = {
+            "checked_at": format_time(datetime.now(UTC)),
+            "account": self.target.account,
+            "region": self.target.region,
+        }
+        return {
+            i: usage_from(lookup.references.get(i), lookup.errors.get(i), **where).as_detail()
+            for i in ids
+        }
 
     def _observe(self, outcomes: list[ImageOutcome], events: list[OutgoingEvent]) -> None:
         observer = self.ports.observer

@@ -33,8 +33,17 @@ class Lookup:
     calls: int
 
 
+@dataclass
+class ReferenceLookup:
+    """Per image id: the (resource type, ARN) of what references it, or why that is unknown."""
+
+    references: dict[str, list[tuple[str, str]]]
+    errors: dict[str, str]  # image id -> "<code>: <message>"
+    calls: int
+
+
 class ImageSource(Protocol):
-    """Where a target's images come from."""
+    """Where a target's images come from, and what uses them."""
 
     def scan(self, watch: Watch) -> Scan:
         """The watch's images, page by page."""
@@ -42,6 +51,11 @@ class ImageSource(Protocol):
 
     def lookup(self, image_ids: Sequence[str]) -> Lookup:
         """These images by id, whatever the watch's criteria (existence and state)."""
+        ...
+
+    def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
+        """What in the target's account and region uses these images; stop at `deadline`
+        (time.monotonic())."""
         ...
 
 

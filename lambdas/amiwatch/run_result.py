@@ -23,6 +23,7 @@ class WatchResult:
     undelivered: dict[str, str] = field(default_factory=dict)  # eventId -> why
     describe_pages: int = 0
     lookup_calls: int = 0
+    reference_calls: int = 0  # DescribeImageReferences pages (usage of the changed images)
     selection_changed: bool = False
     # Silent outcomes by ImageOutcome.note: refreshed, entered-by-edit, left-by-edit, missed-once.
     silent: Counter[str] = field(default_factory=Counter)

@@ -64,6 +64,7 @@ def event_schema() -> dict[str, Any]:
             "previous",
             "changedFields",
             "reason",
+            "usage",
         ],
         "additionalProperties": False,
         "properties": {
@@ -93,6 +94,7 @@ def event_schema() -> dict[str, Any]:
                 "items": {"type": "string", "enum": list(CANONICAL_FIELDS)},
             },
             "reason": {"type": "string", "enum": list(REASONS)},
+            "usage": USAGE,
         },
     }
 
@@ -125,6 +127,25 @@ def registry_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
+USAGE: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "Who still uses the image in the target's account and region (kinds "
+    "deprecated, deprecation-scheduled, deprecation-imminent, deregistered, disabled, "
+    "left-watch; null for the others). Not part of the eventId.",
+    "required": ["checkedAt", "account", "region", "total", "byType", "resources", "truncated",
+                 "error"],
+    "additionalProperties": False,
+    "properties": {
+        "checkedAt": {"type": "string"},
+        "account": {"type": "string"},
+        "region": {"type": "string"},
+        "total": {"type": ["integer", "null"], "minimum": 0},
+        "byType": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "resources": {"type": "array", "items": {"type": "string"}, "maxItems": 25},
+        "truncated": {"type": "boolean"},
+        "error": _NULLABLE_STRING,
+    },
+}  # fmt: skip
 ENVELOPE: dict[str, Any] = {
     "version": {"type": "string"},
     "id": {"type": "string"},

@@ -10,7 +10,6 @@ people get ONE digest instead, by email and in chat.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from amiwatch.contract import DETAIL_TYPES, EVENT_VERSION, ChangeKind, OutgoingE
 from amiwatch.errors import ConfigError, suggest
 from amiwatch.mail import change_email, digest_email
 from amiwatch.tally import Tally
+from amiwatch.usage import in_use
 
 MAX_SUBJECT = 100
 DIGEST_THRESHOLD_LIMITS = (1, 100_000)
@@ -36,6 +36,7 @@ MESSAGE_ATTRIBUTES = (
     "owner_id",
     "state",
     "state_reason_code",
+    "in_use",
     "delivery",
 )
 
@@ -65,6 +66,7 @@ def message_attributes(detail: Mapping[str, Any], delivery: str) -> dict[str, di
         "owner_id": image.get("OwnerId"),
         "state": image.get("State"),
         "state_reason_code": reason.get("Code"),
+        "in_use": in_use(detail.get("usage")),
         "delivery": delivery,
     }
     return {
@@ -115,7 +117,6 @@ def digest_threshold(value: Any, where: str) -> int:
 
 TOPIC, CHAT = "topic", "chat"
 EACH, DIGESTED, DIGEST = "each", "digested", "digest"
-PER_IMAGE_ATTRIBUTES = ("image_id", "owner_id", "state", "state_reason_code")
 
 
 @dataclass(frozen=True)
@@ -261,38 +262,6 @@ def digest_topic_notice(
 def chat_entry(notice_id: str, notification: Mapping[str, Any]) -> dict[str, Any]:
     """A chat topic message: the notification JSON as is (the chat service reads nothing else)."""
     return {"Id": notice_id, "Message": json.dumps(notification)}
-
-
-def email_filter_policy(user_policy: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The filter policy of an email subscription: per-change messages of quiet runs, digests.
-
-    A user's own policy (over the per-change attributes) applies to both: on a digest its
-    `change` rule matches `digest_changes`, and rules on single-image attributes (image_id,
-    owner_id, state, state_reason_code) do not apply.
-    """
-    if not user_policy:
-        return {"delivery": [EACH, DIGEST]}
-    on_digest = {
-        ("digest_changes" if name == "change" else name): rule
-        for name, rule in user_policy.items()
-        if name not in PER_IMAGE_ATTRIBUTES and name != "delivery"
-    }
-    return {
-        "$or": [
-            {**user_policy, "delivery": [EACH]},
-            {**on_digest, "delivery": [DIGEST]},
-        ]
-    }
-
-
-def filter_policy_combinations(policy: Mapping[str, Any]) -> int:
-    """SNS's count of a filter policy's value combinations: the product of the value-list
-    lengths, summed over the branches of a top-level `$or`."""
-    branches = policy.get("$or", [policy])
-    return sum(
-        math.prod(len(rule) if isinstance(rule, list) else 1 for rule in branch.values())
-        for branch in branches
-    )
 
 
 def _ids(events: Sequence[OutgoingEvent]) -> tuple[str, ...]:

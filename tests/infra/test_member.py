@@ -37,14 +37,15 @@ def test_the_role_trusts_only_the_watchers_roles_with_the_external_id(member):
     }  # fmt: skip
 
 
-def test_the_role_may_only_describe_images(member):
+def test_the_role_may_only_read_images_and_what_uses_them(member):
     [role] = member["Resources"].values()
 
     assert "ManagedPolicyArns" not in role["Properties"]
     assert role["Properties"]["Policies"] == [{
-        "PolicyName": "DescribeImages",
+        "PolicyName": "ReadImages",
         "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Action": "ec2:DescribeImages", "Effect": "Allow", "Resource": "*"}]},
+            {"Action": ["ec2:DescribeImageReferences", "ec2:DescribeImages"], "Effect": "Allow",
+             "Resource": "*"}]},
     }]  # fmt: skip
 
 

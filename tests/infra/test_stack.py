@@ -70,7 +70,8 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     dlq_id = next(iter(synthesized.resources("AWS::SQS::Queue")))
     log_id, _ = synthesized.one("AWS::Logs::LogGroup")
     expected = {
-        '"*"': ["ec2:DescribeImages", "xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+        '"*"': ["ec2:DescribeImageReferences", "ec2:DescribeImages", "xray:PutTelemetryRecords",
+                "xray:PutTraceSegments"],
         arn(table_id): [
             "dynamodb:BatchGetItem",
             "dynamodb:BatchWriteItem",

@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_shows_every_change_once_and_one_message_of_each_kind_in_full():
+def test_the_demo_shows_every_change_and_a_deprecation_in_use_and_one_not():
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'lambdas'}:{ROOT}"}
     demo = subprocess.run(
         [sys.executable, "-m", "devtools.demo"], capture_output=True, text=True, env=env,
@@ -18,11 +18,14 @@ def test_the_demo_shows_every_change_once_and_one_message_of_each_kind_in_full()
     )  # fmt: skip
     out = demo.stdout.splitlines()
 
-    assert len(out) < 90
+    assert len(out) < 100
     rows = {line.split()[0]: line for line in out if line.split()[:2][1:] == ["golden"]}
     assert set(rows) == {"new", "failed", "deprecated", "deregistered", "disabled", "updated",
                          "left-watch"}  # fmt: skip
     assert "available" not in rows["deregistered"] and "not visible" in rows["deregistered"]
     assert any("Not left-watch, new, updated: chatChanges selects" in line for line in out)
-    assert sum(line.startswith("  | ") for line in out) < 40  # one chat and one email in full
+    assert sum(line.startswith("  | ") for line in out) < 45  # one chat and one email in full
+    assert any(line.startswith("  | *Usage:* Still used by 1 instance and 2 launch templates")
+               for line in out)  # fmt: skip
+    assert any(line.startswith("  | Not used by any instance") for line in out)
     assert out[-2].startswith('third run: {"watch": "golden"') and '"changes": {}' in out[-2]

@@ -77,7 +77,8 @@ def test_each_recipe_receives_exactly_its_events(aws):
 
     result = run(aws, T0 + timedelta(hours=1))
 
-    assert set(patterns) == {"new-al2023", "client-failure", "made-public", "deprecation-imminent"}
+    assert set(patterns) == {"new-al2023", "client-failure", "made-public", "deprecation-imminent",
+                             "deprecated-in-use"}  # fmt: skip
     assert result.summary()["changes"] == {
         "new": 2, "failed": 2, "updated": 3, "deprecation-scheduled": 1,
         "deprecation-imminent": 1,
@@ -93,3 +94,19 @@ def test_each_recipe_receives_exactly_its_events(aws):
         ec2.create_tags(Resources=[older], Tags=[{"Key": "team", "Value": team}])
         run(aws, T0 + timedelta(hours=hours))
     assert received(aws, queues["new-al2023"]) == []
+
+
+def test_only_deprecations_that_hit_something_reach_the_in_use_rule(aws):
+    queues = route(aws, {"deprecated-in-use": recipes()["deprecated-in-use"]})
+    ids = {name: register(aws, name) for name in ("golden-used", "golden-idle", "golden-other")}
+    run(aws)  # baseline
+    for name in ("golden-used", "golden-other"):
+        aws.shared_client("ec2").run_instances(ImageId=ids[name], MinCount=1, MaxCount=1)
+    past = (T0 - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    for name in ("golden-used", "golden-idle"):
+        set_image(ids[name], deprecation_time=past)
+    set_image(ids["golden-other"], description="changed, and in use")
+
+    run(aws, T0 + timedelta(hours=1))
+
+    assert received(aws, queues["deprecated-in-use"]) == ["golden-used"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from amiwatch.contract import OutgoingEvent
-from amiwatch.ports import Lookup, PublishReport
+from amiwatch.ports import Lookup, PublishReport, ReferenceLookup
 from amiwatch.records import ImageRecord, format_time
 from amiwatch.snapshot import Snapshot, StoredImage
 from amiwatch.sns_messages import Notice
@@ -34,6 +34,9 @@ class ListImages:
 
     listed: list[ImageRecord]
     elsewhere: list[ImageRecord] = field(default_factory=list)
+    # What uses each image: (resource type, ARN); an id absent here is used by nothing.
+    used_by: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    reference_calls: int = 0
 
     def scan(self, watch: Watch) -> ListScan:
         return ListScan(list(self.listed))
@@ -41,6 +44,11 @@ class ListImages:
     def lookup(self, image_ids: Sequence[str]) -> Lookup:
         existing = {r.image_id: r for r in [*self.listed, *self.elsewhere]}
         return Lookup({i: existing.get(i) for i in image_ids}, calls=1 if image_ids else 0)
+
+    def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
+        calls = -(-len(image_ids) // 10)
+        self.reference_calls += calls
+        return ReferenceLookup({i: list(self.used_by.get(i, [])) for i in image_ids}, {}, calls)
 
 
 class Crash(RuntimeError):

@@ -20,14 +20,8 @@ from amiwatch.chat import (
 from amiwatch.contract import ChangeKind, Target, build_event
 from amiwatch.facts import console_url
 from amiwatch.mail import change_email
-from amiwatch.sns_messages import (
-    CHAT,
-    CHAT_SELECTORS,
-    TOPIC,
-    NoticePolicy,
-    email_filter_policy,
-    plan_notices,
-)
+from amiwatch.sns_messages import CHAT, CHAT_SELECTORS, TOPIC, NoticePolicy, plan_notices
+from amiwatch.subscriptions import email_filter_policy
 
 from .conftest import NOW, TARGET, Harness, record
 

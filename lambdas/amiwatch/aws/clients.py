@@ -14,7 +14,7 @@ RETRY = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=
 # infra/runtime.py), so a client for any other service would fail there: add it here first.
 RUNTIME_SERVICES = frozenset({"ec2", "dynamodb", "sns", "events", "sts"})
 # The EC2 operations the code calls; a test proves each is in the model the asset ships.
-EC2_OPERATIONS = frozenset({"DescribeImages"})
+EC2_OPERATIONS = frozenset({"DescribeImages", "DescribeImageReferences"})
 
 
 def client(service: str, *, region: str | None = None, endpoint_url: str | None = None) -> Any:

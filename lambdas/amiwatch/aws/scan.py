@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amiwatch.aws.accounts import explain
-from amiwatch.ports import Lookup
+from amiwatch.aws.references import image_references
+from amiwatch.ports import Lookup, ReferenceLookup
 from amiwatch.records import ImageRecord, project_image
 from amiwatch.watches import AccountRef, Watch
 
@@ -50,6 +51,10 @@ class Ec2Images:
             return lookup_images(self.ec2, image_ids)
         except (ClientError, BotoCoreError) as exc:
             raise self._translate(exc) or exc from exc
+
+    def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
+        """What uses these images (errors are kept per id, never raised)."""
+        return image_references(self.ec2, image_ids, deadline)
 
     def _translate(self, exc: Exception) -> Exception | None:
         return explain(exc, self.account, self.region or self.ec2.meta.region_name)
