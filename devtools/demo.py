@@ -21,7 +21,7 @@ from amiwatch.contract import Target
 from amiwatch.mail import change_email
 from amiwatch.pipeline import run_watch
 from amiwatch.watch_config import parse_watch
-from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
+from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image, set_parameter
 
 WATCH = parse_watch(
     {
@@ -39,6 +39,7 @@ CHANGES = (
     "1 retagged out of the watch (team=data)"
 )
 IN_USE, UNUSED = "golden-2026-08", "golden-2026-06"
+AL2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 
 def _seed(aws: LocalAws) -> dict[str, str]:
@@ -118,6 +119,28 @@ def _print_received(aws: LocalAws) -> None:
         print(f"  # {other['content']['title']}")
 
 
+def _recommended(aws: LocalAws) -> None:
+    """A watch of an SSM public parameter: AWS publishes a new recommended AL2023 AMI."""
+    watch = parse_watch({"name": "base", "parameters": [AL2023]})
+    target = Target(watch.name, ACCOUNT, REGION)
+    old, new = (_register(aws, f"al2023-ami-2023.9.2026{n}-x86_64") for n in ("1020", "1127"))
+    set_parameter(AL2023, old)
+    run_watch(watch, target, aws.watch_ports(target), datetime.now(UTC), owner="demo-params")
+    set_parameter(AL2023, new)
+    print(f"\nA watch of the public parameter {AL2023}: AWS moves it to a new AMI.")
+    run_watch(watch, target, aws.watch_ports(target), datetime.now(UTC), owner="demo-params-2")
+    [event] = aws.bus_events()
+    [note] = [n for n in aws.chat_messages() if n["content"]["title"].startswith("NOTICE: AMI rec")]
+    [email] = aws.people_messages()
+    moved = event["detail"]["parameter"]
+    versions = f"{moved['previousVersion']} -> {moved['version']}"
+    print(f"  EventBridge: {event['detail-type']}, parameter version {versions}")
+    print(f"  chat:  # {note['content']['title']}")
+    print(f"         {note['content']['description'].splitlines()[0]}")
+    print(f"  email: {email['subject']}")
+    print(f"         {change_email(email['detail'], 'aws').splitlines()[0]}")
+
+
 def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
@@ -142,6 +165,7 @@ def main() -> None:
         print()
         _run(aws, "third")
         print("(an unchanged run publishes nothing)")
+        _recommended(aws)
     finally:
         server.stop()
 

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from moto.backends import get_backend
 
+from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
@@ -161,6 +162,7 @@ class LocalAws:
                 self.shared_client("events"), self.shared_client("sns"), self.topics()
             ),
             notices=notices or NoticePolicy(chat=bool(self.chat_topic_arn)),
+            parameters=SsmParameters(self.shared_client("ssm")),
         )
 
     def chat_messages(self) -> list[dict[str, Any]]:
@@ -218,3 +220,22 @@ def set_image(image_id: str, account: str = ACCOUNT, region: str = REGION, **att
     ami = get_backend("ec2")[account][region].amis[image_id]
     for name, value in attrs.items():
         setattr(ami, name, value)
+
+
+def set_parameter(name: str, value: str | None, region: str = REGION) -> None:
+    """Move an SSM public parameter to a new version (moto refuses PutParameter under /aws), or
+    delete it (`value` None), as AWS does when it publishes a new recommended AMI."""
+    from moto.core.utils import utcnow  # noqa: PLC0415
+    from moto.ssm.models import Parameter  # noqa: PLC0415
+
+    parameters = get_backend("ssm")[ACCOUNT][region]._parameters
+    history = parameters[name]  # loads moto's bundled public parameters on first use
+    if value is None:
+        parameters.pop(name, None)
+        return
+    version = history[-1].version + 1 if history else 1
+    history.append(Parameter(
+        account_id=ACCOUNT, name=name, value=value, parameter_type="String", description=None,
+        allowed_pattern=None, keyid=None, last_modified_date=utcnow(), version=version,
+        data_type="text",
+    ))  # fmt: skip

@@ -79,6 +79,13 @@ class AppConfig:
         # "" stands in for the stack's region, which synth does not know.
         return [(w, a, r or None) for w in self.watches for a, r in w.targets("")]
 
+    def parameter_regions(self) -> list[str | None]:
+        """The regions parameters watches read (None: the stack's own), once each."""
+        regions = [
+            r or None for w in self.watches if w.follows_parameters for _, r in w.targets("")
+        ]
+        return list(dict.fromkeys(regions))
+
     def member_accounts(self) -> list[AccountRef]:
         """The member accounts (and roles) any watch reads, once each."""
         found = {a.role_arn(): a for w in self.watches for a in w.accounts if not a.is_self}

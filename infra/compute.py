@@ -151,6 +151,25 @@ class WatcherFunction(Concern):
             },
         )
 
+    def _read_public_parameters(self, role: iam.Role) -> None:
+        """AWS public parameters only (/aws/service/*), of the regions parameters watches read."""
+        regions = self.config.parameter_regions()
+        if not regions:
+            return
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["ssm:GetParameters", "ssm:GetParametersByPath"],
+            resources=[f"arn:{Aws.PARTITION}:ssm:{r or Aws.REGION}::parameter/aws/service/*"
+                       for r in regions],
+        ))  # fmt: skip
+        for region in regions:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:"
+                f"{region or '<AWS::Region>'}::parameter/aws/service/*]",
+                "AWS's public parameters (the recommended AMIs) live under /aws/service/ and "
+                "grow with every release; the role may read only those, nothing of its own.",
+            )
+
     def _grant(
         self,
         table: dynamodb.Table,
@@ -172,6 +191,7 @@ class WatcherFunction(Concern):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[key.key_arn]
             )
         )
+        self._read_public_parameters(role)
         members = self.config.member_accounts()
         if members:
             role.add_to_policy(iam.PolicyStatement(

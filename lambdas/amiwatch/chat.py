@@ -17,6 +17,7 @@ from amiwatch.facts import (
     NOT_VISIBLE,
     console_url,
     image_facts,
+    recommended_line,
     rest_pointer,
     short,
     usage_lines,
@@ -37,6 +38,7 @@ SEVERITY = {
     ChangeKind.DEPRECATION_SCHEDULED: "NOTICE",
     ChangeKind.UPDATED: "NOTICE",
     ChangeKind.LEFT_WATCH: "NOTICE",
+    ChangeKind.RECOMMENDED: "NOTICE",
     ChangeKind.NEW: "INFO",
     ChangeKind.AVAILABLE: "INFO",
 }
@@ -71,6 +73,8 @@ NEXT_STEPS = {
     "reference {image_id}; new launches from it will fail.",
     ChangeKind.LEFT_WATCH: "{image_id} still exists; it no longer matches the watch's owners or "
     "filters (see what changed). Nothing to do unless that was not intended.",
+    ChangeKind.RECOMMENDED: "Roll node groups, launch templates and pipelines that pin the "
+    "previous AMI forward to {image_id}.",
     ChangeKind.DEPRECATED: "Move launch templates off {image_id} to a current image.",
     ChangeKind.DEPRECATION_IMMINENT: "Plan the move off {image_id} before it is deprecated "
     "({deprecation}).",
@@ -96,7 +100,8 @@ def change_notification(detail: Mapping[str, Any], partition: str) -> dict[str, 
     image_id = image["ImageId"]
     severity = _severity(detail)
     name = image.get("Name") or image_id
-    lines = [
+    lines = [f"*{_escape(recommended_line(detail))}*"] if detail.get("parameter") else []
+    lines += [
         f"*Usage:* {_escape(sentence)}" + (f" <{link}|Show the instances>" if link else "")
         for sentence, link in usage_lines(detail, partition)
     ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from amiwatch import defaults
 from amiwatch.aws.clients import client
 from amiwatch.aws.explain import SETUP_ERRORS, explain_for_cli
+from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
@@ -130,7 +131,10 @@ def _run(args: argparse.Namespace, watches: tuple[Watch, ...], policy: NoticePol
         printer.start(target)
         store = DynamoSnapshotStore(ddb, args.table, target) if ddb is not None else None
         now = datetime.now(UTC)
-        ports = WatchPorts(Ec2Images(ec2), args.bus_name, store, publisher, policy, printer)
+        parameters = SsmParameters(client("ssm", region=region)) if watch.parameters else None
+        ports = WatchPorts(
+            Ec2Images(ec2), args.bus_name, store, publisher, policy, printer, parameters
+        )
         try:
             result = run_watch(watch, target, ports, now, owner=f"cli-{now.timestamp()}")
         except PublishIncomplete as exc:

@@ -30,6 +30,7 @@ class ChangeKind(StrEnum):
     DEPRECATION_IMMINENT = "deprecation-imminent"
     UPDATED = "updated"
     LEFT_WATCH = "left-watch"
+    RECOMMENDED = "recommended"
 
 
 # Why a change was reported: the `reason` field of every event.
@@ -44,6 +45,7 @@ REASONS = (
     "deprecation-time-changed",
     "within-warning-window",
     "fields-changed",
+    "parameter-changed",
 )
 
 
@@ -58,6 +60,9 @@ class Change:
     discriminator: str
     previous: Mapping[str, Any] | None = None
     changed_fields: tuple[str, ...] = ()
+    # `recommended` only: the SSM parameter that moved {name, version, lastModified,
+    # previousVersion}.
+    parameter: Mapping[str, Any] | None = None
 
 
 EVENT_VERSION = "1"
@@ -75,6 +80,7 @@ DETAIL_TYPES = {
     ChangeKind.DEPRECATION_IMMINENT: "AMI Deprecation Imminent",
     ChangeKind.UPDATED: "AMI Updated",
     ChangeKind.LEFT_WATCH: "AMI Left Watch",
+    ChangeKind.RECOMMENDED: "AMI Recommended",
 }
 
 
@@ -139,6 +145,7 @@ def build_event(
         "changedFields": list(change.changed_fields),
         "reason": change.reason,
         "usage": dict(usage) if usage is not None else None,
+        "parameter": dict(change.parameter) if change.parameter is not None else None,
     }
     detail_json = json.dumps(detail, separators=(",", ":"))
     entry = {

@@ -16,6 +16,7 @@ CHAT_CHANGES = (
     "deprecation-imminent",
     "disabled",
     "updated:Public",
+    "recommended",
 )
 DIGEST_THRESHOLD = 20
 MAX_CONCURRENCY_DEFAULT = 10  # the default concurrency: the number of targets, at most this

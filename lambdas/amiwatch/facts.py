@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from amiwatch.parameters import parameter_label
 from amiwatch.usage import usage_sentence
 
 # What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
@@ -55,6 +56,7 @@ def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
     if image.get("ImageOwnerAlias"):
         owner += f" ({image['ImageOwnerAlias']})"
     facts = [
+        *([("Parameter", detail["parameter"]["name"])] if detail.get("parameter") else []),
         ("Image", f"{image.get('Name') or 'unnamed'} ({image['ImageId']})"),
         ("Region", detail["region"]),
         ("Account", detail["account"]),
@@ -74,6 +76,13 @@ def image_facts(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
         before, after = short(previous.get(name)), short(image.get(name))
         facts.append(("Changed", f"{name}: {before} -> {after}"))
     return facts
+
+
+def recommended_line(detail: Mapping[str, Any]) -> str:
+    """`EKS 1.31 amazon-linux-2023 x86_64 standard recommended AMI is now ami-… (was ami-…).`"""
+    label = parameter_label(detail["parameter"]["name"])
+    was = (detail.get("previous") or {}).get("ImageId") or "unknown"
+    return f"{label} recommended AMI is now {detail['image']['ImageId']} (was {was})."
 
 
 def reason_text(code: Any, message: Any) -> str:

@@ -6,7 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from amiwatch.contract import ChangeKind
-from amiwatch.facts import console_url, image_facts, rest_pointer, short, usage_lines
+from amiwatch.facts import (
+    console_url,
+    image_facts,
+    recommended_line,
+    rest_pointer,
+    short,
+    usage_lines,
+)
 from amiwatch.tally import Tally
 
 HEADLINES = {
@@ -20,6 +27,7 @@ HEADLINES = {
     ChangeKind.DEPRECATION_IMMINENT: "An AMI will be deprecated soon",
     ChangeKind.UPDATED: "An AMI was updated",
     ChangeKind.LEFT_WATCH: "An AMI left the watch (it still exists)",
+    ChangeKind.RECOMMENDED: "The recommended AMI changed",
 }
 
 
@@ -30,6 +38,8 @@ def change_email(detail: Mapping[str, Any], partition: str) -> str:
     if detail.get("reason") == "vanished":
         headline = "An AMI is no longer visible to this account (deregistered, or no longer shared)"
     lines = [f"{headline}: {image.get('Name') or image['ImageId']}.", ""]
+    if detail.get("parameter"):
+        lines = [recommended_line(detail), ""]
     for sentence, link in usage_lines(detail, partition):
         lines += [sentence, *([f"Instances launched from it: {link}"] if link else []), ""]
     lines += [f"  {label + ':':<12}{value}" for label, value in image_facts(detail)]

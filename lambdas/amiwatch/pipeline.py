@@ -13,20 +13,29 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from amiwatch.contract import Change, OutgoingEvent, Target, build_event
+from amiwatch.contract import Change, OutgoingEvent, Target, build_event, event_id
 from amiwatch.diff import diff
-from amiwatch.outcomes import ImageOutcome, Reselection
-from amiwatch.ports import ImageSource, Publisher, PublishReport, RunObserver, SnapshotStore
+from amiwatch.outcomes import ImageOutcome, Reselection, bare_record
+from amiwatch.parameters import judge_parameters
+from amiwatch.ports import (
+    ImageSource,
+    ParameterSource,
+    Publisher,
+    PublishReport,
+    RunObserver,
+    SnapshotStore,
+)
+from amiwatch.recommended import ParameterReport, followed, recommended
 from amiwatch.records import ImageRecord, format_time, parse_time
 from amiwatch.run_result import PublishIncomplete, WatchResult
 from amiwatch.snapshot import Snapshot, SnapshotEntry
 from amiwatch.sns_messages import NoticePolicy, RunDigest, plan_notices
 from amiwatch.triage import Triage
-from amiwatch.usage import USAGE_KINDS, usage_from
+from amiwatch.usage import USAGE_KINDS, usage_from, usage_image
 from amiwatch.watches import Watch
 
 REVIEW_CHUNK = 5000
@@ -43,6 +52,7 @@ class WatchPorts:
     publisher: Publisher | None = None
     notices: NoticePolicy = field(default_factory=NoticePolicy)
     observer: RunObserver | None = None
+    parameters: ParameterSource | None = None  # for watches of SSM public parameters
 
 
 @contextmanager
@@ -111,8 +121,35 @@ class _Run:
     def execute(self) -> None:
         store = self.ports.store
         loaded = store.load() if store is not None else None
+        if self.watch.follows_parameters:
+            self.watch = self._follow_parameters(baseline=loaded is None)
         with _frozen_heap():
             self._scan_and_persist(store, loaded)
+
+    def _follow_parameters(self, *, baseline: bool) -> Watch:
+        """Publish `recommended` for each parameter that names another AMI now; the watch then
+        follows the AMIs the parameters name (the ones they left leave it silently)."""
+        assert self.ports.parameters is not None, "a parameters watch needs a ParameterSource"
+        store, watch = self.ports.store, self.watch
+        read = self.ports.parameters.read(watch.parameters)
+        stored = store.load_parameters() if store is not None else {}
+        exact = {n for n in watch.parameters if not n.endswith("/")}
+        judgement = judge_parameters(read.values, exact, stored, baseline=baseline)
+        self.result.parameters = ParameterReport(
+            read.calls, judgement.gone, sorted(exact - set(read.values)), judgement.not_ami
+        )
+        records = self.ports.images.lookup(judgement.current_images()).found
+        moved = {p.name: recommended(p, records.get(i) or bare_record(i), b)
+                 for p, i, b in judgement.moved}  # fmt: skip
+        events = self._events(list(moved.values()))
+        delivered = self._publish(events, last=True) if self.ports.publisher else set()
+        remember = {n: followed(p, i, records.get(i)) for n, (p, i) in judgement.recorded.items()}
+        for parameter, image, _ in judgement.moved:
+            if event_id(self.target, moved[parameter.name]) in delivered:
+                remember[parameter.name] = followed(parameter, image, records.get(image))
+        if store is not None and self.ports.publisher is not None:
+            store.save_parameters(remember, judgement.gone)
+        return replace(watch, image_ids=tuple(judgement.current_images()))
 
     def _scan_and_persist(self, store: SnapshotStore | None, loaded: Snapshot | None) -> None:
         self.result.baseline = loaded is None
@@ -121,7 +158,10 @@ class _Run:
         reselection = None
         if loaded is not None and loaded.selection not in (None, selection):
             self.result.selection_changed = True
-            reselection = Reselection(since=parse_time(loaded.last_run_at))
+            # A parameters watch's images change with its parameters: the `recommended` event
+            # already said so, so images enter and leave it silently (since=None).
+            since = None if self.watch.follows_parameters else parse_time(loaded.last_run_at)
+            reselection = Reselection(since=since)
         triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)
         scan = self.ports.images.scan(self.watch)
         for record in scan:
@@ -163,16 +203,8 @@ class _Run:
             baseline=baseline, reselection=reselection,
         )  # fmt: skip
         self.result.silent.update(o.note for o in outcomes if o.note)
-        changes = [change for outcome in outcomes for change in outcome.changes]
-        usage = self._usage(changes)
-        events = [
-            build_event(self.target, change, self.now, self.ports.bus_name,
-                        usage.get(change.image.image_id) if change.kind in USAGE_KINDS else None)
-            for change in changes
-        ]  # fmt: skip
-        for event in events:
-            self.result.changes[event.detail["change"]] += 1
-        self._observe(outcomes, events)
+        events = self._events([change for outcome in outcomes for change in outcome.changes])
+        self._observe_baseline(outcomes)
         if self.ports.publisher is None or store is None:
             return
         accepted = self._publish(events, last)
@@ -184,10 +216,25 @@ class _Run:
         store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
         self.updates.update({o.image_id: o.entry for o in delivered})
 
+    def _events(self, changes: list[Change]) -> list[OutgoingEvent]:
+        """The events of these changes, with usage where their kind carries it; counted, and
+        shown to the observer."""
+        usage = self._usage(changes)
+        events = [
+            build_event(self.target, change, self.now, self.ports.bus_name,
+                        usage.get(usage_image(change)) if change.kind in USAGE_KINDS else None)
+            for change in changes
+        ]  # fmt: skip
+        for event in events:
+            self.result.changes[event.detail["change"]] += 1
+            if self.ports.observer is not None:
+                self.ports.observer.changed(event)
+        return events
+
     def _usage(self, changes: list[Change]) -> dict[str, dict[str, Any]]:
         """Who still uses the images of the changes that warrant it: one lookup per 10 ids, all
         of a run's lookups within USAGE_BUDGET_SECONDS."""
-        ids = list(dict.fromkeys(c.image.image_id for c in changes if c.kind in USAGE_KINDS))
+        ids = list(dict.fromkeys(usage_image(c) for c in changes if c.kind in USAGE_KINDS))
         if not ids:
             return {}
         if self.usage_deadline is None:
@@ -204,12 +251,10 @@ class _Run:
             for i in ids
         }
 
-    def _observe(self, outcomes: list[ImageOutcome], events: list[OutgoingEvent]) -> None:
+    def _observe_baseline(self, outcomes: list[ImageOutcome]) -> None:
         observer = self.ports.observer
         if observer is None:
             return
-        for event in events:
-            observer.changed(event)
         if self.result.baseline:
             for outcome in outcomes:
                 if outcome.stored is not None and not outcome.changes:

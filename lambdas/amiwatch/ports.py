@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from amiwatch.contract import OutgoingEvent
+from amiwatch.parameters import Followed, ParameterValue
 from amiwatch.records import ImageRecord
 from amiwatch.snapshot import Snapshot, StoredImage
 from amiwatch.sns_messages import Notice
@@ -59,6 +60,22 @@ class ImageSource(Protocol):
         ...
 
 
+@dataclass
+class ParameterRead:
+    """The parameters SSM returned (names it did not find are absent), and what it cost."""
+
+    values: dict[str, ParameterValue]
+    calls: int
+
+
+class ParameterSource(Protocol):
+    """SSM public parameters of the target's region."""
+
+    def read(self, names: Sequence[str]) -> ParameterRead:
+        """Exact names, and every parameter under the names that end in "/"."""
+        ...
+
+
 class SnapshotStore(Protocol):
     """What a target remembers between runs, and the lease that keeps runs apart."""
 
@@ -75,6 +92,12 @@ class SnapshotStore(Protocol):
     def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]: ...
 
     def save_images(self, stored: Mapping[str, StoredImage], now: datetime) -> None: ...
+
+    def load_parameters(self) -> dict[str, Followed]:
+        """What a parameters watch remembers of each parameter."""
+        ...
+
+    def save_parameters(self, followed: Mapping[str, Followed], forget: Iterable[str]) -> None: ...
 
     def save_snapshot(
         self,

@@ -6,6 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from amiwatch.recommended import ParameterReport
+
 
 @dataclass
 class WatchResult:
@@ -24,6 +26,7 @@ class WatchResult:
     describe_pages: int = 0
     lookup_calls: int = 0
     reference_calls: int = 0  # DescribeImageReferences pages (usage of the changed images)
+    parameters: ParameterReport | None = None  # a parameters watch: what its run read
     selection_changed: bool = False
     # Silent outcomes by ImageOutcome.note: refreshed, entered-by-edit, left-by-edit, missed-once.
     silent: Counter[str] = field(default_factory=Counter)
@@ -47,6 +50,7 @@ class WatchResult:
             "selectionChanged": self.selection_changed,
             "silent": dict(sorted(self.silent.items())),
             "unknownImageIds": list(self.unknown_image_ids),
+            **({"parameters": self.parameters.summary()} if self.parameters else {}),
         }
 
     def delivery_errors(self) -> dict[str, int]:

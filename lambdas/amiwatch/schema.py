@@ -65,6 +65,7 @@ def event_schema() -> dict[str, Any]:
             "changedFields",
             "reason",
             "usage",
+            "parameter",
         ],
         "additionalProperties": False,
         "properties": {
@@ -95,6 +96,7 @@ def event_schema() -> dict[str, Any]:
             },
             "reason": {"type": "string", "enum": list(REASONS)},
             "usage": USAGE,
+            "parameter": PARAMETER,
         },
     }
 
@@ -146,6 +148,18 @@ USAGE: dict[str, Any] = {
         "error": _NULLABLE_STRING,
     },
 }  # fmt: skip
+PARAMETER: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "The SSM public parameter that moved (kind recommended; null otherwise).",
+    "required": ["name", "version", "lastModified", "previousVersion"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "version": {"type": "integer"},
+        "lastModified": _NULLABLE_STRING,
+        "previousVersion": {"type": ["integer", "null"]},
+    },
+}
 ENVELOPE: dict[str, Any] = {
     "version": {"type": "string"},
     "id": {"type": "string"},

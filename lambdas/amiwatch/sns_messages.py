@@ -37,6 +37,7 @@ MESSAGE_ATTRIBUTES = (
     "state",
     "state_reason_code",
     "in_use",
+    "parameter",
     "delivery",
 )
 
@@ -67,6 +68,7 @@ def message_attributes(detail: Mapping[str, Any], delivery: str) -> dict[str, di
         "state": image.get("State"),
         "state_reason_code": reason.get("Code"),
         "in_use": in_use(detail.get("usage")),
+        "parameter": (detail.get("parameter") or {}).get("name"),
         "delivery": delivery,
     }
     return {

@@ -9,7 +9,9 @@ from typing import Any
 
 from amiwatch.sns_messages import DIGEST, EACH
 
-PER_IMAGE_ATTRIBUTES = ("image_id", "owner_id", "state", "state_reason_code", "in_use")
+PER_IMAGE_ATTRIBUTES = (
+    "image_id", "owner_id", "state", "state_reason_code", "in_use", "parameter",
+)  # fmt: skip
 
 
 def email_filter_policy(user_policy: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from amiwatch.contract import ChangeKind
+from amiwatch.contract import Change, ChangeKind
 
 USAGE_KINDS = frozenset({
     ChangeKind.DEPRECATED, ChangeKind.DEPRECATION_SCHEDULED, ChangeKind.DEPRECATION_IMMINENT,
-    ChangeKind.DEREGISTERED, ChangeKind.DISABLED, ChangeKind.LEFT_WATCH,
+    ChangeKind.DEREGISTERED, ChangeKind.DISABLED, ChangeKind.LEFT_WATCH, ChangeKind.RECOMMENDED,
 })  # fmt: skip
 MAX_RESOURCES = 25
 # Resource types in the order people care about them (instances first), with their words.
@@ -76,6 +76,14 @@ def usage_from(
     counts = {kind: by_type[kind] for kind in sorted(by_type, key=lambda k: _rank(order, k))}
     return Usage(checked_at, account, region, len(references), counts,
                  tuple(arns[:MAX_RESOURCES]), len(arns) > MAX_RESOURCES)  # fmt: skip
+
+
+def usage_image(change: Change) -> str:
+    """The image whose usage an event reports: for `recommended`, the one no longer recommended
+    (what still runs the AMI the parameter moved away from)."""
+    if change.kind == ChangeKind.RECOMMENDED and change.previous:
+        return str(change.previous["ImageId"])
+    return change.image.image_id
 
 
 def in_use(usage: Mapping[str, Any] | None) -> str | None:

@@ -43,9 +43,12 @@ WATCH_KEYS = (
     "baseline",
     "regions",
     "accounts",
+    "parameters",
 )
 
 MAX_WARNING_DAYS = 3650
+MAX_PARAMETERS = 50  # names or prefixes per watch
+PUBLIC_PARAMETERS = "/aws/service/"  # the only parameters the watcher may read (least privilege)
 MAX_FILTER_VALUES = 200  # EC2: "the maximum number of filter values specified on a single call"
 
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
@@ -172,6 +175,27 @@ class _WatchReader:
             raise self.fail(f"{where}.roleName {json.dumps(role)} is not an IAM role name")
         return AccountRef(account_id, role)
 
+    def parameters(self) -> tuple[str, ...]:
+        value = self.raw.get("parameters", [])
+        if not isinstance(value, list) or ("parameters" in self.raw and not value):
+            raise self.fail('"parameters" must be a non-empty list of parameter names or paths')
+        if len(value) > MAX_PARAMETERS:
+            raise self.fail(f'"parameters" lists {len(value)}; at most {MAX_PARAMETERS} a watch')
+        for name in value:
+            if not isinstance(name, str) or not name.startswith(PUBLIC_PARAMETERS):
+                raise self.fail(
+                    f'"parameters" has {json.dumps(name)}: AWS public parameters only, starting '
+                    f'with "{PUBLIC_PARAMETERS}"'
+                )
+            if any(c in name for c in "*?") or "//" in name or any(c.isspace() for c in name):
+                raise self.fail(
+                    f'"parameters" has {json.dumps(name)}: an exact name, or a path ending in '
+                    '"/" (no wildcards)'
+                )
+        if len(set(value)) != len(value):
+            raise self.fail('"parameters" lists a name twice')
+        return tuple(value)
+
     def baseline(self) -> str:
         value = self.raw.get("baseline", defaults.BASELINE)
         if value not in BASELINE_MODES:
@@ -201,10 +225,24 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
         baseline=reader.baseline(),
         regions=reader.regions(),
         accounts=reader.accounts(),
+        parameters=reader.parameters(),
     )
-    if not (watch.owners or watch.executable_users or watch.image_ids or watch.filters):
+    selectors = watch.owners or watch.executable_users or watch.image_ids or watch.filters
+    if watch.parameters:
+        if selectors:
+            raise reader.fail(
+                '"parameters" names the images itself: it cannot be combined with owners, '
+                "executableUsers, imageIds or filters (make two watches)"
+            )
+        if any(not a.is_self for a in watch.accounts):
+            raise reader.fail(
+                '"parameters" are public and the same in every account: use "regions", not '
+                "member accounts"
+            )
+    elif not selectors:
         raise reader.fail(
-            "has no scope: set at least one of owners, executableUsers, imageIds, filters"
+            "has no scope: set at least one of owners, executableUsers, imageIds, filters, "
+            "parameters"
         )
     return watch
 

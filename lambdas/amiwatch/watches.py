@@ -48,10 +48,17 @@ class Watch:
     baseline: str = defaults.BASELINE
     regions: tuple[str, ...] = ()  # empty: the watcher's own region
     accounts: tuple[AccountRef, ...] = (AccountRef(),)
+    # SSM public parameter names, or path prefixes ending in "/", that name the AMIs to follow.
+    parameters: tuple[str, ...] = ()
 
     def targets(self, home_region: str) -> list[tuple[AccountRef, str]]:
         """Every (account, region) this watch scans: one independent run each."""
         return [(a, r) for a in self.accounts for r in (self.regions or (home_region,))]
+
+    @property
+    def follows_parameters(self) -> bool:
+        """A watch of SSM public parameters: its images are the ones they name right now."""
+        return bool(self.parameters)
 
     def describe_images_kwargs(self) -> dict[str, Any]:
         """The DescribeImages parameters for this watch (without paging parameters)."""
@@ -80,6 +87,7 @@ class Watch:
             "executableUsers": sorted(self.executable_users),
             "imageIds": sorted(self.image_ids),
             "filters": sorted([n, sorted(v)] for n, v in self.filters),
+            "parameters": sorted(self.parameters),
             "includeDeprecated": self.include_deprecated,
             "includeDisabled": self.include_disabled,
         }
@@ -93,6 +101,7 @@ class Watch:
             "executableUsers": list(self.executable_users),
             "imageIds": list(self.image_ids),
             "filters": {n: list(v) for n, v in self.filters},
+            "parameters": list(self.parameters),
         }
         return {
             "name": self.name,

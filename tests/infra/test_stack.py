@@ -352,3 +352,27 @@ def test_every_resource_of_the_0_2_template_keeps_its_logical_id(synthesized):
     now = {k: v["Type"] for k, v in synthesized.template["Resources"].items()}
 
     assert {k: now.get(k) for k in before} == before
+
+
+def test_a_parameters_watch_may_read_public_parameters_of_its_regions_only(tmp_path):
+    from .conftest import synthesize
+
+    context = json.loads(json.dumps(TEST_CONTEXT))
+    context["amiwatch"] = {
+        "watches": [
+            {
+                "name": "eks",
+                "regions": ["us-east-1", "eu-west-1"],
+                "parameters": ["/aws/service/eks/optimized-ami/1.31/"],
+            }
+        ]
+    }
+    small = synthesize(context, tmp_path)
+    statements = [s for p in small.resources("AWS::IAM::Policy").values()
+                  for s in p["Properties"]["PolicyDocument"]["Statement"]]  # fmt: skip
+    [ssm] = [s for s in statements if "ssm:GetParameters" in json.dumps(s["Action"])]
+
+    assert ssm["Action"] == ["ssm:GetParameters", "ssm:GetParametersByPath"]
+    resources = json.dumps(ssm["Resource"])
+    assert resources.count("::parameter/aws/service/*") == 2
+    assert "us-east-1" in resources and "eu-west-1" in resources

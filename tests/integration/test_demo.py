@@ -28,4 +28,8 @@ def test_the_demo_shows_every_change_and_a_deprecation_in_use_and_one_not():
     assert any(line.startswith("  | *Usage:* Still used by 1 instance and 2 launch templates")
                for line in out)  # fmt: skip
     assert any(line.startswith("  | Not used by any instance") for line in out)
-    assert out[-2].startswith('third run: {"watch": "golden"') and '"changes": {}' in out[-2]
+    third = next(line for line in out if line.startswith("third run: "))
+    assert '"changes": {}' in third
+    assert any(line.strip() == "EventBridge: AMI Recommended, parameter version 192 -> 193"
+               for line in out)  # fmt: skip
+    assert any("recommended AMI is now" in line and "(was ami-" in line for line in out)

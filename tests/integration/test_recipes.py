@@ -78,7 +78,7 @@ def test_each_recipe_receives_exactly_its_events(aws):
     result = run(aws, T0 + timedelta(hours=1))
 
     assert set(patterns) == {"new-al2023", "client-failure", "made-public", "deprecation-imminent",
-                             "deprecated-in-use"}  # fmt: skip
+                             "deprecated-in-use", "eks-recommended"}  # fmt: skip
     assert result.summary()["changes"] == {
         "new": 2, "failed": 2, "updated": 3, "deprecation-scheduled": 1,
         "deprecation-imminent": 1,
@@ -110,3 +110,29 @@ def test_only_deprecations_that_hit_something_reach_the_in_use_rule(aws):
     run(aws, T0 + timedelta(hours=1))
 
     assert received(aws, queues["deprecated-in-use"]) == ["golden-used"]
+
+
+def test_only_eks_recommended_amis_reach_the_node_group_rule(aws):
+    from amiwatch.contract import Target
+    from amiwatch.pipeline import run_watch
+    from amiwatch.watch_config import parse_watch
+    from devtools.local_aws import ACCOUNT, REGION, set_parameter
+
+    eks = (
+        "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
+    )
+    al2023 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    queues = route(aws, {"eks-recommended": recipes()["eks-recommended"]})
+    ids = {name: register(aws, name) for name in ("eks-1", "eks-2", "al-1", "al-2")}
+    watch = parse_watch({"name": "base", "parameters": [eks, al2023]})
+    target = Target(watch.name, ACCOUNT, REGION)
+    set_parameter(eks, ids["eks-1"])
+    set_parameter(al2023, ids["al-1"])
+    run_watch(watch, target, aws.watch_ports(target), T0, owner="baseline")
+    set_parameter(eks, ids["eks-2"])
+    set_parameter(al2023, ids["al-2"])
+
+    result = run_watch(watch, target, aws.watch_ports(target), T0 + timedelta(hours=1), owner="r")
+
+    assert result.summary()["changes"] == {"recommended": 2}
+    assert received(aws, queues["eks-recommended"]) == ["eks-2"]

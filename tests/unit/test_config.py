@@ -67,6 +67,19 @@ def test_a_watch_over_accounts_and_regions_has_one_target_each():
     [
         ({"name": "golden", "owners": ["self"], "ownrs": []},
          'watch "golden": unknown key "ownrs" (did you mean "owners"?)'),
+        ({"name": "eks", "parameters": ["/my/own/parameter"]},
+         'watch "eks": "parameters" has "/my/own/parameter": AWS public parameters only, '
+         'starting with "/aws/service/"'),
+        ({"name": "eks", "parameters": ["/aws/service/eks/optimized-ami/*/image_id"]},
+         "an exact name, or a path ending in \"/\" (no wildcards)"),
+        ({"name": "eks", "parameters": ["/aws/service/a", "/aws/service/a"]},
+         '"parameters" lists a name twice'),
+        ({"name": "eks", "parameters": [f"/aws/service/p{i}" for i in range(51)]},
+         '"parameters" lists 51; at most 50 a watch'),
+        ({"name": "eks", "owners": ["amazon"], "parameters": ["/aws/service/a"]},
+         '"parameters" names the images itself: it cannot be combined with owners'),
+        ({"name": "eks", "parameters": ["/aws/service/a"], "accounts": [{"id": "111122223333"}]},
+         '"parameters" are public and the same in every account: use "regions"'),
         ({"name": "Golden!", "owners": ["self"]},
          'watch "Golden!": "name" must match [a-z0-9-]{1,64}, got "Golden!"'),
         ({"owners": ["self"]}, 'watches[0]: "name" must match [a-z0-9-]{1,64}, got null'),
@@ -171,3 +184,13 @@ def test_a_long_watch_list_loads_intact_from_a_file(tmp_path):
 
     assert len(watches) == 200
     assert watches[-1].filters == (("tag:team", ("team-199",)),)
+
+
+def test_a_parameters_watch_round_trips_and_fans_out_over_regions():
+    watch = parse_watch({"name": "eks", "regions": ["us-east-1", "eu-west-1"], "parameters": [
+        "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id",
+        "/aws/service/bottlerocket/aws-k8s-1.31/x86_64/latest/"]})  # fmt: skip
+
+    assert watch.follows_parameters
+    assert parse_watch(watch.to_dict()) == watch
+    assert [r for _, r in watch.targets("us-east-1")] == ["us-east-1", "eu-west-1"]

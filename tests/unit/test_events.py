@@ -87,8 +87,9 @@ def test_sns_entry_has_subject_attributes_and_both_message_forms(failed_change):
         "state_reason_code": "Server.InternalError",
         "delivery": "each",
     }
-    # What cdk.json filter policies may name (in_use only on kinds that carry usage).
-    assert tuple(attributes) == tuple(a for a in MESSAGE_ATTRIBUTES if a != "in_use")
+    # What cdk.json filter policies may name (in_use, parameter only on kinds that carry them).
+    OPTIONAL = ("in_use", "parameter")
+    assert tuple(attributes) == tuple(a for a in MESSAGE_ATTRIBUTES if a not in OPTIONAL)
 
 
 def test_subject_is_ascii_and_at_most_100_characters():

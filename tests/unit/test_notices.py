@@ -20,6 +20,8 @@ from amiwatch.chat import (
 from amiwatch.contract import ChangeKind, Target, build_event
 from amiwatch.facts import console_url
 from amiwatch.mail import change_email
+from amiwatch.parameters import Followed, ParameterValue
+from amiwatch.recommended import recommended
 from amiwatch.sns_messages import CHAT, CHAT_SELECTORS, TOPIC, NoticePolicy, plan_notices
 from amiwatch.subscriptions import email_filter_policy
 
@@ -64,6 +66,15 @@ def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
     for change in changes:
         detail = build_event(TARGET, change, LATER, "amiwatch").detail
         details.setdefault(detail["change"], []).append(detail)
+    # A parameters watch's change, from its (pure) builder: the EKS recommended AMI moved.
+    eks = (
+        "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/image_id"
+    )
+    moved = recommended(
+        ParameterValue(eks, 42, ami(10), "2026-11-27T12:00:00Z"), record(ami(10), Name="eks-new"),
+        Followed(eks, 41, ami(9), "eks-old", "2026-11-01T00:00:00Z"),
+    )  # fmt: skip
+    details["recommended"] = [build_event(TARGET, moved, LATER, "amiwatch").detail]
     assert set(details) == {k.value for k in ChangeKind}
     return details
 
@@ -132,8 +143,9 @@ def test_default_chat_changes_follow_the_issue(every_kind):
     chatty = {d["change"] for d in all_details(every_kind) if wants_chat(d, selectors)}
     quiet_update = [d for d in every_kind["updated"] if "Public" not in d["changedFields"]]
 
+    # Issue 15: `recommended` is in chatChanges by default; issue 10: `left-watch` is not.
     assert chatty == {"failed", "deregistered", "deprecated", "deprecation-imminent",
-                      "disabled", "updated"}  # fmt: skip
+                      "disabled", "updated", "recommended"}  # fmt: skip
     assert all(not wants_chat(d, selectors) for d in quiet_update)
     assert set(selectors) <= set(CHAT_SELECTORS)
 
@@ -292,3 +304,22 @@ def test_a_reason_is_code_then_message_on_one_line_in_email_and_chat():
 
     assert "  Reason:     Server.InternalError: Internal error while copying snap-1\n" in email
     assert "*Reason:* Server.InternalError: Internal error while copying snap-1\n" in description
+
+
+def test_a_recommended_change_says_which_ami_is_recommended_now_and_which_was(every_kind):
+    [moved] = every_kind["recommended"]
+
+    email = change_email(moved, "aws")
+    note = change_notification(moved, "aws")
+
+    line = ("EKS 1.31 amazon-linux-2023 x86_64 standard recommended AMI is now "
+            "ami-0000000000000000a (was ami-00000000000000009).")  # fmt: skip
+    assert email.startswith(line)
+    assert note["content"]["description"].startswith(f"*{line}*")
+    assert note["content"]["title"].startswith("NOTICE: AMI recommended: eks-new")
+    assert moved["parameter"] == {
+        "name": "/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/"
+        "recommended/image_id", "version": 42, "lastModified": "2026-11-27T12:00:00Z",
+        "previousVersion": 41,
+    }  # fmt: skip
+    assert moved["previous"] == {"ImageId": "ami-00000000000000009", "Name": "eks-old"}

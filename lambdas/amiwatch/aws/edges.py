@@ -9,6 +9,7 @@ from typing import Any
 
 from amiwatch.aws.accounts import TargetClients
 from amiwatch.aws.clients import client
+from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
@@ -30,6 +31,16 @@ def _target_clients(external_id: str | None, partition: str) -> TargetClients:
     return TargetClients(external_id, partition)
 
 
+@cache
+def _ssm(region: str) -> Any:
+    return client("ssm", region=region)
+
+
+def _parameters(watch: Watch, region: str) -> SsmParameters | None:
+    # Public parameters are the same in every account: always the watcher's own credentials.
+    return SsmParameters(_ssm(region)) if watch.follows_parameters else None
+
+
 def run_target(
     settings: Settings, watch: Watch, account: AccountRef, target: Target, owner: str
 ) -> WatchResult:
@@ -44,6 +55,7 @@ def run_target(
         store=DynamoSnapshotStore(home["dynamodb"], settings.table_name, target),
         publisher=BusTopicPublisher(home["events"], home["sns"], settings.topics()),
         notices=settings.notices,
+        parameters=_parameters(watch, target.region),
     )
     now = datetime.now(UTC)
     return run_watch(watch, target, ports, now, owner=owner, lease_seconds=settings.lease_seconds)

@@ -85,6 +85,8 @@ class ImageScan:
     def _records(self) -> Iterator[ImageRecord]:
         params = self.watch.describe_images_kwargs()
         ids = params.pop("ImageIds", None)
+        if self.watch.follows_parameters and not ids:
+            return  # the parameters name no AMI right now: nothing to scan (never "all images")
         if ids:
             query = IdQuery(self.ec2, params)
             pages = query.pages(ids)

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amiwatch.aws.parameter_items import ParameterItems
 from amiwatch.contract import Target
 from amiwatch.records import PROJECTION, format_time, record_from_fields
 from amiwatch.snapshot import Snapshot, StoredImage
@@ -38,8 +39,9 @@ class StoreStats:
     snapshot_bytes_read: int = 0
 
 
-class DynamoSnapshotStore:
-    """Reads and writes one watch target's lease, snapshot shards and stored images."""
+class DynamoSnapshotStore(ParameterItems):
+    """Reads and writes one watch target's lease, snapshot shards and stored images (and, for a
+    parameters watch, what it remembers of each parameter: aws/parameter_items.py)."""
 
     def __init__(self, ddb: Any, table_name: str, target: Target) -> None:
         self.ddb = ddb
@@ -156,7 +158,8 @@ class DynamoSnapshotStore:
 
     def save_images(self, stored: Mapping[str, StoredImage], now: datetime) -> None:
         """Write the records of delivered images (step 2 of the write order)."""
-        self._batch_write([self._image_item(s, now) for s in stored.values()])
+        self._batch_write([{"PutRequest": {"Item": self._image_item(s, now)}}
+                           for s in stored.values()])  # fmt: skip
 
     def save_snapshot(
         self,
@@ -230,15 +233,17 @@ class DynamoSnapshotStore:
             item["expiresAt"] = {"N": str(int((now + TOMBSTONE_TTL).timestamp()))}
         return item
 
-    def _batch_write(self, items: list[dict[str, Any]]) -> None:
-        chunks = [items[i : i + BATCH_WRITE_ITEMS] for i in range(0, len(items), BATCH_WRITE_ITEMS)]
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """Put and delete requests, 25 a call, a few calls in flight."""
+        step = BATCH_WRITE_ITEMS
+        chunks = [requests[i : i + step] for i in range(0, len(requests), step)]
         # A few BatchWriteItem calls in flight: a 200k-image baseline is 8,000 of them.
         with ThreadPoolExecutor(max_workers=CONCURRENT_WRITES) as pool:
             for written in pool.map(self._write_chunk, chunks):
                 self.stats.items_written += written
 
     def _write_chunk(self, chunk: list[dict[str, Any]]) -> int:
-        request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in chunk]}
+        request: dict[str, Any] = {self.table: chunk}
         for attempt in range(UNPROCESSED_ATTEMPTS):
             answer = self.ddb.batch_write_item(RequestItems=request)
             request = answer.get("UnprocessedItems") or {}
