@@ -37,7 +37,12 @@ KEYS = (
     "externalId",
     "concurrency",
     "flexibleWindowMinutes",
+    "nearRealTime",
+    "cloudTrailEvents",
+    "refreshBatchingWindowSeconds",
+    "intakeOrganizationId",
 )
+ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 # Each target is one schedule and one heartbeat alarm; CloudFormation allows 500 resources.
 MAX_TARGETS = 200
@@ -73,6 +78,10 @@ class AppConfig:
     external_id: str | None
     concurrency: int
     flexible_window_minutes: int
+    near_real_time: bool
+    cloud_trail_events: bool
+    refresh_batching_window_seconds: int
+    intake_organization_id: str | None
 
     def targets(self) -> list[tuple[Watch, AccountRef, str | None]]:
         """Every (watch, account, region) target; region None is the stack's own region."""
@@ -137,6 +146,21 @@ def _known_regions() -> set[str]:
         for partition in session.get_available_partitions()
         for region in session.get_available_regions("ec2", partition_name=partition)
     }
+
+
+def _flag(raw: dict[str, Any], key: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"amiwatch.{key} must be true or false, got {json.dumps(value)}")
+    return value
+
+
+def _organization(value: Any) -> str | None:
+    if value is not None and not (isinstance(value, str) and ORGANIZATION_ID.fullmatch(value)):
+        raise ConfigError(
+            f"amiwatch.intakeOrganizationId {json.dumps(value)} is not an organization id (o-…)"
+        )
+    return value
 
 
 def _bus_name(bus_name: Any) -> str:
@@ -222,4 +246,8 @@ def load_app_config(raw: Any) -> AppConfig:
         # No more than the targets need: fresh accounts may only have 10 to give.
         concurrency=_int(raw, "concurrency", min(defaults.MAX_CONCURRENCY_DEFAULT, count), 1, 1000),
         flexible_window_minutes=_int(raw, "flexibleWindowMinutes", window_default, 0, 1440),
+        near_real_time=_flag(raw, "nearRealTime", True),
+        cloud_trail_events=_flag(raw, "cloudTrailEvents", True),
+        refresh_batching_window_seconds=_int(raw, "refreshBatchingWindowSeconds", 5, 0, 300),
+        intake_organization_id=_organization(raw.get("intakeOrganizationId")),
     )

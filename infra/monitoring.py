@@ -33,11 +33,13 @@ class Monitoring(Concern):
         key: kms.IKey,
         function: lambda_.Function,
         dead_letter_queue: sqs.Queue,
+        refresh_dead_letters: sqs.Queue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
         self.function = function
         self.dead_letter_queue = dead_letter_queue
+        self.refresh_dead_letters = refresh_dead_letters
         self.alarm_topic = sns.Topic(
             self, "AlarmTopic", display_name="amiwatch alarms", master_key=key, enforce_ssl=True
         )
@@ -61,6 +63,14 @@ class Monitoring(Concern):
                             period=five_minutes, statistic="Maximum"),
                         1, "A failed invocation landed in the dead-letter queue"),
         ]  # fmt: skip
+        if self.refresh_dead_letters is not None:
+            alarms.append(self._alarm(
+                "RefreshDeadLetters",
+                self.refresh_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"),
+                1, "A refresh message failed 5 times (a poison message, or a target that keeps "
+                "failing) and landed in the refresh dead-letter queue",
+            ))  # fmt: skip
         alarms.append(self._alarm(
             "TargetFailures", cloudwatch.Metric(
                 namespace="amiwatch", metric_name="TargetFailures",

@@ -17,6 +17,7 @@ from infra.chat import ChatChannels
 from infra.compute import WatcherFunction
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
+from infra.realtime import NearRealTime
 from infra.storage import Storage
 from infra.triggers import Schedules
 
@@ -44,6 +45,11 @@ class AmiWatcher(Construct):
             function=compute.function,
             dead_letter_queue=compute.dead_letter_queue,
         )
+        realtime = (
+            NearRealTime(self, "NearRealTime", config=config, function=compute.function)
+            if config.near_real_time
+            else None
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -51,6 +57,7 @@ class AmiWatcher(Construct):
             key=messaging.key,
             function=compute.function,
             dead_letter_queue=compute.dead_letter_queue,
+            refresh_dead_letters=realtime.dead_letter_queue if realtime else None,
         )
         chat = ChatChannels(self, "Chat", config=config, chat_topic=messaging.chat_topic)
         self.table = storage.table
@@ -59,3 +66,5 @@ class AmiWatcher(Construct):
         self.function, self.dead_letter_queue = compute.function, compute.dead_letter_queue
         self.alarm_topic, self.alarms = monitoring.alarm_topic, monitoring.alarms
         self.chat_channels = chat.channels
+        self.refresh_queue = realtime.queue if realtime else None
+        self.intake_bus = realtime.intake_bus if realtime else None

@@ -10,18 +10,21 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amiwatch.aws.edges import run_target
+from amiwatch.aws.edges import queue_runner, run_target
 from amiwatch.contract import Target
 from amiwatch.lambda_env import Settings
 from amiwatch.observability import (
     logger,
     metrics,
     record_invocation,
+    report_queue,
+    report_queue_target,
     report_run,
     report_target_failure,
     runtime_versions,
     tracer,
 )
+from amiwatch.refresh_queue import consume, is_queue_event
 from amiwatch.run_result import PublishIncomplete
 
 # Module import is the cold start: its first log line says what this environment really loaded.
@@ -36,10 +39,17 @@ class WatchesFailed(RuntimeError):
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Run the targets the event names (all without one); return a summary per target."""
+    """Run the targets the event names (all without one); return a summary per target. A batch
+    of the refresh queue refreshes what AWS's own events name (amiwatch.refresh_queue)."""
     settings = Settings.from_env()
-    summaries, failures = [], []
     _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
+    if is_queue_event(event):
+        runner = queue_runner(settings, context.aws_request_id)
+        home = (partition, home_account)
+        response, tally = consume(event, context, settings, runner, home, report_queue_target)
+        report_queue(tally)
+        return response
+    summaries, failures = [], []
     for watch, account, region in settings.targets_for(event):
         account_id = home_account if account.is_self else account.id
         target = Target(watch.name, account_id, region, partition)

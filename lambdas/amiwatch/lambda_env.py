@@ -91,6 +91,26 @@ class Settings:
             f'watch "{watch.name}" has no target account {account_id} in region {region}'
         )
 
+    def targets_at(self, account_id: str, region: str, home_account: str) -> list[TargetRef]:
+        """The targets (of image watches) in this account and region: where a refresh applies."""
+        return [
+            (watch, account, target_region)
+            for watch in self.watches
+            if not watch.follows_parameters
+            for account, target_region in watch.targets(self.region)
+            if target_region == region
+            and (home_account if account.is_self else account.id) == account_id
+        ]
+
+    def targets_on_topic(self, topic_arn: str) -> list[TargetRef]:
+        """Every target of the watches a vendor's SNS topic refreshes (`refreshOn`)."""
+        return [
+            (watch, account, region)
+            for watch in self.watches
+            if topic_arn in watch.refresh_on
+            for account, region in watch.targets(self.region)
+        ]
+
     def watches_for(self, event: Mapping[str, Any] | None) -> tuple[Watch, ...]:
         """All watches, or the ones an invoking event names: `{"watches": ["golden"]}`."""
         names: Any = (event or {}).get("watches")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from amiwatch import __version__
 from amiwatch.aws.accounts import TargetUnavailable
 from amiwatch.contract import Target
+from amiwatch.refresh_queue import QueueTally
 from amiwatch.run_result import WatchResult
 
 SERVICE = "amiwatch"
@@ -100,6 +101,37 @@ def record_target_failure(watch: str, account: str, region: str) -> None:
     """A target that could not run: once for the stack's alarm ({service}), once per target."""
     _metric("TargetFailures", 1)
     _metric("TargetFailures", 1, watch=watch, account=account, region=region)
+
+
+def report_queue_target(target: Target, outcome: WatchResult | Exception) -> None:
+    """A target the refresh queue ran: a refresh (or a vendor-triggered scan), or its failure."""
+    if isinstance(outcome, Exception):
+        report_target_failure(target, outcome)
+        return
+    where = {"watch": target.watch, "account": target.account, "region": target.region}
+    _metric("Refreshes", 1, **where)
+    for kind, count in outcome.changes.items():
+        _metric("Changes", count, **where, change=kind)
+    if outcome.undelivered:
+        _metric("PublishFailures", len(outcome.undelivered), **where)
+    logger.info("refresh finished", extra=outcome.summary())
+
+
+def report_queue(tally: QueueTally) -> None:
+    """A batch of the refresh queue: ignored messages once per batch (never retried), retries."""
+    for reason, count in tally.ignored.items():
+        _metric("RefreshIgnored", count, reason=reason)
+    if tally.retried:
+        _metric("RefreshRetried", tally.retried)
+    logger.info(
+        "refresh batch",
+        extra={
+            "messages": tally.messages,
+            "targets": tally.targets,
+            "retried": tally.retried,
+            "ignored": tally.ignored,
+        },
+    )
 
 
 def record_invocation(watches_run: int, watches_failed: int) -> None:

@@ -82,20 +82,27 @@ def run_watch(
 ) -> WatchResult:
     """Run one watch once. Raises PublishIncomplete after persisting what was delivered."""
     result = WatchResult(watch.name, target.account, target.region)
-    store = ports.store
+    body = WatchRun(watch, target, ports, now, result, owner, lease_seconds)
+    return run_leased(body)
+
+
+def run_leased(body: WatchRun) -> WatchResult:
+    """Execute a run under the target's lease (a scheduled run and a refresh share it): status
+    `locked` when another run holds it; PublishIncomplete when some events were not delivered."""
+    result, ports = body.result, body.ports
     if ports.publisher is None:
         result.status = "dry-run"
-        _Run(watch, target, ports, now, result, owner, lease_seconds).execute()
+        body.execute()
         return result
-    if store is None:
+    if ports.store is None:
         raise ValueError("a run that publishes needs a snapshot store (or no publisher: dry run)")
-    if not store.acquire_lease(owner, now, lease_seconds):
+    if not ports.store.acquire_lease(body.owner, body.now, body.lease_seconds):
         result.status = "locked"
         return result
     try:
-        _Run(watch, target, ports, now, result, owner, lease_seconds).execute()
+        body.execute()
     finally:
-        store.release_lease(owner)
+        ports.store.release_lease(body.owner)
     if result.undelivered:
         result.status = "incomplete"
         raise PublishIncomplete(result)
@@ -103,8 +110,9 @@ def run_watch(
 
 
 @dataclass
-class _Run:
-    """The body of one run; `execute` keeps the order that makes a crash harmless."""
+class WatchRun:
+    """The body of one scheduled run; `execute` keeps the order that makes a crash harmless.
+    (A targeted refresh is a variant: amiwatch.refresh.)"""
 
     watch: Watch
     target: Target

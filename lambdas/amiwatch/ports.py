@@ -54,6 +54,10 @@ class ImageSource(Protocol):
         """These images by id, whatever the watch's criteria (existence and state)."""
         ...
 
+    def scan_ids(self, watch: Watch, image_ids: Sequence[str]) -> Scan:
+        """Those of these images that match the watch's own criteria (a targeted refresh)."""
+        ...
+
     def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
         """What in the target's account and region uses these images; stop at `deadline`
         (time.monotonic())."""
@@ -87,6 +91,14 @@ class SnapshotStore(Protocol):
 
     def load(self) -> Snapshot | None:
         """The persisted snapshot, or None before the baseline."""
+        ...
+
+    def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
+        """Only the shards holding these images (a targeted refresh); None before the baseline."""
+        ...
+
+    def save_shards(self, shards: Mapping[int, bytes]) -> None:
+        """Rewrite these shards only (a targeted refresh leaves meta and the others)."""
         ...
 
     def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]: ...

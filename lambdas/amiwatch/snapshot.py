@@ -130,15 +130,21 @@ class Snapshot:
             entries.update(decode_shard(blob))
         return cls(entries, shard_count, selection, last_run_at)
 
-    def apply(self, updates: Mapping[str, SnapshotEntry | None]) -> dict[int, bytes]:
-        """Apply entry updates (None removes) and return the encoded shards that must be written."""
+    def apply(
+        self, updates: Mapping[str, SnapshotEntry | None], *, grow: bool = True
+    ) -> dict[int, bytes]:
+        """Apply entry updates (None removes) and return the encoded shards that must be written.
+
+        `grow=False` for a snapshot holding only some shards (a targeted refresh): the shard count
+        then stays, and the next full run grows it.
+        """
         touched = {shard_of(i, self.shard_count) for i in updates}
         for image_id, entry in updates.items():
             if entry is None:
                 self.entries.pop(image_id, None)
             else:
                 self.entries[image_id] = entry
-        grown = shard_count_for(len(self.entries), self.shard_count)
+        grown = shard_count_for(len(self.entries), self.shard_count) if grow else self.shard_count
         if grown != self.shard_count:
             self.shard_count = grown
             touched = set(range(grown))

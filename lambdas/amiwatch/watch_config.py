@@ -44,6 +44,7 @@ WATCH_KEYS = (
     "regions",
     "accounts",
     "parameters",
+    "refreshOn",
 )
 
 MAX_WARNING_DAYS = 3650
@@ -53,6 +54,9 @@ MAX_FILTER_VALUES = 200  # EC2: "the maximum number of filter values specified o
 
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 
+SNS_TOPIC_ARN = re.compile(
+    r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[\w-]{1,256}", re.ASCII
+)
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 
 
@@ -226,6 +230,7 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
         regions=reader.regions(),
         accounts=reader.accounts(),
         parameters=reader.parameters(),
+        refresh_on=reader.string_list("refreshOn", SNS_TOPIC_ARN, frozenset()),
     )
     selectors = watch.owners or watch.executable_users or watch.image_ids or watch.filters
     if watch.parameters:

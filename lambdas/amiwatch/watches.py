@@ -50,6 +50,8 @@ class Watch:
     accounts: tuple[AccountRef, ...] = (AccountRef(),)
     # SSM public parameter names, or path prefixes ending in "/", that name the AMIs to follow.
     parameters: tuple[str, ...] = ()
+    # SNS topics that announce new AMIs of a vendor: a message runs this watch's scan at once.
+    refresh_on: tuple[str, ...] = ()
 
     def targets(self, home_region: str) -> list[tuple[AccountRef, str]]:
         """Every (account, region) this watch scans: one independent run each."""
@@ -112,5 +114,6 @@ class Watch:
             "ignoreFields": sorted(self.ignore_fields),
             "baseline": self.baseline,
             **({"regions": list(self.regions)} if self.regions else {}),
+            **({"refreshOn": list(self.refresh_on)} if self.refresh_on else {}),
             "accounts": [a.to_config() for a in self.accounts],
         }

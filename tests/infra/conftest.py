@@ -57,8 +57,11 @@ class Synthesized:
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == kind}
 
-    def one(self, kind: str) -> tuple[str, dict[str, Any]]:
-        [(logical_id, resource)] = self.resources(kind).items()
+    def one(self, kind: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
+        """The one resource of this type (whose logical id starts with `prefix`)."""
+        [(logical_id, resource)] = [
+            (k, v) for k, v in self.resources(kind).items() if k.startswith(prefix)
+        ]
         return logical_id, resource
 
 

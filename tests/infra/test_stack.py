@@ -17,19 +17,26 @@ from .conftest import TEST_CONTEXT, Synthesized
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def ref(synthesized: Synthesized, kind: str) -> dict:
-    logical_id, _ = synthesized.one(kind)
+def dead_letter_queue_id(synthesized: Synthesized) -> str:
+    """The watcher's own DLQ (failed invocations), not the refresh queue's."""
+    return next(k for k in synthesized.resources("AWS::SQS::Queue")
+                if k.startswith("WatcherDeadLetterQueue"))  # fmt: skip
+
+
+def ref(synthesized: Synthesized, kind: str, prefix: str = "") -> dict:
+    logical_id, _ = synthesized.one(kind, prefix)
     return {"Ref": logical_id}
 
 
 def test_each_target_has_its_own_schedule(synthesized):
     function_id, _ = synthesized.one("AWS::Lambda::Function")
-    dlq_id = next(iter(synthesized.resources("AWS::SQS::Queue")))
+    dlq_id = dead_letter_queue_id(synthesized)
     schedules = synthesized.resources("AWS::Scheduler::Schedule").values()
     inputs = [s["Properties"]["Target"]["Input"] for s in schedules]
 
     assert len(inputs) == 2 + 6  # al2023, golden: one target each; fleet: 3 accounts x 2 regions
-    assert synthesized.resources("AWS::Events::Rule") == {}
+    rules = synthesized.resources("AWS::Events::Rule").values()
+    assert not [r for r in rules if "ScheduleExpression" in r["Properties"]]  # Scheduler does it
     for schedule in schedules:
         props = schedule["Properties"]
         assert props["ScheduleExpression"] == "rate(30 minutes)"
@@ -50,7 +57,7 @@ def test_each_target_has_its_own_schedule(synthesized):
 def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     table_id, _ = synthesized.one("AWS::DynamoDB::Table")
     key_id, _ = synthesized.one("AWS::KMS::Key")
-    bus_id, _ = synthesized.one("AWS::Events::EventBus")
+    bus_id, _ = synthesized.one("AWS::Events::EventBus", "WatcherBus")
     topics = {v["Properties"]["DisplayName"]: k
               for k, v in synthesized.resources("AWS::SNS::Topic").items()}  # fmt: skip
     [policy] = [p for k, p in synthesized.resources("AWS::IAM::Policy").items()
@@ -67,8 +74,9 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     def arn(logical_id):
         return json.dumps({"Fn::GetAtt": [logical_id, "Arn"]}, sort_keys=True)
 
-    dlq_id = next(iter(synthesized.resources("AWS::SQS::Queue")))
+    dlq_id = dead_letter_queue_id(synthesized)
     log_id, _ = synthesized.one("AWS::Logs::LogGroup")
+    refresh_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherRefreshQueue")
     expected = {
         '"*"': ["ec2:DescribeImageReferences", "ec2:DescribeImages", "xray:PutTelemetryRecords",
                 "xray:PutTraceSegments"],
@@ -86,6 +94,8 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
         arn(bus_id): ["events:PutEvents"],
         arn(log_id): ["logs:CreateLogStream", "logs:PutLogEvents"],
         arn(dlq_id): ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+        arn(refresh_id): ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                          "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
         **{member_role(account, role): ["sts:AssumeRole"]
            for account, role in [("111111111111", "AmiWatchMember"),
                                  ("222222222222", "AmiWatchReader")]},
@@ -129,7 +139,7 @@ def test_the_lambda_is_configured_for_large_watches(synthesized, template):
                     "AMIWATCH_TOPIC_ARN": Match.object_like(
                         {"Ref": Match.string_like_regexp("Topic")}
                     ),
-                    "AMIWATCH_BUS_NAME": ref(synthesized, "AWS::Events::EventBus"),
+                    "AMIWATCH_BUS_NAME": ref(synthesized, "AWS::Events::EventBus", "WatcherBus"),
                     "AMIWATCH_WATCHES_FILE": "watches.json",
                     "AMIWATCH_LEASE_SECONDS": "960",
                     "POWERTOOLS_SERVICE_NAME": "amiwatch",
@@ -153,7 +163,7 @@ def test_the_powertools_layer_is_the_version_the_tests_ran(synthesized):
 
 
 def test_failed_async_invocations_land_in_an_encrypted_dlq(synthesized, template):
-    dlq_id = next(iter(synthesized.resources("AWS::SQS::Queue")))
+    dlq_id = dead_letter_queue_id(synthesized)
 
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
@@ -199,7 +209,7 @@ def test_topics_are_kms_encrypted_and_refuse_plain_http(synthesized, template):
 
 
 def test_the_bus_is_named_and_archived(synthesized, template):
-    bus_id, _ = synthesized.one("AWS::Events::EventBus")
+    bus_id, _ = synthesized.one("AWS::Events::EventBus", "WatcherBus")
 
     template.has_resource_properties("AWS::Events::EventBus", {"Name": "amiwatch-test"})
     template.has_resource_properties(
@@ -252,7 +262,8 @@ def test_alarms_cover_errors_throttles_duration_dlq_and_each_watch_heartbeat(syn
         assert heartbeat["TreatMissingData"] == "breaching"
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": alarm_topic}]
-    assert len(alarms) == 5 + 8  # 5 for the watcher, one heartbeat per target
+    # 6 for the watcher (the refresh queue's DLQ included), one heartbeat per target.
+    assert len(alarms) == 6 + 8
 
 
 def test_email_subscriptions_carry_their_filter_policies(template):

@@ -78,7 +78,7 @@ def build_from_template(synthesized: Synthesized, endpoint: str) -> dict[str, st
     [chat_id] = [k for k, v in synthesized.resources("AWS::SNS::Topic").items()
                  if v["Properties"]["DisplayName"] == "amiwatch chat"]  # fmt: skip
     chat_arn = make("sns").create_topic(Name="wiring-chat")["TopicArn"]
-    bus_id, bus = synthesized.one("AWS::Events::EventBus")
+    bus_id, bus = synthesized.one("AWS::Events::EventBus", "WatcherBus")
     make("events").create_event_bus(Name=bus["Properties"]["Name"])
     return {
         table_id: "wiring-snapshot",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from amiwatch.contract import OutgoingEvent
 from amiwatch.ports import Lookup, PublishReport, ReferenceLookup
@@ -40,6 +41,10 @@ class ListImages:
 
     def scan(self, watch: Watch) -> ListScan:
         return ListScan(list(self.listed))
+
+    def scan_ids(self, watch: Watch, image_ids: Sequence[str]) -> ListScan:
+        wanted = set(image_ids)
+        return ListScan([r for r in self.listed if r.image_id in wanted])
 
     def lookup(self, image_ids: Sequence[str]) -> Lookup:
         existing = {r.image_id: r for r in [*self.listed, *self.elsewhere]}
@@ -93,6 +98,19 @@ class MemoryStore:
         loaded = self.snapshot
         loaded.selection, loaded.last_run_at = self.selection, self.last_run_at
         return loaded
+
+    def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
+        loaded = self.load()  # in memory every shard is at hand; the pipeline asks for some
+        return loaded
+
+    def save_shards(self, shards: Mapping[int, bytes]) -> None:
+        self.shards.update(shards)
+
+    def load_parameters(self) -> dict[str, Any]:
+        return {}
+
+    def save_parameters(self, followed: Mapping[str, Any], forget: Iterable[str]) -> None:
+        raise AssertionError("the unit tests run no parameters watch")
 
     def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]:
         return {i: self.stored[i] for i in image_ids if i in self.stored}

@@ -3,6 +3,7 @@ snapshot table, bus and topics. Clients are built once per warm Lambda and reuse
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -14,8 +15,9 @@ from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.contract import Target
-from amiwatch.lambda_env import Settings
+from amiwatch.lambda_env import Settings, TargetRef
 from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.refresh import run_refresh
 from amiwatch.run_result import WatchResult
 from amiwatch.watches import AccountRef, Watch
 
@@ -45,11 +47,35 @@ def run_target(
     settings: Settings, watch: Watch, account: AccountRef, target: Target, owner: str
 ) -> WatchResult:
     """Run one target once; TargetUnavailable when its account or region cannot be read."""
+    ports = target_ports(settings, watch, account, target)
+    now = datetime.now(UTC)
+    return run_watch(watch, target, ports, now, owner=owner, lease_seconds=settings.lease_seconds)
+
+
+def refresh_target(
+    settings: Settings,
+    watch: Watch,
+    account: AccountRef,
+    target: Target,
+    image_ids: Sequence[str],
+    owner: str,
+) -> WatchResult:
+    """Refresh these images of one target now (AWS said they changed)."""
+    ports = target_ports(settings, watch, account, target)
+    now = datetime.now(UTC)
+    return run_refresh(watch, target, ports, now, image_ids, owner=owner,
+                       lease_seconds=settings.lease_seconds)  # fmt: skip
+
+
+def target_ports(
+    settings: Settings, watch: Watch, account: AccountRef, target: Target
+) -> WatchPorts:
+    """The target's EC2 (its own account's credentials), the watcher's table, bus and topics."""
     home = _home_clients(settings.region)
     ec2 = _target_clients(settings.external_id, target.partition).ec2(
         account, target.region, session_name=f"amiwatch-{watch.name}"
     )
-    ports = WatchPorts(
+    return WatchPorts(
         images=Ec2Images(ec2, account, target.region),
         bus_name=settings.bus_name,
         store=DynamoSnapshotStore(home["dynamodb"], settings.table_name, target),
@@ -57,5 +83,17 @@ def run_target(
         notices=settings.notices,
         parameters=_parameters(watch, target.region),
     )
-    now = datetime.now(UTC)
-    return run_watch(watch, target, ports, now, owner=owner, lease_seconds=settings.lease_seconds)
+
+
+def queue_runner(
+    settings: Settings, owner: str
+) -> Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]:
+    """How the refresh queue's consumer runs a target: refresh these ids, or (None) a full scan."""
+
+    def run(ref: TargetRef, target: Target, ids: tuple[str, ...] | None) -> WatchResult:
+        watch, account, _ = ref
+        if ids is None:
+            return run_target(settings, watch, account, target, owner)
+        return refresh_target(settings, watch, account, target, ids, owner)
+
+    return run

@@ -45,6 +45,11 @@ class Ec2Images:
         """The watch's images, page by page."""
         return ImageScan(self.ec2, watch, self._translate)
 
+    def scan_ids(self, watch: Watch, image_ids: Sequence[str]) -> ImageScan:
+        """Those of these images that match the watch's own criteria: its owners and filters plus
+        the `image-id` filter (which, unlike ImageIds, never fails for a purged id)."""
+        return ImageScan(self.ec2, watch, self._translate, only=tuple(image_ids))
+
     def lookup(self, image_ids: Sequence[str]) -> Lookup:
         """These images by id (see lookup_images)."""
         try:
@@ -72,6 +77,7 @@ class ImageScan:
     ec2: Any
     watch: Watch
     translate: Translate = lambda exc: None
+    only: tuple[str, ...] | None = None  # a targeted refresh: just these images
     pages: int = 0
     skipped: int = 0
     missing_ids: list[str] = field(default_factory=list)
@@ -83,6 +89,9 @@ class ImageScan:
             raise self.translate(exc) or exc from exc
 
     def _records(self) -> Iterator[ImageRecord]:
+        if self.only is not None:
+            yield from self._only(self.only)
+            return
         params = self.watch.describe_images_kwargs()
         ids = params.pop("ImageIds", None)
         if self.watch.follows_parameters and not ids:
@@ -102,6 +111,35 @@ class ImageScan:
                     self.skipped += 1
                     continue
                 yield record
+
+    def _only(self, wanted: tuple[str, ...]) -> Iterator[ImageRecord]:
+        paginator = self.ec2.get_paginator("describe_images")
+        for start in range(0, len(wanted), FILTER_VALUES_PER_CALL):
+            batch = list(wanted[start : start + FILTER_VALUES_PER_CALL])
+            params = _refresh_params(self.watch, batch)
+            if params is None:
+                continue
+            for page in paginator.paginate(**params):
+                self.pages += 1
+                for raw in page.get("Images", []):
+                    record = project_image(raw) if isinstance(raw, dict) else None
+                    if record is not None and record.image_id in batch:
+                        yield record
+
+
+FILTER_VALUES_PER_CALL = 100  # the image-id values of one refresh call (EC2 allows 200 in all)
+
+
+def _refresh_params(watch: Watch, image_ids: list[str]) -> dict[str, Any] | None:
+    """The watch's criteria narrowed to these ids by the `image-id` filter; an imageIds watch
+    keeps the ids it names (never `ImageIds`, which fails for a purged id). None: no id left."""
+    params = watch.describe_images_kwargs()
+    named = params.pop("ImageIds", None)
+    ids = [i for i in image_ids if named is None or i in named]
+    if not ids:
+        return None
+    filters = [*params.get("Filters", []), {"Name": "image-id", "Values": ids}]
+    return {**params, "Filters": filters}
 
 
 def lookup_images(ec2: Any, image_ids: Sequence[str]) -> Lookup:

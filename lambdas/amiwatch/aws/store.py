@@ -12,12 +12,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from amiwatch.aws.lease import META, Lease, LeaseLost, is_condition_failure
 from amiwatch.aws.parameter_items import ParameterItems
 from amiwatch.contract import Target
 from amiwatch.records import PROJECTION, format_time, record_from_fields
-from amiwatch.snapshot import Snapshot, StoredImage
+from amiwatch.snapshot import Snapshot, StoredImage, shard_of
 
-META = "meta"
 SHARD_PREFIX = "shard#"
 IMAGE_PREFIX = "image#"
 TOMBSTONE_TTL = timedelta(days=365)
@@ -25,10 +25,6 @@ BATCH_GET_KEYS = 100
 BATCH_WRITE_ITEMS = 25
 UNPROCESSED_ATTEMPTS = 8
 CONCURRENT_WRITES = 4
-
-
-class LeaseLost(RuntimeError):
-    """Another run of the same watch holds (or took over) the lease."""
 
 
 @dataclass
@@ -39,7 +35,7 @@ class StoreStats:
     snapshot_bytes_read: int = 0
 
 
-class DynamoSnapshotStore(ParameterItems):
+class DynamoSnapshotStore(Lease, ParameterItems):
     """Reads and writes one watch target's lease, snapshot shards and stored images (and, for a
     parameters watch, what it remembers of each parameter: aws/parameter_items.py)."""
 
@@ -52,67 +48,15 @@ class DynamoSnapshotStore(ParameterItems):
     def _key(self, sk: str) -> dict[str, Any]:
         return {"pk": {"S": self.pk}, "sk": {"S": sk}}
 
-    # --- lease ------------------------------------------------------------------------------
-
-    def acquire_lease(self, owner: str, now: datetime, seconds: int) -> bool:
-        """Take the lease unless another live run holds it. False means: someone else is running.
-
-        botocore retries a write whose response was lost; the retry then fails the condition
-        against our own lease. The old item says whose lease it is, so that case still wins.
-        """
-        try:
-            self._set_lease(
-                owner, now, seconds, "attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now"
-            )
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                holder = exc.response.get("Item", {}).get("leaseOwner", {}).get("S")
-                return bool(holder == owner)
-            raise
-        return True
-
-    def confirm_lease(self, owner: str, now: datetime, seconds: int) -> None:
-        """Extend our lease before persisting; LeaseLost if it expired and someone took over."""
-        try:
-            self._set_lease(owner, now, seconds, "leaseOwner = :owner")
-        except ClientError as exc:
-            if _is_condition_failure(exc):
-                raise LeaseLost(f"{self.pk}: lease lost before persisting") from exc
-            raise
-
-    def release_lease(self, owner: str) -> None:
-        """Give the lease back so a retry seconds later can run. A no-op if it is not ours."""
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=self._key(META),
-                UpdateExpression="REMOVE leaseOwner, leaseExpiresAt",
-                ConditionExpression="leaseOwner = :owner",
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
-        except ClientError as exc:
-            if not _is_condition_failure(exc):
-                raise
-
-    def _set_lease(self, owner: str, now: datetime, seconds: int, condition: str) -> None:
-        values = {":owner": {"S": owner}, ":exp": {"N": str(int(now.timestamp()) + seconds)}}
-        if ":now" in condition:
-            values[":now"] = {"N": str(int(now.timestamp()))}
-        self.ddb.update_item(
-            TableName=self.table,
-            Key=self._key(META),
-            UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :exp",
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-
     # --- reading ----------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, Any]:
+        meta = self.ddb.get_item(TableName=self.table, Key=self._key(META), ConsistentRead=True)
+        return dict(meta.get("Item", {}))
 
     def load(self) -> Snapshot | None:
         """The persisted snapshot, or None when the watch has no baseline yet."""
-        meta = self.ddb.get_item(TableName=self.table, Key=self._key(META), ConsistentRead=True)
-        item = meta.get("Item", {})
+        item = self._meta()
         if "baselineAt" not in item:
             return None
         blobs = []
@@ -133,6 +77,38 @@ class DynamoSnapshotStore(ParameterItems):
             selection=item.get("selectionDigest", {}).get("S"),
             last_run_at=item.get("lastRunAt", {}).get("S"),
         )
+
+    def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
+        """Only the shards that hold these images (a targeted refresh reads O(ids), not the
+        snapshot); None when the target has no baseline yet."""
+        item = self._meta()
+        if "baselineAt" not in item:
+            return None
+        count = int(item["shardCount"]["N"])
+        wanted = sorted({shard_of(i, count) for i in image_ids})
+        keys = [self._key(f"{SHARD_PREFIX}{k:05d}") for k in wanted]
+        blobs = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": True}
+            }
+            while request:
+                answer = self.ddb.batch_get_item(RequestItems=request)
+                for shard in answer.get("Responses", {}).get(self.table, []):
+                    blobs.append(shard["data"]["B"])
+                    self.stats.snapshot_bytes_read += len(shard["data"]["B"])
+                request = answer.get("UnprocessedKeys") or {}
+        return Snapshot.from_shards(
+            blobs,
+            count,
+            selection=item.get("selectionDigest", {}).get("S"),
+            last_run_at=item.get("lastRunAt", {}).get("S"),
+        )
+
+    def save_shards(self, shards: Mapping[int, bytes]) -> None:
+        """Rewrite these shards only (a targeted refresh: meta and the other shards stay)."""
+        for k, blob in shards.items():
+            self._put_shard(k, blob)
 
     def load_images(self, image_ids: Iterable[str]) -> dict[str, StoredImage]:
         """The stored records of these images (ids without one are absent from the result)."""
@@ -172,17 +148,20 @@ class DynamoSnapshotStore(ParameterItems):
     ) -> None:
         """Rewrite the touched shards, then meta (steps 3 and 4): after the records."""
         for k, blob in shards.items():
-            self.stats.items_written += 1
-            self.ddb.put_item(
-                TableName=self.table,
-                Item={
-                    **self._key(f"{SHARD_PREFIX}{k:05d}"),
-                    "data": {"B": blob},
-                    # The record projection its digests were made with (records.PROJECTION).
-                    "recordProjection": {"N": str(PROJECTION)},
-                },
-            )
+            self._put_shard(k, blob)
         self._update_meta(snapshot, owner, now, succeeded=succeeded)
+
+    def _put_shard(self, k: int, blob: bytes) -> None:
+        self.stats.items_written += 1
+        self.ddb.put_item(
+            TableName=self.table,
+            Item={
+                **self._key(f"{SHARD_PREFIX}{k:05d}"),
+                "data": {"B": blob},
+                # The record projection its digests were made with (records.PROJECTION).
+                "recordProjection": {"N": str(PROJECTION)},
+            },
+        )
 
     def _update_meta(
         self, snapshot: Snapshot, owner: str, now: datetime, *, succeeded: bool
@@ -216,7 +195,7 @@ class DynamoSnapshotStore(ParameterItems):
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 raise LeaseLost(f"{self.pk}: lease lost while persisting") from exc
             raise
 
@@ -263,10 +242,6 @@ def _stored_from_item(item: Mapping[str, Any]) -> StoredImage:
         flags=int(item.get("flags", {"N": "0"})["N"]),
         tombstone=bool(item.get("tombstone", {}).get("BOOL", False)),
     )
-
-
-def _is_condition_failure(exc: ClientError) -> bool:
-    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def _backoff(attempt: int) -> None:

@@ -1,0 +1,140 @@
+"""Near-real-time: AWS's own AMI events reach the watcher in seconds, through a queue.
+
+default bus ─ rules (EC2 AMI State Change; AMI API calls via CloudTrail) ─┐
+intake bus (member accounts forward here) ─ the same rules ───────────────┼─▶ refresh queue
+vendors' SNS topics (refreshOn) ──────────────────────────────────────────┘   (DLQ after 5)
+                                                    ─▶ the watcher, batched, partial failures
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from amiwatch.aws_events import API_CALL, IMAGE_CALLS, STATE_CHANGE, TAG_CALLS
+from infra.cdk_json import AppConfig
+from infra.concern import Concern
+from infra.nag import acknowledge
+
+MAX_RECEIVES = 5  # then the message is a poison message: the dead-letter queue (and its alarm)
+BATCH_SIZE = 100
+
+
+def event_patterns(cloud_trail: bool) -> dict[str, dict[str, Any]]:
+    """The patterns of the rules that feed the queue (the member stack forwards the same)."""
+    patterns: dict[str, dict[str, Any]] = {
+        "AmiStateChange": {"source": ["aws.ec2"], "detail-type": [STATE_CHANGE]},
+    }
+    if cloud_trail:
+        patterns["AmiApiCalls"] = {
+            "source": ["aws.ec2"],
+            "detail-type": [API_CALL],
+            "detail": {"eventSource": ["ec2.amazonaws.com"], "eventName": list(IMAGE_CALLS)},
+        }
+        patterns["AmiTagCalls"] = {
+            "source": ["aws.ec2"],
+            "detail-type": [API_CALL],
+            "detail": {
+                "eventSource": ["ec2.amazonaws.com"],
+                "eventName": list(TAG_CALLS),
+                "requestParameters": {
+                    "resourcesSet": {"items": {"resourceId": [{"prefix": "ami-"}]}}
+                },
+            },
+        }
+    return patterns
+
+
+class NearRealTime(Concern):
+    """The refresh queue, what feeds it, and the watcher's event source mapping on it."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig, function: lambda_.Function
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self, "RefreshDeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True, retention_period=Duration.days(14),
+        )  # fmt: skip
+        acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3",
+                    "This queue is itself the dead-letter queue of the refresh queue.")  # fmt: skip
+        self.queue = sqs.Queue(
+            self,
+            "RefreshQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # A message in flight must outlive the longest run that handles it (AWS: 6 times).
+            visibility_timeout=Duration.seconds(min(6 * config.timeout_seconds, 43_200)),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVES
+            ),
+        )
+        patterns = event_patterns(config.cloud_trail_events)
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        for name, pattern in patterns.items():
+            self._rule(name, default_bus, pattern)
+        self.intake_bus = self._intake(config, patterns)
+        for topic_arn in sorted({t for w in config.watches for t in w.refresh_on}):
+            self._subscribe(topic_arn)
+        function.add_event_source(sources.SqsEventSource(
+            self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True,
+            max_batching_window=Duration.seconds(config.refresh_batching_window_seconds),
+        ))  # fmt: skip
+
+    def _rule(self, name: str, bus: events.IEventBus, pattern: dict[str, Any]) -> None:
+        rule = events.Rule(
+            self, name, event_bus=bus, description=f"amiwatch: {name} -> the refresh queue",
+            event_pattern=events.EventPattern(**{_cdk_key(k): v for k, v in pattern.items()}),
+        )  # fmt: skip
+        rule.add_target(targets.SqsQueue(self.queue))
+
+    def _intake(
+        self, config: AppConfig, patterns: dict[str, dict[str, Any]]
+    ) -> events.EventBus | None:
+        """A bus member accounts forward their AMI events to (AmiWatchMemberEvents stack)."""
+        members = sorted({a.id for a in config.member_accounts()})
+        if not members and not config.intake_organization_id:
+            return None
+        bus = events.EventBus(self, "IntakeBus", event_bus_name=f"{config.bus_name}-intake")
+        if members:
+            bus.add_to_resource_policy(iam.PolicyStatement(
+                sid="MemberAccountsForwardAmiEvents", actions=["events:PutEvents"],
+                principals=[iam.AccountPrincipal(m) for m in members],
+                resources=[bus.event_bus_arn],
+            ))  # fmt: skip
+        if config.intake_organization_id:
+            bus.add_to_resource_policy(iam.PolicyStatement(
+                sid="OrganizationForwardsAmiEvents", actions=["events:PutEvents"],
+                principals=[iam.AnyPrincipal()], resources=[bus.event_bus_arn],
+                conditions={"StringEquals": {
+                    "aws:PrincipalOrgID": config.intake_organization_id}},
+            ))  # fmt: skip
+        for name, pattern in patterns.items():
+            self._rule(f"Intake{name}", bus, pattern)
+        return bus
+
+    def _subscribe(self, topic_arn: str) -> None:
+        """A vendor's public topic → the queue (cross-account and cross-region are allowed)."""
+        region = topic_arn.split(":")[3]
+        self.queue.add_to_resource_policy(iam.PolicyStatement(
+            actions=["sqs:SendMessage"], principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+            resources=[self.queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": topic_arn}},
+        ))  # fmt: skip
+        sns.CfnSubscription(
+            self, f"RefreshOn{topic_arn.split(':')[5]}", topic_arn=topic_arn, protocol="sqs",
+            endpoint=self.queue.queue_arn, region=region,
+        )  # fmt: skip
+
+
+def _cdk_key(key: str) -> str:
+    return {"detail-type": "detail_type"}.get(key, key)

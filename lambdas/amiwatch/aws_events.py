@@ -1,0 +1,112 @@
+"""AWS's own AMI events, read into what a refresh needs: which images, in which account and region.
+
+Two kinds arrive through the refresh queue (docs/realtime.md):
+- `aws.ec2` "EC2 AMI State Change" (available, failed, deregistered, disabled; owner account only,
+  best effort), detail `{RequestId, ImageId, State, ErrorMessage}`;
+- `aws.ec2` "AWS API Call via CloudTrail" for the calls that change an AMI without a state change
+  (deprecation, enable/disable, attributes, tags, deregistration protection).
+and an SNS notification from a vendor's topic (`refreshOn`): a new release of another owner,
+which asks for a full scan of the watches that name the topic.
+
+Pure: a message in, a `Refresh` (or the reason it is ignored) out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+STATE_CHANGE = "EC2 AMI State Change"
+API_CALL = "AWS API Call via CloudTrail"
+# The calls that change an AMI's record; each names it in requestParameters.imageId, but the tag
+# calls, which name resources (only the `ami-` ones matter).
+IMAGE_CALLS = (
+    "DeregisterImage",
+    "EnableImageDeprecation",
+    "DisableImageDeprecation",
+    "EnableImage",
+    "DisableImage",
+    "ModifyImageAttribute",
+    "ResetImageAttribute",
+    "EnableImageDeregistrationProtection",
+    "DisableImageDeregistrationProtection",
+)
+TAG_CALLS = ("CreateTags", "DeleteTags")
+AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}", re.ASCII)
+ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Look at these images of this account and region now (a targeted refresh)."""
+
+    account: str
+    region: str
+    image_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rescan:
+    """A vendor announced a release on this SNS topic: scan the watches that name it."""
+
+    topic_arn: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A message that asks for nothing amiwatch can do: counted and logged, never retried."""
+
+    reason: str  # no-image-id | unexpected-source | malformed
+
+
+Request = Refresh | Rescan | Ignored
+
+
+def read_message(body: str) -> Request:
+    """What one queue message asks for."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return Ignored("malformed")
+    if not isinstance(message, dict):
+        return Ignored("malformed")
+    if message.get("Type") == "Notification" and isinstance(message.get("TopicArn"), str):
+        return Rescan(message["TopicArn"])
+    return read_event(message)
+
+
+def read_event(event: Mapping[str, Any]) -> Request:
+    """An EventBridge event (as the queue receives it) to the images it is about."""
+    account, region = event.get("account"), event.get("region")
+    if event.get("source") != "aws.ec2" or not isinstance(region, str):
+        return Ignored("unexpected-source")
+    if not isinstance(account, str) or not ACCOUNT_ID.fullmatch(account):
+        return Ignored("malformed")
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        return Ignored("malformed")
+    if event.get("detail-type") == STATE_CHANGE:
+        ids = [detail.get("ImageId")]
+    elif event.get("detail-type") == API_CALL:
+        ids = _called_on(detail)
+    else:
+        return Ignored("unexpected-source")
+    images = tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and AMI_ID.fullmatch(i)))
+    return Refresh(account, region, images) if images else Ignored("no-image-id")
+
+
+def _called_on(detail: Mapping[str, Any]) -> list[Any]:
+    if detail.get("errorCode"):
+        return []  # a call that failed changed nothing
+    name, parameters = detail.get("eventName"), detail.get("requestParameters") or {}
+    if not isinstance(parameters, Mapping):
+        return []
+    if name in IMAGE_CALLS:
+        return [parameters.get("imageId")]
+    if name in TAG_CALLS:
+        items = (parameters.get("resourcesSet") or {}).get("items") or []
+        return [item.get("resourceId") for item in items if isinstance(item, Mapping)]
+    return []

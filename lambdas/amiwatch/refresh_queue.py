@@ -1,0 +1,149 @@
+"""The refresh queue's consumer: AWS's own AMI events (and vendors' release notices), in batches.
+
+A batch is grouped by (account, region): each watch target there refreshes the union of the ids
+its messages name, once. A target whose lease is held (a scheduled run is scanning), or whose
+refresh failed, reports its messages as batch item failures, so SQS redelivers just those after
+the visibility timeout; a message that asks for nothing amiwatch can do is counted, logged and
+acknowledged (never retried forever). A message that keeps failing goes to the dead-letter queue
+after the queue's maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from amiwatch.aws_events import Refresh, Rescan, read_message
+from amiwatch.contract import Target
+from amiwatch.lambda_env import Settings, TargetRef
+from amiwatch.run_result import PublishIncomplete, WatchResult
+
+RunTarget = Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]
+OnResult = Callable[[Target, WatchResult | Exception], None]
+
+
+class Retry(RuntimeError):
+    """This message's target could not be refreshed now; SQS delivers it again."""
+
+
+@dataclass
+class Plan:
+    """What one batch asks for, and which messages each piece answers."""
+
+    refreshes: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    refresh_messages: dict[tuple[str, str], list[str]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    rescans: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    ignored: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+@dataclass
+class QueueTally:
+    """What a batch did, for the log line and the metrics."""
+
+    messages: int = 0
+    targets: int = 0
+    retried: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)  # reason -> messages
+
+
+def is_queue_event(event: Mapping[str, Any]) -> bool:
+    """Is this invocation a batch from the refresh queue?"""
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        return False
+    return all(isinstance(r, Mapping) and r.get("eventSource") == "aws:sqs" for r in records)
+
+
+def plan(records: list[Mapping[str, Any]]) -> Plan:
+    """Group a batch: refreshes by (account, region), rescans by topic, the rest ignored."""
+    batch = Plan()
+    for record in records:
+        message_id, request = record["messageId"], read_message(record.get("body", ""))
+        if isinstance(request, Refresh):
+            key = (request.account, request.region)
+            batch.refreshes[key].update(request.image_ids)
+            batch.refresh_messages[key].append(message_id)
+        elif isinstance(request, Rescan):
+            batch.rescans[request.topic_arn].append(message_id)
+        else:
+            batch.ignored[request.reason].append(message_id)
+    return batch
+
+
+def consume(
+    event: Mapping[str, Any],
+    context: LambdaContext,
+    settings: Settings,
+    run: RunTarget,
+    home: tuple[str, str],
+    on_result: OnResult,
+) -> tuple[dict[str, Any], QueueTally]:
+    """Carry out a batch: the partial batch response (the messages SQS must deliver again), and
+    what it did. `home` is the watcher's (partition, account)."""
+    partition, home_account = home
+    batch = plan(list(event["Records"]))
+    tally = QueueTally(messages=len(event["Records"]))
+    retry: set[str] = set()
+    work: list[tuple[TargetRef, Target, tuple[str, ...] | None, list[str]]] = []
+    for (account, region), ids in batch.refreshes.items():
+        messages = batch.refresh_messages[(account, region)]
+        targets = settings.targets_at(account, region, home_account)
+        if not targets:
+            batch.ignored["no-watch"] += messages
+        work += [(ref, Target(ref[0].name, account, region, partition), tuple(sorted(ids)),
+                  messages) for ref in targets]  # fmt: skip
+    for topic, messages in batch.rescans.items():
+        targets = settings.targets_on_topic(topic)
+        if not targets:
+            batch.ignored["no-watch"] += messages
+        for ref in targets:
+            account_id = home_account if ref[1].is_self else ref[1].id
+            work.append((ref, Target(ref[0].name, account_id, ref[2], partition), None, messages))
+    for ref, target, wanted, answered in work:
+        tally.targets += 1
+        if not _ran(run, ref, target, wanted, on_result):
+            retry.update(answered)
+    tally.retried = len(retry)
+    tally.ignored = {reason: len(messages) for reason, messages in batch.ignored.items()}
+
+    def answer(record: SQSRecord) -> None:
+        if record.message_id in retry:
+            raise Retry(f"message {record.message_id}: its target will be refreshed again")
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    response = process_partial_response(
+        event=dict(event), record_handler=answer, processor=processor, context=context
+    )
+    return dict(response), tally
+
+
+def _ran(
+    run: RunTarget,
+    ref: TargetRef,
+    target: Target,
+    ids: tuple[str, ...] | None,
+    on_result: OnResult,
+) -> bool:
+    """Run (ids None: a full scan) and report; False when the messages must come again."""
+    try:
+        result = run(ref, target, ids)
+    except PublishIncomplete as exc:
+        on_result(target, exc.result)
+        return False
+    except Exception as exc:  # one target failing must not fail the others of the batch
+        on_result(target, exc)
+        return False
+    on_result(target, result)
+    return result.status != "locked"
