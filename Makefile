@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export POWERTOOLS_TRACE_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: venv demo test lint types pytest unit integration infra synth bench bench-targets clean
+.PHONY: venv demo test lint types pytest unit integration infra synth bench bench-targets bench-refresh clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench: $(STAMP)
 ## rows to bench/quick/; SIZES=1000,10000,50000 (docs/performance.md, ~35 min) records them
 bench-targets: $(STAMP)
 	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),)
+
+## bench-refresh: a targeted refresh of 10 ids in a 100k-image watch vs its full scan, 20 batches
+## (~3 min); records bench/refresh.json (IMAGES=10000 for a quick run: bench/quick/)
+bench-refresh: $(STAMP)
+	$(BIN)/python -m devtools.bench_refresh $(if $(IMAGES),--images $(IMAGES),)
 
 unit integration infra: $(STAMP)
 	$(BIN)/pytest -q -n 2 --dist loadgroup tests/$@

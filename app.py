@@ -18,6 +18,7 @@ import aws_cdk as cdk  # noqa: E402
 from amiwatch.errors import ConfigError  # noqa: E402
 from infra.cdk_json import load_app_config  # noqa: E402
 from infra.member import AmiWatchMemberRoleStack  # noqa: E402
+from infra.member_events import AmiWatchMemberEventsStack  # noqa: E402
 from infra.nag import apply_checks  # noqa: E402
 from infra.stack import WATCHER_STACK_NAME, AmiWatchStack  # noqa: E402
 
@@ -45,6 +46,12 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App
         "AmiWatchMemberRole",
         env=env,
         description="amiwatch member role: lets the watcher account read AMIs and their usage",
+    )
+    AmiWatchMemberEventsStack(
+        app,
+        "AmiWatchMemberEvents",
+        env=env,
+        description="amiwatch member events: forwards this region's AMI events to the watcher",
     )
     apply_checks(app)
     return app

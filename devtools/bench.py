@@ -35,6 +35,7 @@ from amiwatch.contract import Target
 from amiwatch.pipeline import WatchPorts, run_watch
 from amiwatch.sns_messages import TOPIC
 from amiwatch.watch_config import parse_watch
+from amiwatch.watches import Watch
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000, 100_000, 200_000)
@@ -107,11 +108,11 @@ def _phase_clock(phases: Counter[str]) -> None:
         setattr(owner, name, timed)
 
 
-def worker(args: argparse.Namespace) -> None:
-    phases: Counter[str] = Counter()
-    _phase_clock(phases)
-    floor = bare_scan(args.fleet)
-    counts: Counter[str] = Counter()
+def bench_watch(
+    args: argparse.Namespace, counts: Counter[str]
+) -> tuple[Watch, Target, DynamoSnapshotStore, WatchPorts]:
+    """The benchmark's watch (every image of the fleet) and its ports on the local endpoints,
+    every AWS call counted in `counts`."""
     watch = parse_watch({"name": "bench", "owners": ["self"]})
     target = Target(watch.name, "123456789012", REGION)
     store = DynamoSnapshotStore(_counting("dynamodb", args.moto, counts), "amiwatch", target)
@@ -121,16 +122,19 @@ def worker(args: argparse.Namespace) -> None:
         {TOPIC: args.topic_arn},
     )
     ec2 = _counting("ec2", args.fleet, counts)
+    return watch, target, store, WatchPorts(Ec2Images(ec2), "amiwatch", store, publisher)
+
+
+def worker(args: argparse.Namespace) -> None:
+    phases: Counter[str] = Counter()
+    _phase_clock(phases)
+    floor = bare_scan(args.fleet)
+    counts: Counter[str] = Counter()
+    watch, target, store, ports = bench_watch(args, counts)
     now = T0 + timedelta(hours=RUNS.index(args.run))
     gc_clock = _GcClock()
     started = time.perf_counter()
-    result = run_watch(
-        watch,
-        target,
-        WatchPorts(Ec2Images(ec2), "amiwatch", store, publisher),
-        now,
-        owner=f"bench-{args.run}",
-    )
+    result = run_watch(watch, target, ports, now, owner=f"bench-{args.run}")
     wall = time.perf_counter() - started
     row = {
         "images": args.images,

@@ -269,16 +269,36 @@ class FleetState:
                 self._pages[key] = cached
         return cached
 
+    def by_filter(self, ids: list[str], visible: tuple[bool, bool]) -> bytes:
+        """The images of an `image-id` filter: those that exist, are listed and visible; no
+        error for the others (a filter, unlike ImageIds, never fails for an unknown id)."""
+        found = [self.find(wanted) for wanted in ids if wanted not in self.unlisted]
+        images = [image for image in found if image is not None and _visible(image, *visible)]
+        return render_page(images, None)
+
     def by_ids(self, ids: list[str]) -> bytes | None:
         """Images asked for by `ImageIds`; None (NotFound) if any is unknown, as EC2 answers."""
+        found = [self.find(wanted) for wanted in ids]
+        if any(image is None for image in found):
+            return None
+        return render_page([image for image in found if image is not None], None)
+
+    def find(self, wanted: str) -> dict[str, Any] | None:
+        """The image with this id now, None if it does not exist (or was purged)."""
         extra = {image.get("ImageId"): image for image in self.extra}
-        images = []
-        for wanted in ids:
-            index = int(wanted.removeprefix("ami-"), 16) if wanted.startswith("ami-") else -1
-            if wanted in self.hidden or not (wanted in extra or 0 <= index < self.size):
-                return None
-            images.append(extra.get(wanted) or describe_image(index, self.generation))
-        return render_page(images, None)
+        index = int(wanted.removeprefix("ami-"), 16) if wanted.startswith("ami-") else -1
+        if wanted in self.hidden or not (wanted in extra or 0 <= index < self.size):
+            return None
+        return extra.get(wanted) or describe_image(index, self.generation)
+
+
+def _filter_values(params: dict[str, str], name: str) -> list[str] | None:
+    """The values of the `name` filter of a query-protocol request, None without one."""
+    for key, value in params.items():
+        if key.startswith("Filter.") and key.endswith(".Name") and value == name:
+            prefix = key.removesuffix("Name") + "Value."
+            return [v for k, v in params.items() if k.startswith(prefix)]
+    return None
 
 
 def _visible(image: dict[str, Any], include_deprecated: bool, include_disabled: bool) -> bool:
@@ -316,6 +336,14 @@ class _Handler(BaseHTTPRequestHandler):
             if index in state.broken:
                 self._send(500, _error("InternalError", "An internal error has occurred"))
                 return
+            visible = (
+                params.get("IncludeDeprecated") == "true",
+                params.get("IncludeDisabled") == "true",
+            )
+            filtered = _filter_values(params, "image-id")
+            if filtered is not None:  # a targeted refresh: EC2 returns the ones that exist
+                self._send(200, state.by_filter(filtered, visible))
+                return
             ids = [v for k, v in params.items() if k.startswith("ImageId.")]
             if ids:
                 answer = state.by_ids(ids)
@@ -324,10 +352,6 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 self._send(200, answer)
                 return
-            visible = (
-                params.get("IncludeDeprecated") == "true",
-                params.get("IncludeDisabled") == "true",
-            )
             page = state.page(index, visible)
         self._send(200, page)
 

@@ -18,12 +18,11 @@ from infra.nag import acknowledge
 from infra.stack import WATCHER_STACK_NAME
 
 
-class AmiWatchMemberRoleStack(Stack):
-    """A role trusting the watcher's account (with the external id) to read AMIs and what uses
-    them: ec2:DescribeImages and ec2:DescribeImageReferences, nothing else."""
+class MemberStack(Stack):
+    """A stack for member accounts: no bootstrap dependency (member accounts of a StackSet are
+    usually not CDK-bootstrapped), and the watcher's account as a parameter."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
-        # No bootstrap dependency: member accounts of a StackSet are usually not CDK-bootstrapped.
         super().__init__(
             scope,
             construct_id,
@@ -31,13 +30,22 @@ class AmiWatchMemberRoleStack(Stack):
             analytics_reporting=False,
             **kwargs,
         )
-        watcher_account = CfnParameter(
+        self.watcher_account = CfnParameter(
             self,
             "WatcherAccountId",
             description="The account where the AmiWatch stack (the watcher Lambda) runs",
             allowed_pattern=r"^\d{12}$",
             constraint_description="a 12-digit AWS account id",
         )
+
+
+class AmiWatchMemberRoleStack(MemberStack):
+    """A role trusting the watcher's account (with the external id) to read AMIs and what uses
+    them: ec2:DescribeImages and ec2:DescribeImageReferences, nothing else."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        watcher_account = self.watcher_account
         external_id = CfnParameter(
             self,
             "ExternalId",

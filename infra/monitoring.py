@@ -68,8 +68,9 @@ class Monitoring(Concern):
                 "RefreshDeadLetters",
                 self.refresh_dead_letters.metric_approximate_number_of_messages_visible(
                     period=five_minutes, statistic="Maximum"),
-                1, "A refresh message failed 5 times (a poison message, or a target that keeps "
-                "failing) and landed in the refresh dead-letter queue",
+                1, "A refresh message was received 8 times in ~45 minutes without success (a "
+                "target that keeps failing, or a lease never released) and landed in the "
+                "refresh dead-letter queue; the scheduled run still covers its images",
             ))  # fmt: skip
         alarms.append(self._alarm(
             "TargetFailures", cloudwatch.Metric(

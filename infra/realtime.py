@@ -2,7 +2,7 @@
 
 default bus ─ rules (EC2 AMI State Change; AMI API calls via CloudTrail) ─┐
 intake bus (member accounts forward here) ─ the same rules ───────────────┼─▶ refresh queue
-vendors' SNS topics (refreshOn) ──────────────────────────────────────────┘   (DLQ after 5)
+vendors' SNS topics (refreshOn) ──────────────────────────────────────────┘   (DLQ after 8)
                                                     ─▶ the watcher, batched, partial failures
 """
 
@@ -25,8 +25,12 @@ from infra.cdk_json import AppConfig
 from infra.concern import Concern
 from infra.nag import acknowledge
 
-MAX_RECEIVES = 5  # then the message is a poison message: the dead-letter queue (and its alarm)
+# Then the message is a poison message: the dead-letter queue (and its alarm). A message
+# retried because a run holds the lease comes back after 30 s, doubling to 15 min: 8 receives
+# span ~45 minutes, longer than a lease left by a crashed run (16 min) takes to expire.
+MAX_RECEIVES = 8
 BATCH_SIZE = 100
+API_CALL_RULES = ("AmiApiCalls", "AmiTagCalls")  # only when CloudTrail events are on
 
 
 def event_patterns(cloud_trail: bool) -> dict[str, dict[str, Any]]:
@@ -85,24 +89,30 @@ class NearRealTime(Concern):
         self.intake_bus = self._intake(config, patterns)
         for topic_arn in sorted({t for w in config.watches for t in w.refresh_on}):
             self._subscribe(topic_arn)
+        # At most half the function's reserved concurrency, so refreshes never throttle the
+        # scheduled runs (a throttled batch returns only after the visibility timeout).
+        share = config.concurrency // 2
         function.add_event_source(sources.SqsEventSource(
             self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True,
             max_batching_window=Duration.seconds(config.refresh_batching_window_seconds),
+            max_concurrency=share if share >= 2 else None,
         ))  # fmt: skip
 
     def _rule(self, name: str, bus: events.IEventBus, pattern: dict[str, Any]) -> None:
         rule = events.Rule(
             self, name, event_bus=bus, description=f"amiwatch: {name} -> the refresh queue",
-            event_pattern=events.EventPattern(**{_cdk_key(k): v for k, v in pattern.items()}),
+            event_pattern=cdk_event_pattern(pattern),
         )  # fmt: skip
         rule.add_target(targets.SqsQueue(self.queue))
 
     def _intake(
         self, config: AppConfig, patterns: dict[str, dict[str, Any]]
     ) -> events.EventBus | None:
-        """A bus member accounts forward their AMI events to (AmiWatchMemberEvents stack)."""
+        """A bus the AmiWatchMemberEvents stack forwards AMI events to: from member accounts,
+        and from the watcher's own account in the other regions a watch names."""
         members = sorted({a.id for a in config.member_accounts()})
-        if not members and not config.intake_organization_id:
+        other_regions = any(w.regions for w in config.watches if not w.follows_parameters)
+        if not members and not other_regions and not config.intake_organization_id:
             return None
         bus = events.EventBus(self, "IntakeBus", event_bus_name=f"{config.bus_name}-intake")
         if members:
@@ -136,5 +146,8 @@ class NearRealTime(Concern):
         )  # fmt: skip
 
 
-def _cdk_key(key: str) -> str:
-    return {"detail-type": "detail_type"}.get(key, key)
+def cdk_event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
+    """A pattern as EventBridge writes it, as CDK's EventPattern takes it."""
+    return events.EventPattern(
+        **{{"detail-type": "detail_type"}.get(k, k): v for k, v in pattern.items()}
+    )

@@ -37,6 +37,16 @@ class AmiWatchStack(Stack):
             "TableName": (watcher.table.table_name, "DynamoDB table holding the snapshots"),
             "FunctionName": (watcher.function.function_name, "The watcher Lambda"),
         }
+        if watcher.refresh_queue is not None:
+            outputs["RefreshQueueName"] = (
+                watcher.refresh_queue.queue_name,
+                "SQS queue of AWS's AMI events awaiting a targeted refresh",
+            )
+        if watcher.intake_bus is not None:
+            outputs["IntakeBusArn"] = (
+                watcher.intake_bus.event_bus_arn,
+                "Bus the AmiWatchMemberEvents stacks forward AMI events to",
+            )
         for logical_id, (value, description) in outputs.items():
             CfnOutput(self, logical_id, value=value, description=description)
         self.watcher = watcher

@@ -35,6 +35,23 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app synthesized once per session (tests/synth.py), shared by infra and integration."""
+    import json
+
+    from tests.synth import TEST_CONTEXT, synthesize
+
+    return synthesize(json.loads(json.dumps(TEST_CONTEXT)), tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Any) -> Any:
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(synthesized.template)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     from tests.faults.ledger import LEDGER, LEDGER_FIELDS
 

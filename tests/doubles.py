@@ -134,3 +134,36 @@ def purge(ec2: Any, image_ids: set[str]) -> None:
             raise ClientError(error, "DescribeImages")  # type: ignore[arg-type]
 
     ec2.meta.events.register("before-parameter-build.ec2.DescribeImages", refuse)
+
+
+def eventbridge_like_aws(monkeypatch: Any) -> None:
+    """Two things moto's EventBridge does not do as AWS does, done as AWS does them:
+    - a pattern's field matches every object of an array in the event
+      (`requestParameters.resourcesSet.items.resourceId` of a CreateTags call): moto looks only
+      through objects, so flatten arrays of objects into the values of their fields;
+    - an event delivered to a target carries its `account`: moto's default template drops it."""
+    from moto.events.models import EventPattern
+    from moto.events.utils import EventTemplateParser
+
+    def flatten(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> Any:
+        result = {} if result is None else result
+        for key, value in node.items() if isinstance(node, dict) else ():
+            path = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict) and value:
+                flatten(value, path, result)
+            elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                for item in value:
+                    leaves = flatten(item, path) if isinstance(item, dict) else {path: item}
+                    for leaf, leaf_value in leaves.items():
+                        found = result.setdefault(leaf, [])
+                        found.extend(leaf_value if isinstance(leaf_value, list) else [leaf_value])
+            else:
+                result[path] = value
+        return result
+
+    monkeypatch.setattr(EventPattern, "_flatten_dict", staticmethod(flatten))
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        account = '"version": "0", "account": "<account>",'
+        with_account = template.replace('"version": "0",', account)
+        monkeypatch.setattr(EventTemplateParser, "DEFAULT_EVENT_INPUT_TEMPLATE", with_account)

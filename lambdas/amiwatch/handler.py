@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amiwatch.aws.edges import queue_runner, run_target
+from amiwatch.aws.edges import postpone, queue_runner, run_target
 from amiwatch.contract import Target
 from amiwatch.lambda_env import Settings
 from amiwatch.observability import (
@@ -24,7 +24,7 @@ from amiwatch.observability import (
     runtime_versions,
     tracer,
 )
-from amiwatch.refresh_queue import consume, is_queue_event
+from amiwatch.refresh_queue import consume, is_queue_event, retry_delays
 from amiwatch.run_result import PublishIncomplete
 
 # Module import is the cold start: its first log line says what this environment really loaded.
@@ -48,6 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         home = (partition, home_account)
         response, tally = consume(event, context, settings, runner, home, report_queue_target)
         report_queue(tally)
+        postpone(retry_delays(event, response))
         return response
     summaries, failures = [], []
     for watch, account, region in settings.targets_for(event):

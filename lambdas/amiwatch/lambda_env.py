@@ -92,11 +92,13 @@ class Settings:
         )
 
     def targets_at(self, account_id: str, region: str, home_account: str) -> list[TargetRef]:
-        """The targets (of image watches) in this account and region: where a refresh applies."""
+        """The targets in this account and region whose watch may hold that account's own images
+        (AWS's AMI events are the owner's): where a refresh applies."""
         return [
             (watch, account, target_region)
             for watch in self.watches
             if not watch.follows_parameters
+            and (not watch.owners or {"self", account_id} & set(watch.owners))
             for account, target_region in watch.targets(self.region)
             if target_region == region
             and (home_account if account.is_self else account.id) == account_id

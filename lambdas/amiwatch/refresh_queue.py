@@ -28,6 +28,7 @@ from amiwatch.contract import Target
 from amiwatch.lambda_env import Settings, TargetRef
 from amiwatch.run_result import PublishIncomplete, WatchResult
 
+FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 900
 RunTarget = Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]
 OnResult = Callable[[Target, WatchResult | Exception], None]
 
@@ -122,7 +123,8 @@ def consume(
         if record.message_id in retry:
             raise Retry(f"message {record.message_id}: its target will be refreshed again")
 
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # Every message retried is still an answer (the batch item failures), not a failed invocation.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event=dict(event), record_handler=answer, processor=processor, context=context
     )
@@ -147,3 +149,17 @@ def _ran(
         return False
     on_result(target, result)
     return result.status != "locked"
+
+
+def retry_delays(event: Mapping[str, Any], response: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """When SQS should deliver each retried message again, by queue ARN: (receipt handle,
+    seconds). A lease is held for minutes, not the queue's visibility timeout (six times the
+    function's): 30 s, then doubling to 15 min with each receive."""
+    retried = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+    delays: dict[str, list[Any]] = defaultdict(list)
+    for record in event.get("Records", []):
+        if record.get("messageId") in retried:
+            receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            seconds = min(FIRST_RETRY_SECONDS * 2 ** (receives - 1), LAST_RETRY_SECONDS)
+            delays[record["eventSourceARN"]].append((record["receiptHandle"], seconds))
+    return dict(delays)

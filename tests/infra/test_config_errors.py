@@ -105,6 +105,13 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
                        "accounts": ["self", *({"id": f"{i:012d}"} for i in range(1, 101))]}],
           "externalId": "x1"},
          "amiwatch: 202 targets (watch x account x region); one stack holds at most 200"),
+        ({"refreshBatchingWindowSeconds": 301},
+         "amiwatch.refreshBatchingWindowSeconds must be a whole number 0..300"),
+        ({"nearRealTime": "yes"}, "amiwatch.nearRealTime must be true or false"),
+        ({"intakeOrganizationId": "123456789012"},
+         'amiwatch.intakeOrganizationId "123456789012" is not an organization id'),
+        ({"watches": [{**GOLDEN, "refreshOn": ["amazon-linux-2023-ami-updates"]}]},
+         '"refreshOn" has invalid value "amazon-linux-2023-ami-updates"'),
     ],
 )  # fmt: skip
 def test_each_bad_setting_is_named(overrides, message):

@@ -296,7 +296,7 @@ def test_email_subscriptions_carry_their_filter_policies(template):
 def test_outputs_have_stable_logical_ids(synthesized):
     assert set(synthesized.template["Outputs"]) == {
         "TopicArn", "ChatTopicArn", "AlarmTopicArn", "BusName", "BusArn", "SchemaRegistryName",
-        "TableName", "FunctionName",
+        "TableName", "FunctionName", "RefreshQueueName", "IntakeBusArn",
     }  # fmt: skip
 
 

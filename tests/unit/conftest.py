@@ -13,7 +13,8 @@ import pytest
 from amiwatch.contract import Change, Target, event_id
 from amiwatch.pipeline import WatchPorts, run_watch
 from amiwatch.records import ImageRecord, project_image
-from amiwatch.run_result import PublishIncomplete
+from amiwatch.refresh import run_refresh
+from amiwatch.run_result import PublishIncomplete, WatchResult
 from amiwatch.snapshot import Snapshot, StoredImage
 from amiwatch.watch_config import parse_watch
 from amiwatch.watches import Watch
@@ -97,6 +98,28 @@ class Harness:
         with contextlib.suppress(PublishIncomplete, Crash):
             run_watch(self.watch, TARGET, ports, now, owner=f"run-{now.isoformat()}")
         return [event.change for event in publisher.events]
+
+    def refresh(
+        self,
+        image_ids: Iterable[str],
+        scan: Iterable[ImageRecord],
+        now: datetime = NOW,
+        deliver: Callable[[Change], bool] = lambda change: True,
+        *,
+        elsewhere: Iterable[ImageRecord] = (),
+    ) -> tuple[list[Change], WatchResult]:
+        """A targeted refresh of these ids (AWS said they changed); `scan` is what the watch's
+        criteria return for them, `elsewhere` what only a lookup by id finds."""
+        publisher = RecordingPublisher(lambda event: deliver(event.change))
+        ports = WatchPorts(
+            ListImages(list(scan), list(elsewhere)), "amiwatch", self.store, publisher
+        )
+        owner = f"refresh-{now.isoformat()}"
+        try:
+            result = run_refresh(self.watch, TARGET, ports, now, list(image_ids), owner=owner)
+        except PublishIncomplete as exc:
+            result = exc.result
+        return [event.change for event in publisher.events], result
 
 
 def kinds(changes: Iterable[Change]) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 from amiwatch.contract import OutgoingEvent
 from amiwatch.ports import Lookup, PublishReport, ReferenceLookup
 from amiwatch.records import ImageRecord, format_time
-from amiwatch.snapshot import Snapshot, StoredImage
+from amiwatch.snapshot import Snapshot, StoredImage, shard_of
 from amiwatch.sns_messages import Notice
 from amiwatch.watches import Watch
 
@@ -73,6 +73,7 @@ class MemoryStore:
     last_run_at: str | None = None
     lease: str | None = None
     crash_before_shards: bool = False
+    shards_read: list[list[int]] = field(default_factory=list)  # by each load_shards
 
     @property
     def snapshot(self) -> Snapshot:
@@ -100,8 +101,13 @@ class MemoryStore:
         return loaded
 
     def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
-        loaded = self.load()  # in memory every shard is at hand; the pipeline asks for some
-        return loaded
+        """Only the shards that hold these ids, as DynamoDB would give them."""
+        if not self.baselined:
+            return None
+        wanted = sorted({shard_of(i, self.shard_count) for i in image_ids} & set(self.shards))
+        self.shards_read.append(wanted)
+        blobs = [self.shards[k] for k in wanted]
+        return Snapshot.from_shards(blobs, self.shard_count, self.selection, self.last_run_at)
 
     def save_shards(self, shards: Mapping[int, bytes]) -> None:
         self.shards.update(shards)

@@ -12,7 +12,7 @@ from botocore.config import Config
 RETRY = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=30)
 # The services the Lambda talks to. The asset ships botocore's models of exactly these (see
 # infra/runtime.py), so a client for any other service would fail there: add it here first.
-RUNTIME_SERVICES = frozenset({"ec2", "dynamodb", "sns", "events", "sts", "ssm"})
+RUNTIME_SERVICES = frozenset({"ec2", "dynamodb", "sns", "events", "sts", "ssm", "sqs"})
 # The EC2 operations the code calls; a test proves each is in the model the asset ships.
 EC2_OPERATIONS = frozenset({"DescribeImages", "DescribeImageReferences"})
 

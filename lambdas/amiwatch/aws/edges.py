@@ -3,10 +3,12 @@ snapshot table, bus and topics. Clients are built once per warm Lambda and reuse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from amiwatch.aws.accounts import TargetClients
 from amiwatch.aws.clients import client
@@ -16,6 +18,7 @@ from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.contract import Target
 from amiwatch.lambda_env import Settings, TargetRef
+from amiwatch.observability import logger
 from amiwatch.pipeline import WatchPorts, run_watch
 from amiwatch.refresh import run_refresh
 from amiwatch.run_result import WatchResult
@@ -25,7 +28,7 @@ from amiwatch.watches import AccountRef, Watch
 @cache
 def _home_clients(region: str) -> dict[str, Any]:
     # The snapshot, bus and topics live in the watcher's own account and region.
-    return {name: client(name, region=region) for name in ("dynamodb", "events", "sns")}
+    return {name: client(name, region=region) for name in ("dynamodb", "events", "sns", "sqs")}
 
 
 @cache
@@ -97,3 +100,22 @@ def queue_runner(
         return refresh_target(settings, watch, account, target, ids, owner)
 
     return run
+
+
+def postpone(delays: Mapping[str, Sequence[tuple[str, int]]]) -> None:
+    """Make retried messages visible again after their delay (refresh_queue.retry_delays), not
+    after the queue's visibility timeout. Best effort: without it they come back anyway."""
+    for queue_arn, handles in delays.items():
+        _, _, _, region, account, name = queue_arn.split(":")
+        sqs = _home_clients(region)["sqs"]
+        try:
+            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            for start in range(0, len(handles), 10):
+                entries = [
+                    {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for n, (handle, seconds) in enumerate(handles[start : start + 10])
+                ]
+                sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("retried messages keep the queue's visibility timeout",
+                           extra={"queue": queue_arn, "error": str(exc)})  # fmt: skip

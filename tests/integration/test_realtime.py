@@ -1,0 +1,248 @@
+"""Near-real-time, end to end in moto: AWS's own AMI events go through EventBridge rules with the
+synthesized stack's patterns into the refresh queue; the handler runs on what the queue holds,
+as the event source mapping would hand it over; the subscribers' queues say what people and
+automation receive."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from moto.backends import get_backend
+
+from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.contract import Target
+from amiwatch.handler import handler
+from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
+
+from ..doubles import eventbridge_like_aws
+from .conftest import FakeLambdaContext, register
+
+WATCHES = [
+    {"name": "golden", "owners": ["self"], "filters": {"tag:team": ["platform"]}},
+    {"name": "al2023", "owners": ["self"], "filters": {"name": ["al2023-ami-*"]},
+     "refreshOn": [f"arn:aws:sns:{REGION}:{ACCOUNT}:amazon-linux-2023-ami-updates"]},
+]  # fmt: skip
+
+
+def refresh_rule_patterns(synthesized: Any) -> list[dict[str, Any]]:
+    """The patterns of the stack's rules on the default bus that target the refresh queue."""
+    queue_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherRefreshQueue")
+    return [
+        rule["Properties"]["EventPattern"]
+        for rule in synthesized.resources("AWS::Events::Rule").values()
+        if rule["Properties"].get("EventBusName", "default") == "default"
+        and rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]
+
+
+class RefreshQueue:
+    """The refresh queue in moto, fed by the stack's rules, drained as the event source
+    mapping does: a batch in, the handler's batch item failures stay for a retry."""
+
+    def __init__(self, aws: LocalAws, patterns: list[dict[str, Any]], visibility: int) -> None:
+        self.sqs, self.events = aws.shared_client("sqs"), aws.shared_client("events")
+        self.url = self.sqs.create_queue(
+            QueueName="refresh", Attributes={"VisibilityTimeout": str(visibility)}
+        )["QueueUrl"]
+        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for n, pattern in enumerate(patterns):
+            self.events.put_rule(Name=f"refresh-{n}", EventPattern=json.dumps(pattern))
+            self.events.put_targets(Rule=f"refresh-{n}", Targets=[{"Id": "q", "Arn": self.arn}])
+
+    def emit(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """An event of aws.ec2 on the default bus (AWS's own, as EC2 or CloudTrail sends it)."""
+        entry = {"Source": "aws.ec2", "DetailType": detail_type, "Detail": json.dumps(detail)}
+        assert self.events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+
+    def batch(self) -> dict[str, Any]:
+        """What the event source mapping hands the function: the messages now visible."""
+        answer = self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        )
+        return {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": self.arn,
+            "awsRegion": REGION} for m in answer.get("Messages", [])]}  # fmt: skip
+
+    def deliver(self) -> dict[str, Any]:
+        """One batch through the handler; delete what it answered, as the mapping does."""
+        event = self.batch()
+        assert event["Records"], "the rules put nothing on the refresh queue"
+        response = handler(event, FakeLambdaContext())
+        retried = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        for record in event["Records"]:
+            if record["messageId"] not in retried:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=record["receiptHandle"])
+        return response
+
+    def visible(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def queue(aws, lambda_env, synthesized, monkeypatch) -> Iterator[RefreshQueue]:
+    lambda_env.write_text(json.dumps({"watches": WATCHES}))
+    eventbridge_like_aws(monkeypatch)
+    _, stack_queue = synthesized.one("AWS::SQS::Queue", "WatcherRefreshQueue")
+    visibility = stack_queue["Properties"]["VisibilityTimeout"]  # 6 x the function's timeout
+    yield RefreshQueue(aws, refresh_rule_patterns(synthesized), visibility)
+
+
+@pytest.fixture
+def golden(aws: LocalAws, queue: RefreshQueue) -> dict[str, str]:
+    ids = {name: register(aws, name) for name in ("golden-a", "golden-b")}
+    handler({}, FakeLambdaContext())  # the scheduled run: a silent baseline
+    return ids
+
+
+def state_change(image_id: str, state: str) -> dict[str, Any]:
+    return {"RequestId": "r-1", "ImageId": image_id, "State": state, "ErrorMessage": ""}
+
+
+def api_call(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"eventVersion": "1.09", "eventSource": "ec2.amazonaws.com", "eventName": name,
+            "awsRegion": REGION, "requestParameters": parameters}  # fmt: skip
+
+
+def test_a_state_change_reaches_the_subscribers_and_the_next_scheduled_run_stays_silent(
+    aws, queue, golden
+):
+    aws.shared_client("ec2").deregister_image(ImageId=golden["golden-a"])
+    queue.emit("EC2 AMI State Change", state_change(golden["golden-a"], "deregistered"))
+
+    response = queue.deliver()
+    [event] = aws.bus_events()
+    [message] = aws.topic_messages()
+    scheduled = handler({}, FakeLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    assert event["detail-type"] == "AMI Deregistered"
+    assert event["detail"]["image"]["ImageId"] == golden["golden-a"]
+    assert message["attributes"]["change"] == "deregistered"
+    assert message["detail"]["eventId"] == event["detail"]["eventId"]
+    assert [w["changes"] for w in scheduled["watches"]] == [{}, {}]
+    assert aws.bus_events() == [] and aws.topic_messages() == []
+
+
+def test_a_new_image_of_the_pipeline_is_reported_once_and_the_schedule_agrees(aws, queue, golden):
+    fresh = register(aws, "golden-c")
+    queue.emit("EC2 AMI State Change", state_change(fresh, "available"))
+
+    queue.deliver()
+    [event] = aws.bus_events()
+    handler({}, FakeLambdaContext())
+
+    assert event["detail-type"] == "AMI New" and event["detail"]["image"]["ImageId"] == fresh
+    assert aws.bus_events() == []
+
+
+def test_cloudtrail_calls_refresh_the_images_they_name(aws, queue, golden):
+    ec2 = aws.shared_client("ec2")
+    ec2.create_tags(Resources=[golden["golden-b"]], Tags=[{"Key": "team", "Value": "data"}])
+    tagged = {"resourcesSet": {"items": [{"resourceId": "i-0123456789abcdef0"},
+                                         {"resourceId": golden["golden-b"]}]},
+              "tagSet": {"items": [{"key": "team", "value": "data"}]}}  # fmt: skip
+    queue.emit("AWS API Call via CloudTrail", api_call("CreateTags", tagged))
+    set_image(golden["golden-a"], deprecation_time="2026-01-01T00:00:00.000Z")
+    deprecation = {"imageId": golden["golden-a"], "deprecateAt": "2026-01-01T00:00:00Z"}
+    queue.emit("AWS API Call via CloudTrail", api_call("EnableImageDeprecation", deprecation))
+
+    queue.deliver()
+    changes = {e["detail"]["image"]["ImageId"]: e["detail-type"] for e in aws.bus_events()}
+
+    assert changes == {golden["golden-b"]: "AMI Left Watch", golden["golden-a"]: "AMI Deprecated"}
+
+
+def test_a_refresh_while_the_scheduled_run_holds_the_lease_is_retried_not_dropped(
+    aws, queue, golden
+):
+    aws.shared_client("ec2").disable_image(ImageId=golden["golden-a"])
+    queue.emit("EC2 AMI State Change", state_change(golden["golden-a"], "disabled"))
+    store = DynamoSnapshotStore(aws.shared_client("dynamodb"), aws.table_name,
+                                Target("golden", ACCOUNT, REGION))  # fmt: skip
+    assert store.acquire_lease("the-scheduled-run", datetime.now(UTC), 900)
+
+    held = queue.deliver()
+    published_meanwhile = aws.bus_events()
+    retry_after = queue.visible()
+    store.release_lease("the-scheduled-run")
+    _make_visible(queue)
+    again = queue.deliver()
+    [event] = aws.bus_events()
+
+    assert len(held["batchItemFailures"]) == 1
+    assert published_meanwhile == [] and retry_after == 0  # postponed, not at once
+    assert again == {"batchItemFailures": []}
+    assert event["detail-type"] == "AMI Disabled"
+    assert queue.visible() == 0
+
+
+def _make_visible(queue: RefreshQueue) -> None:
+    """Let the postponed messages' delay pass (moto keeps real time): 30 s for a first retry,
+    not the queue's visibility timeout of 90 minutes."""
+    [backend_queue] = [q for q in get_backend("sqs")[ACCOUNT][REGION].queues.values()
+                       if q.name == "refresh"]  # fmt: skip
+    [message] = backend_queue._messages
+    assert 0 < message.visible_at - time.time() * 1000 <= 30_000
+    message.change_visibility(0)
+
+
+def test_a_malformed_or_unwatched_event_does_not_block_its_batch(aws, queue, golden):
+    aws.shared_client("ec2").disable_image(ImageId=golden["golden-b"])
+    queue.sqs.send_message(QueueUrl=queue.url, MessageBody="{not an event")
+    queue.emit("EC2 AMI State Change", {"RequestId": "r-2", "State": "available"})  # no ImageId
+    queue.emit("EC2 AMI State Change", state_change(golden["golden-b"], "disabled"))
+
+    response = queue.deliver()
+    [event] = aws.bus_events()
+
+    assert response == {"batchItemFailures": []}
+    assert event["detail-type"] == "AMI Disabled"
+    assert queue.visible() == 0
+
+
+def test_a_vendor_release_notice_runs_the_watch_s_full_scan_at_once(aws, queue, golden):
+    sns = aws.shared_client("sns")
+    topic = sns.create_topic(Name="amazon-linux-2023-ami-updates")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue.arn)
+    register(aws, "al2023-ami-2023.9.20261130.0-kernel-6.1-x86_64", team="amazon")
+    handler({"watches": ["al2023"]}, FakeLambdaContext())  # a scheduled run finds it
+    aws.bus_events()
+    newer = register(aws, "al2023-ami-2023.9.20261201.0-kernel-6.1-x86_64", team="amazon")
+    sns.publish(TopicArn=topic, Message=json.dumps({"v1": {"Message": "A new AL2023 AMI"}}))
+
+    response = queue.deliver()
+    events = aws.bus_events()
+
+    assert response == {"batchItemFailures": []}
+    assert [(e["detail"]["watch"], e["detail"]["image"]["ImageId"]) for e in events] == [
+        ("al2023", newer)
+    ]
+
+
+def test_the_intake_bus_carries_the_same_rules_as_the_default_bus(synthesized):
+    bus_id, _ = synthesized.one("AWS::Events::EventBus", "WatcherIntakeBus")
+    intake = [
+        rule["Properties"]["EventPattern"]
+        for rule in synthesized.resources("AWS::Events::Rule").values()
+        if rule["Properties"].get("EventBusName") == {"Ref": bus_id}
+    ]
+    forwarded = [
+        rule["Properties"]["EventPattern"]
+        for rule in synthesized.member_events_template["Resources"].values()
+        if rule["Type"] == "AWS::Events::Rule"
+    ]
+
+    assert sorted(map(json.dumps, intake)) == sorted(map(json.dumps, refresh_rule_patterns(
+        synthesized))) == sorted(map(json.dumps, forwarded))  # fmt: skip
