@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from moto.backends import get_backend
 
+from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.contract import Target
 from amiwatch.handler import handler
+from amiwatch.watch_config import parse_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from ..doubles import eventbridge_like_aws
@@ -246,3 +248,19 @@ def test_the_intake_bus_carries_the_same_rules_as_the_default_bus(synthesized):
 
     assert sorted(map(json.dumps, intake)) == sorted(map(json.dumps, refresh_rule_patterns(
         synthesized))) == sorted(map(json.dumps, forwarded))  # fmt: skip
+
+
+def test_a_refresh_keeps_each_call_within_ec2_s_200_filter_values(aws):
+    ids = [register(aws, f"golden-{n}") for n in range(3)]
+    names = [f"golden-{n}" for n in range(150)]  # 150 values of the watch's own
+    watch = parse_watch({"name": "golden", "owners": ["self"], "filters": {"name": names}})
+    ec2 = aws.client("ec2")
+    sizes: list[int] = []
+    count = lambda params, **_: sizes.append(sum(len(f["Values"]) for f in params["Filters"]))  # noqa: E731
+    ec2.meta.events.register("provide-client-params.ec2.DescribeImages", count)
+    asked = [*ids, *(f"ami-{n:017x}" for n in range(97))]  # 100 ids, 97 of them unknown
+
+    found = list(Ec2Images(ec2).scan_ids(watch, asked))
+
+    assert sorted(r.image_id for r in found) == sorted(ids)
+    assert len(sizes) == 2 and max(sizes) <= 200

@@ -18,6 +18,7 @@ from amiwatch.aws.accounts import explain
 from amiwatch.aws.references import image_references
 from amiwatch.ports import Lookup, ReferenceLookup
 from amiwatch.records import ImageRecord, project_image
+from amiwatch.watch_config import MAX_FILTER_VALUES
 from amiwatch.watches import AccountRef, Watch
 
 PAGE_SIZE = 1000
@@ -114,8 +115,11 @@ class ImageScan:
 
     def _only(self, wanted: tuple[str, ...]) -> Iterator[ImageRecord]:
         paginator = self.ec2.get_paginator("describe_images")
-        for start in range(0, len(wanted), FILTER_VALUES_PER_CALL):
-            batch = list(wanted[start : start + FILTER_VALUES_PER_CALL])
+        # EC2 takes at most 200 filter values per call, the watch's own included.
+        own = sum(len(f["Values"]) for f in self.watch.describe_images_kwargs().get("Filters", []))
+        per_call = max(1, min(FILTER_VALUES_PER_CALL, MAX_FILTER_VALUES - own))
+        for start in range(0, len(wanted), per_call):
+            batch = list(wanted[start : start + per_call])
             params = _refresh_params(self.watch, batch)
             if params is None:
                 continue
@@ -127,7 +131,7 @@ class ImageScan:
                         yield record
 
 
-FILTER_VALUES_PER_CALL = 100  # the image-id values of one refresh call (EC2 allows 200 in all)
+FILTER_VALUES_PER_CALL = 100  # the image-id values of one refresh call
 
 
 def _refresh_params(watch: Watch, image_ids: list[str]) -> dict[str, Any] | None:
