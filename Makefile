@@ -53,10 +53,12 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m devtools.bench $(if $(SIZES),--sizes $(SIZES),)
 
-## bench-targets: per-target cost of the fan-out (24 targets, 4 accounts x 6 regions); ~5 min,
-## rows to bench/quick/; SIZES=1000,10000,50000 (docs/performance.md, ~35 min) records them
+## bench-targets: per-target cost of the fan-out (24 targets, 4 accounts x 6 regions), rows to
+## bench/quick/; SIZES=1000,10000,50000 (docs/performance.md, ~35 min) records them. Then the
+## organisation row (2,000 targets via the dispatcher, ~10 min; ORG_ACCOUNTS=0 leaves it out)
 bench-targets: $(STAMP)
-	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),)
+	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),) \
+		$(if $(ORG_ACCOUNTS),--org-accounts $(ORG_ACCOUNTS),)
 
 ## bench-refresh: a targeted refresh of 10 ids in a 100k-image watch vs its full scan, 20 batches
 ## (~3 min); records bench/refresh.json (IMAGES=10000 for a quick run: bench/quick/)

@@ -46,6 +46,15 @@ REGION = "us-east-1"
 T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
 
+class LambdaContext:
+    """What the handler reads of Lambda's context, in the benchmarks' warm 'Lambdas'."""
+
+    function_name = "amiwatch"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:amiwatch"
+    aws_request_id = "bench"
+
+
 # --- worker: one measured run in its own process --------------------------------------------
 
 

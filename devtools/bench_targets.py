@@ -5,7 +5,8 @@ way the per-target schedules do, over 4 accounts x 6 regions (3 member accounts 
 STS AssumeRole). EC2 answers come from the synthetic fleet (devtools.fleet, one per size, the
 same pages in every account and region); STS, DynamoDB, SNS and EventBridge from a moto server.
 Both run in their own processes. Prints one JSON row per fleet size and writes
-bench/targets.json.
+bench/targets.json; then the organisation row (devtools.bench_org: 2,000 targets through the
+dispatcher and the target queue, template sizes) to bench/organization.json.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devtools.bench import REGION, local_credentials, local_endpoints, results_dir
+from devtools import bench_org
+from devtools.bench import REGION, LambdaContext, local_credentials, local_endpoints, results_dir
 
 SIZES = (1_000, 10_000)  # the default, quick run (~5 min)
 RECORDED_SIZES = (1_000, 10_000, 50_000)  # the run docs/performance.md quotes (~35 min)
@@ -31,13 +33,6 @@ MEMBERS = ("111111111111", "222222222222", "333333333333")
 CONCURRENCY = 10  # the stack's default reserved concurrency
 PERIOD_S = 3600  # the default schedule, rate(1 hour)
 SHARE = 0.8  # leave a fifth of the period as headroom
-
-
-class _Context:
-    function_name = "amiwatch"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:amiwatch"
-    aws_request_id = "bench"
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -55,7 +50,7 @@ def worker(args: argparse.Namespace) -> None:
     for spent in timings.values():
         for target in targets:
             started = time.perf_counter()
-            handler({"target": target}, _Context())
+            handler({"target": target}, LambdaContext())
             spent.append(time.perf_counter() - started)
     unchanged = sorted(timings["unchanged"])
     per_target = statistics.median(unchanged)
@@ -104,6 +99,8 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--images", type=int)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--org-accounts", type=int, default=bench_org.ACCOUNTS,
+                        help="accounts of the organisation row (0: leave the row out)")  # fmt: skip
     args = parser.parse_args()
     if args.worker:
         worker(args)
@@ -113,6 +110,13 @@ def main() -> None:
     rows = [measure(size, env) for size in sizes]
     out = results_dir(sizes, RECORDED_SIZES)
     (out / "targets.json").write_text(json.dumps(rows, indent=1) + "\n")
+    if args.org_accounts:
+        organization = {"organization": bench_org.measure(env, args.org_accounts),
+                        "templates": bench_org.template_sizes()}  # fmt: skip
+        print(json.dumps(organization), flush=True)
+        recorded = args.org_accounts == bench_org.ACCOUNTS
+        org_out = results_dir((1,), (1,) if recorded else ())
+        (org_out / "organization.json").write_text(json.dumps(organization, indent=1) + "\n")
 
 
 if __name__ == "__main__":

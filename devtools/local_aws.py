@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from moto.backends import get_backend
 
+from amiwatch.aws.dispatching import META_SUMMARY, TARGETS_BY_WATCH
 from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
@@ -84,9 +85,17 @@ class LocalAws:
             AttributeDefinitions=[
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "targetWatch", "AttributeType": "S"},
             ],
+            GlobalSecondaryIndexes=[{
+                "IndexName": TARGETS_BY_WATCH,
+                "KeySchema": [{"AttributeName": "targetWatch", "KeyType": "HASH"},
+                              {"AttributeName": "pk", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "INCLUDE",
+                               "NonKeyAttributes": list(META_SUMMARY)},
+            }],
             BillingMode="PAY_PER_REQUEST",
-        )
+        )  # fmt: skip
         topic_arn = make("sns").create_topic(Name="amiwatch")["TopicArn"]
         chat_topic_arn = make("sns").create_topic(Name="amiwatch-chat")["TopicArn"]
         make("events").create_event_bus(Name="amiwatch")

@@ -41,11 +41,12 @@ KEYS = (
     "cloudTrailEvents",
     "refreshBatchingWindowSeconds",
     "intakeOrganizationId",
+    "organizationRoleArn",
+    "targetConcurrency",
 )
 ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
-# Each target is one schedule and one heartbeat alarm; CloudFormation allows 500 resources.
-MAX_TARGETS = 200
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 # A bus name (1-256 of [A-Za-z0-9._-/]) that also names the schema registry ([\w.@-]{1,64}).
 BUS_NAME = re.compile(r"[A-Za-z0-9._\-]{1,64}", re.ASCII)
 # CloudWatch Logs retention choices (days -> aws_logs.RetentionDays member name).
@@ -82,6 +83,9 @@ class AppConfig:
     cloud_trail_events: bool
     refresh_batching_window_seconds: int
     intake_organization_id: str | None
+    organization_role_arn: str | None
+    target_concurrency: int  # the target queue's event source mapping: scans at once
+    stale_after_seconds: int  # a target with no success for this long is stale (two periods)
 
     def targets(self) -> list[tuple[Watch, AccountRef, str | None]]:
         """Every (watch, account, region) target; region None is the stack's own region."""
@@ -96,9 +100,13 @@ class AppConfig:
         return list(dict.fromkeys(regions))
 
     def member_accounts(self) -> list[AccountRef]:
-        """The member accounts (and roles) any watch reads, once each."""
+        """The member accounts (and roles) any watch names, once each."""
         found = {a.role_arn(): a for w in self.watches for a in w.accounts if not a.is_self}
         return list(found.values())
+
+    def organization_roles(self) -> list[str]:
+        """The role names of the organisation scopes, once each (accounts known at run time)."""
+        return sorted({o.role_name for w in self.watches for o in w.organization_accounts})
 
     def watches_document(self) -> str:
         """The watch file shipped in the Lambda asset."""
@@ -126,7 +134,8 @@ def _check_targets(watches: tuple[Watch, ...], external_id: Any) -> str | None:
             if region not in known:
                 hint = suggest(region, known)
                 raise ConfigError(f'watch "{watch.name}": unknown region "{region}"{hint}')
-    members = [w.name for w in watches if any(not a.is_self for a in w.accounts)]
+    members = [w.name for w in watches
+               if any(not a.is_self for a in w.accounts) or w.organization_accounts]  # fmt: skip
     if external_id is None:
         if members:
             raise ConfigError(
@@ -218,10 +227,23 @@ def load_app_config(raw: Any) -> AppConfig:
     watches = parse_watches(raw.get("watches"))
     external_id = _check_targets(watches, raw.get("externalId"))
     count = sum(len(w.targets("")) for w in watches)
-    if count > MAX_TARGETS:
+    organisation = any(w.organization_accounts for w in watches)
+    # No more than the targets need (an organisation's count is known only at run time).
+    wanted = defaults.MAX_CONCURRENCY_DEFAULT if organisation else max(4, count)
+    concurrency = _int(raw, "concurrency", min(defaults.MAX_CONCURRENCY_DEFAULT, wanted), 1, 1000)
+    near_real_time = _flag(raw, "nearRealTime", True)
+    # Room for the refresh queue's two and one dispatch: scans never throttle each other.
+    spare = (2 if near_real_time else 0) + 1
+    if concurrency < 2:
         raise ConfigError(
-            f"amiwatch: {count} targets (watch x account x region); one stack holds at most "
-            f"{MAX_TARGETS}: split the watches over several stacks"
+            "amiwatch.concurrency 1 leaves no room for the target queue, which runs at least 2 "
+            "scans at once (Lambda's minimum): use 2 or more"
+        )
+    target_concurrency = _int(raw, "targetConcurrency", max(2, concurrency - spare), 2, 1000)
+    if target_concurrency > concurrency:
+        raise ConfigError(
+            f"amiwatch.targetConcurrency {target_concurrency} is more than amiwatch.concurrency "
+            f"{concurrency} (the function's reserved concurrency): raise concurrency too"
         )
     window_default = min(15, (gap or 60) // 2)
     return AppConfig(
@@ -243,11 +265,24 @@ def load_app_config(raw: Any) -> AppConfig:
             raw, "digestThreshold", defaults.DIGEST_THRESHOLD, *DIGEST_THRESHOLD_LIMITS
         ),
         external_id=external_id,
-        # No more than the targets need: fresh accounts may only have 10 to give.
-        concurrency=_int(raw, "concurrency", min(defaults.MAX_CONCURRENCY_DEFAULT, count), 1, 1000),
+        concurrency=concurrency,
         flexible_window_minutes=_int(raw, "flexibleWindowMinutes", window_default, 0, 1440),
-        near_real_time=_flag(raw, "nearRealTime", True),
+        near_real_time=near_real_time,
         cloud_trail_events=_flag(raw, "cloudTrailEvents", True),
         refresh_batching_window_seconds=_int(raw, "refreshBatchingWindowSeconds", 5, 0, 300),
         intake_organization_id=_organization(raw.get("intakeOrganizationId")),
+        organization_role_arn=_role_arn(raw.get("organizationRoleArn")),
+        target_concurrency=target_concurrency,
+        stale_after_seconds=2 * 60 * (gap or 60),
     )
+
+
+def _role_arn(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ROLE_ARN.fullmatch(value):
+        raise ConfigError(
+            f"amiwatch.organizationRoleArn {json.dumps(value)} is not an IAM role ARN "
+            "(arn:aws:iam::<account>:role/<name>)"
+        )
+    return value

@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from amiwatch.aws.dispatching import TARGETS_BY_WATCH
 from infra.cdk_json import LOG_RETENTION, AppConfig
 from infra.concern import Concern
 from infra.nag import acknowledge
@@ -29,6 +30,12 @@ from infra.runtime import (
 
 # What the watcher reads of a target: its images, and what uses them (usage in events).
 READ_IMAGES = ["ec2:DescribeImages", "ec2:DescribeImageReferences"]
+# The dispatcher lists the accounts of organisation scopes (none support resource-level rules).
+ORGANIZATION_READ = [
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+]
 SNAPSHOT_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:Query",
@@ -143,6 +150,11 @@ class WatcherFunction(Concern):
                 "AMIWATCH_CHAT_CHANGES": ",".join(config.chat_changes),
                 "AMIWATCH_DIGEST_THRESHOLD": str(config.digest_threshold),
                 **({"AMIWATCH_EXTERNAL_ID": config.external_id} if config.external_id else {}),
+                **(
+                    {"AMIWATCH_ORGANIZATION_ROLE_ARN": config.organization_role_arn}
+                    if config.organization_role_arn
+                    else {}
+                ),
                 "AMIWATCH_BUS_NAME": resources["AMIWATCH_BUS_NAME"],
                 "AMIWATCH_WATCHES_FILE": WATCHES_FILE,
                 "AMIWATCH_LEASE_SECONDS": str(config.timeout_seconds + 60),
@@ -170,6 +182,32 @@ class WatcherFunction(Concern):
                 "grow with every release; the role may read only those, nothing of its own.",
             )
 
+    def _read_organization(self, role: iam.Role) -> None:
+        """The organisation scopes: list accounts (or assume organizationRoleArn to), and assume
+        the member roles of accounts known only at run time (inside the organisation)."""
+        names = self.config.organization_roles()
+        if not names:
+            return
+        via = self.config.organization_role_arn
+        statement = iam.PolicyStatement(
+            actions=["sts:AssumeRole"],
+            resources=[f"arn:{Aws.PARTITION}:iam::*:role/{name}" for name in names],
+        )
+        if via is None:  # the watcher is in the organisation: only its accounts' roles
+            statement.add_condition("StringEquals", {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"})
+            role.add_to_policy(iam.PolicyStatement(actions=ORGANIZATION_READ, resources=["*"]))
+        else:
+            role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[via]))
+        role.add_to_policy(statement)
+        reason = (
+            "The organisation's accounts are listed at run time; the role name is fixed, the "
+            "external id is required, and (in the organisation) aws:ResourceOrgID limits it to "
+            "the watcher's own organisation."
+        )
+        for name in names:
+            where = f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{name}]"
+            acknowledge(role, where, reason)
+
     def _grant(
         self,
         table: dynamodb.Table,
@@ -180,7 +218,14 @@ class WatcherFunction(Concern):
     ) -> None:
         role = self.role
         role.add_to_policy(iam.PolicyStatement(actions=READ_IMAGES, resources=["*"]))
-        table.grant(role, *SNAPSHOT_ACTIONS)
+        # Hand-written: table.grant() would add `<table>/index/*`; the one index is enough.
+        role.add_to_policy(
+            iam.PolicyStatement(actions=list(SNAPSHOT_ACTIONS), resources=[table.table_arn])
+        )
+        role.add_to_policy(iam.PolicyStatement(
+            actions=["dynamodb:Query"],
+            resources=[f"{table.table_arn}/index/{TARGETS_BY_WATCH}"],
+        ))  # fmt: skip
         # Hand-written: topic.grant_publish() would add kms:GenerateDataKey* for the topic's key.
         role.add_to_policy(
             iam.PolicyStatement(actions=["sns:Publish"], resources=[t.topic_arn for t in topics])
@@ -198,6 +243,7 @@ class WatcherFunction(Concern):
                 actions=["sts:AssumeRole"],
                 resources=[m.role_arn(Aws.PARTITION) for m in members],
             ))  # fmt: skip
+        self._read_organization(role)
         bus.grant_put_events_to(role)
         log_group.grant_write(role)
         acknowledge(

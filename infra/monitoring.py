@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import aws_cdk as cdk
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
@@ -14,15 +14,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from amiwatch.watches import SELF
 from infra.cdk_json import AppConfig
 from infra.concern import Concern
 from infra.schedule import Heartbeat
-from infra.triggers import target_id
 
 
 class Monitoring(Concern):
-    """Errors, throttles, duration, dead letters, target failures, and a heartbeat per target."""
+    """Errors, throttles, duration, dead letters, target failures, and stale targets."""
 
     def __init__(
         self,
@@ -33,6 +31,7 @@ class Monitoring(Concern):
         key: kms.IKey,
         function: lambda_.Function,
         dead_letter_queue: sqs.Queue,
+        target_dead_letters: sqs.Queue,
         refresh_dead_letters: sqs.Queue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -40,6 +39,7 @@ class Monitoring(Concern):
         self.function = function
         self.dead_letter_queue = dead_letter_queue
         self.refresh_dead_letters = refresh_dead_letters
+        self.target_dead_letters = target_dead_letters
         self.alarm_topic = sns.Topic(
             self, "AlarmTopic", display_name="amiwatch alarms", master_key=key, enforce_ssl=True
         )
@@ -73,6 +73,13 @@ class Monitoring(Concern):
                 "refresh dead-letter queue; the scheduled run still covers its images",
             ))  # fmt: skip
         alarms.append(self._alarm(
+            "TargetDeadLetters",
+            self.target_dead_letters.metric_approximate_number_of_messages_visible(
+                period=five_minutes, statistic="Maximum"),
+            1, "A target's scan failed on 8 deliveries and landed in the target dead-letter "
+            "queue (the next period dispatches it again)",
+        ))  # fmt: skip
+        alarms.append(self._alarm(
             "TargetFailures", cloudwatch.Metric(
                 namespace="amiwatch", metric_name="TargetFailures",
                 dimensions_map={"service": "amiwatch"}, statistic="Sum", period=five_minutes),
@@ -84,40 +91,29 @@ class Monitoring(Concern):
                 "amiwatch:no-heartbeat",
                 f'schedule "{self.config.schedule}" leaves more than 3 days between runs: '
                 "CloudWatch cannot watch two such gaps (7 days at most), so there is no "
-                '"no successful run" alarm; failed runs still raise Errors and TargetFailures.',
+                '"stale targets" alarm; failed runs still raise Errors and TargetFailures.',
             )
             return alarms
-        alarms.extend(
-            self._heartbeat(heartbeat, watch.name, account.id, region)
-            for watch, account, region in self.config.targets()
-        )
+        alarms.append(self._stale_targets(heartbeat))
         return alarms
 
-    def _heartbeat(
-        self, heartbeat: Heartbeat, watch: str, account: str, region: str | None
-    ) -> cloudwatch.Alarm:
-        dimensions = {
-            "service": "amiwatch",
-            "watch": watch,
-            "account": Aws.ACCOUNT_ID if account == SELF else account,
-            "region": region or Aws.REGION,
-        }
+    def _stale_targets(self, heartbeat: Heartbeat) -> cloudwatch.Alarm:
+        """One alarm for every target: the dispatcher counts, each period, the targets without a
+        success in two periods. No datapoint for the whole window means no dispatch: also bad."""
         metric = cloudwatch.Metric(
             namespace="amiwatch",
-            metric_name="SuccessfulRuns",
-            dimensions_map=dimensions,
-            statistic="Sum",
+            metric_name="StaleTargets",
+            dimensions_map={"service": "amiwatch"},
+            statistic="Maximum",
             period=Duration.minutes(heartbeat.period_minutes),
         )
-        where = f"account {account}, region {region or 'of the stack'}"
         hours = heartbeat.period_minutes * heartbeat.periods / 60
         return self._alarm(
-            f"NoSuccessfulRun-{target_id(watch, account, region)}", metric, 1,
-            f'Watch "{watch}" ({where}) had no successful run in {hours:g} hours (two of the '
-            "schedule's longest gaps, and one alarm period)",
-            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            missing=cloudwatch.TreatMissingData.BREACHING,
-            periods=heartbeat.periods,
+            "StaleTargets", metric, 1,
+            f"Targets had no successful run in two of the schedule's longest gaps, or no watch "
+            f"was dispatched, for {hours:g} hours: the dispatch log line names them, "
+            "`amiwatch status` lists them",
+            missing=cloudwatch.TreatMissingData.BREACHING, periods=heartbeat.periods,
         )  # fmt: skip
 
     def _alarm(

@@ -10,25 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from amiwatch.aws_events import API_CALL, IMAGE_CALLS, STATE_CHANGE, TAG_CALLS
 from infra.cdk_json import AppConfig
 from infra.concern import Concern
-from infra.nag import acknowledge
+from infra.queues import consume, work_queue
 
-# Then the message is a poison message: the dead-letter queue (and its alarm). A message
-# retried because a run holds the lease comes back after 30 s, doubling to 15 min: 8 receives
-# span ~45 minutes, longer than a lease left by a crashed run (16 min) takes to expire.
-MAX_RECEIVES = 8
+REFRESH_CONCURRENCY = 2
 BATCH_SIZE = 100
 API_CALL_RULES = ("AmiApiCalls", "AmiTagCalls")  # only when CloudTrail events are on
 
@@ -65,23 +59,8 @@ class NearRealTime(Concern):
         self, scope: Construct, construct_id: str, *, config: AppConfig, function: lambda_.Function
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self, "RefreshDeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True, retention_period=Duration.days(14),
-        )  # fmt: skip
-        acknowledge(self.dead_letter_queue, "AwsSolutions-SQS3",
-                    "This queue is itself the dead-letter queue of the refresh queue.")  # fmt: skip
-        self.queue = sqs.Queue(
-            self,
-            "RefreshQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            # A message in flight must outlive the longest run that handles it (AWS: 6 times).
-            visibility_timeout=Duration.seconds(min(6 * config.timeout_seconds, 43_200)),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVES
-            ),
-        )
+        work = work_queue(self, "RefreshQueue", "RefreshDeadLetters", config.timeout_seconds)
+        self.queue, self.dead_letter_queue = work.queue, work.dead_letter_queue
         patterns = event_patterns(config.cloud_trail_events)
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
         for name, pattern in patterns.items():
@@ -89,14 +68,11 @@ class NearRealTime(Concern):
         self.intake_bus = self._intake(config, patterns)
         for topic_arn in sorted({t for w in config.watches for t in w.refresh_on}):
             self._subscribe(topic_arn)
-        # At most half the function's reserved concurrency, so refreshes never throttle the
-        # scheduled runs (a throttled batch returns only after the visibility timeout).
-        share = config.concurrency // 2
-        function.add_event_source(sources.SqsEventSource(
-            self.queue, batch_size=BATCH_SIZE, report_batch_item_failures=True,
-            max_batching_window=Duration.seconds(config.refresh_batching_window_seconds),
-            max_concurrency=share if share >= 2 else None,
-        ))  # fmt: skip
+        # Two at most, so refreshes never take the scans' share of the reserved concurrency
+        # (a throttled batch returns only after the visibility timeout).
+        consume(function, self.queue, batch_size=BATCH_SIZE,
+                max_concurrency=REFRESH_CONCURRENCY if config.concurrency >= 4 else None,
+                window_seconds=config.refresh_batching_window_seconds)  # fmt: skip
 
     def _rule(self, name: str, bus: events.IEventBus, pattern: dict[str, Any]) -> None:
         rule = events.Rule(

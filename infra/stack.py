@@ -37,6 +37,14 @@ class AmiWatchStack(Stack):
             "TableName": (watcher.table.table_name, "DynamoDB table holding the snapshots"),
             "FunctionName": (watcher.function.function_name, "The watcher Lambda"),
         }
+        outputs["TargetQueueName"] = (
+            watcher.target_queue.queue_name,
+            "SQS queue of dispatched target scans",
+        )
+        outputs["DashboardName"] = (
+            watcher.dashboard.dashboard_name,
+            "CloudWatch dashboard of the watcher",
+        )
         if watcher.refresh_queue is not None:
             outputs["RefreshQueueName"] = (
                 watcher.refresh_queue.queue_name,

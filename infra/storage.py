@@ -6,6 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from amiwatch.aws.dispatching import META_SUMMARY, TARGETS_BY_WATCH
 from infra.concern import Concern
 
 
@@ -26,4 +27,15 @@ class Storage(Concern):
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute="expiresAt",
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Every target's `meta` item carries `targetWatch`: the dispatcher (freshness) and
+        # `amiwatch status` list a watch's targets with one Query, never a table scan.
+        self.table.add_global_secondary_index(
+            index_name=TARGETS_BY_WATCH,
+            partition_key=dynamodb.Attribute(
+                name="targetWatch", type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(META_SUMMARY),
         )

@@ -1,4 +1,6 @@
-"""Triggers: what starts a run. One EventBridge Scheduler schedule per target."""
+"""Triggers: what starts a run. One EventBridge Scheduler schedule per watch invokes the
+dispatcher, which puts one message per target on the target queue; the watcher consumes it with
+bounded concurrency (amiwatch.dispatch). The template does not grow with accounts x regions."""
 
 from __future__ import annotations
 
@@ -10,20 +12,14 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from amiwatch.watches import SELF
 from infra.cdk_json import AppConfig
 from infra.concern import Concern
 from infra.nag import acknowledge
-
-
-def target_id(watch: str, account: str, region: str | None) -> str:
-    """A construct id part per target; the single default target keeps the plain watch name."""
-    return "-".join([watch, *([] if account == SELF else [account]), *([region] if region else [])])
+from infra.queues import consume, work_queue
 
 
 class Schedules(Concern):
-    """One schedule per target: independent invocations, so a slow, throttled or failing target
-    never holds up another, and no run loops over all of them."""
+    """A schedule per watch (the dispatch), and the target queue with its dead letters."""
 
     def __init__(
         self,
@@ -31,10 +27,18 @@ class Schedules(Concern):
         construct_id: str,
         *,
         config: AppConfig,
-        function: lambda_.IFunction,
+        function: lambda_.Function,
         dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
+        work = work_queue(self, "TargetQueue", "TargetDeadLetters", config.timeout_seconds)
+        self.queue, self.dead_letter_queue = work.queue, work.dead_letter_queue
+        # One scan per invocation: each gets the whole timeout; the mapping bounds how many
+        # run at once (the rest wait in the queue, not in Lambda's throttles).
+        consume(function, self.queue, batch_size=1, max_concurrency=config.target_concurrency)
+        self.queue.grant_send_messages(function)
+        function.add_environment("AMIWATCH_TARGET_QUEUE_URL", self.queue.queue_url)
+        function.add_environment("AMIWATCH_STALE_AFTER_SECONDS", str(config.stale_after_seconds))
         group = scheduler.ScheduleGroup(self, "Schedules")
         window = (
             scheduler.TimeWindow.flexible(Duration.minutes(config.flexible_window_minutes))
@@ -56,19 +60,19 @@ class Schedules(Concern):
             "CDK's scheduler target grant covers the watcher function's versions and aliases "
             "(`<arn>:*`); the role can invoke this one function and nothing else.",
         )
-        for watch, account, region in config.targets():
-            target = {"watch": watch.name, "account": account.id, "region": region or Aws.REGION}
+        for watch in config.watches:
             scheduler.Schedule(
                 self,
-                f"Schedule-{target_id(watch.name, account.id, region)}",
-                description=f'amiwatch: watch "{watch.name}", account {account.id}, '
-                f"region {region or 'of the stack'}",
+                f"Dispatch-{watch.name}",
+                description=f'amiwatch: dispatch the targets of watch "{watch.name}"',
                 schedule=scheduler.ScheduleExpression.expression(config.schedule),
                 schedule_group=group,
                 time_window=window,
                 target=scheduler_targets.LambdaInvoke(
                     function,
-                    input=scheduler.ScheduleTargetInput.from_object({"target": target}),
+                    input=scheduler.ScheduleTargetInput.from_object(
+                        {"dispatch": {"watch": watch.name}}
+                    ),
                     dead_letter_queue=dead_letter_queue,
                     retry_attempts=2,
                     role=role,

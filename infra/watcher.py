@@ -3,9 +3,10 @@
 Storage ──────────── the snapshot table
 Messaging ────────── key, topic (+ email subscriptions), chat topic, bus + archive, registry
 Compute ──────────── the Lambda, its role and permissions, log group, dead-letter queue
-Triggers ─────────── one schedule per target
+Triggers ─────────── one schedule per watch (dispatch), the target queue
 Monitoring ───────── alarm topic and alarms
 Chat ─────────────── Slack / Teams channels on the chat topic
+Operations ───────── the CloudWatch dashboard
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from constructs import Construct
 from infra.cdk_json import AppConfig
 from infra.chat import ChatChannels
 from infra.compute import WatcherFunction
+from infra.dashboard import Dashboard
 from infra.messaging import Messaging
 from infra.monitoring import Monitoring
 from infra.realtime import NearRealTime
@@ -38,7 +40,7 @@ class AmiWatcher(Construct):
             key=messaging.key,
             bus=messaging.bus,
         )
-        Schedules(
+        triggers = Schedules(
             self,
             "Triggers",
             config=config,
@@ -57,9 +59,19 @@ class AmiWatcher(Construct):
             key=messaging.key,
             function=compute.function,
             dead_letter_queue=compute.dead_letter_queue,
+            target_dead_letters=triggers.dead_letter_queue,
             refresh_dead_letters=realtime.dead_letter_queue if realtime else None,
         )
         chat = ChatChannels(self, "Chat", config=config, chat_topic=messaging.chat_topic)
+        queues = {"targets": triggers.queue, **({"refresh": realtime.queue} if realtime else {})}
+        dead_letters = {
+            "invocations DLQ": compute.dead_letter_queue,
+            "targets DLQ": triggers.dead_letter_queue,
+            **({"refresh DLQ": realtime.dead_letter_queue} if realtime else {}),
+        }
+        dashboard = Dashboard(self, "Operations", config=config, function=compute.function,
+                              queues=queues, dead_letter_queues=dead_letters,
+                              alarms=monitoring.alarms)  # fmt: skip
         self.table = storage.table
         self.key, self.topic, self.chat_topic = messaging.key, messaging.topic, messaging.chat_topic
         self.bus, self.registry = messaging.bus, messaging.registry
@@ -68,3 +80,5 @@ class AmiWatcher(Construct):
         self.chat_channels = chat.channels
         self.refresh_queue = realtime.queue if realtime else None
         self.intake_bus = realtime.intake_bus if realtime else None
+        self.target_queue = triggers.queue
+        self.dashboard = dashboard.dashboard

@@ -6,7 +6,8 @@ Two kinds arrive through the refresh queue (docs/realtime.md):
 - `aws.ec2` "AWS API Call via CloudTrail" for the calls that change an AMI without a state change
   (deprecation, enable/disable, attributes, tags, deregistration protection).
 and an SNS notification from a vendor's topic (`refreshOn`): a new release of another owner,
-which asks for a full scan of the watches that name the topic.
+which asks for a full scan of the watches that name the topic; and, on the target queue, the
+dispatcher's `scan` orders (one target each).
 
 Pure: a message in, a `Refresh` (or the reason it is ignored) out.
 """
@@ -56,13 +57,23 @@ class Rescan:
 
 
 @dataclass(frozen=True)
+class Scan:
+    """The dispatcher's message: run this target's full scan (amiwatch.dispatch)."""
+
+    watch: str
+    account: str  # "self" or a 12-digit id
+    role_name: str
+    region: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A message that asks for nothing amiwatch can do: counted and logged, never retried."""
 
-    reason: str  # no-image-id | unexpected-source | malformed
+    reason: str  # no-image-id | unexpected-source | malformed | no-watch
 
 
-Request = Refresh | Rescan | Ignored
+Request = Refresh | Rescan | Scan | Ignored
 
 
 def read_message(body: str) -> Request:
@@ -75,7 +86,16 @@ def read_message(body: str) -> Request:
         return Ignored("malformed")
     if message.get("Type") == "Notification" and isinstance(message.get("TopicArn"), str):
         return Rescan(message["TopicArn"])
+    if "scan" in message:
+        return _scan(message["scan"])
     return read_event(message)
+
+
+def _scan(order: Any) -> Request:
+    fields = ("watch", "account", "roleName", "region")
+    if not isinstance(order, dict) or not all(isinstance(order.get(f), str) for f in fields):
+        return Ignored("malformed")
+    return Scan(order["watch"], order["account"], order["roleName"], order["region"])
 
 
 def read_event(event: Mapping[str, Any]) -> Request:

@@ -1,4 +1,5 @@
 """`amiwatch`: run the watcher pipeline locally with the ambient AWS credentials.
+`amiwatch status`: every target's freshness (see `amiwatch status --help`).
 
 Exit codes: 0 done; 1 some events were not delivered (they are re-sent next run, the reasons
 are printed); 2 a configuration or flag error; 3 AWS could not be used as asked (credentials,
@@ -96,7 +97,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; returns the process exit code. `amiwatch status ...`: amiwatch.status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["status"]:
+        from amiwatch import status  # noqa: PLC0415
+
+        return status.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         watches = _selected(watches_from_cdk_json(args.config), args.watch)

@@ -19,7 +19,7 @@ CHAT_CHANGES = (
     "recommended",
 )
 DIGEST_THRESHOLD = 20
-MAX_CONCURRENCY_DEFAULT = 10  # the default concurrency: the number of targets, at most this
+MAX_CONCURRENCY_DEFAULT = 10  # default concurrency: the targets (at least 4), at most this
 
 # A watch.
 IGNORE_FIELDS = ("LastLaunchedTime",)
@@ -28,3 +28,4 @@ MEMBER_ROLE = "AmiWatchMember"
 
 # The Lambda.
 LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute
+STALE_AFTER_SECONDS = 2 * 3600  # two periods of the default schedule

@@ -10,13 +10,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amiwatch.aws.edges import postpone, queue_runner, run_target
+from amiwatch.aws.edges import dispatch_watch, postpone, queue_runner, run_target
 from amiwatch.contract import Target
-from amiwatch.lambda_env import Settings
+from amiwatch.lambda_env import Settings, dispatched_watch
 from amiwatch.observability import (
     logger,
     metrics,
     record_invocation,
+    report_dispatch,
     report_queue,
     report_queue_target,
     report_run,
@@ -40,7 +41,8 @@ class WatchesFailed(RuntimeError):
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run the targets the event names (all without one); return a summary per target. A batch
-    of the refresh queue refreshes what AWS's own events name (amiwatch.refresh_queue)."""
+    of a queue refreshes what AWS's own events name, or scans dispatched targets
+    (amiwatch.refresh_queue); `{"dispatch": {"watch"}}` enqueues a watch's targets."""
     settings = Settings.from_env()
     _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
     if is_queue_event(event):
@@ -50,6 +52,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         report_queue(tally)
         postpone(retry_delays(event, response))
         return response
+    if isinstance(event, dict) and "dispatch" in event:
+        report = dispatch_watch(settings, dispatched_watch(event), home_account)
+        return report_dispatch(report)
     summaries, failures = [], []
     for watch, account, region in settings.targets_for(event):
         account_id = home_account if account.is_self else account.id

@@ -37,6 +37,9 @@ class Settings:
     chat_topic_arn: str | None = None
     notices: NoticePolicy = field(default_factory=NoticePolicy)
     external_id: str | None = None
+    target_queue_url: str | None = None  # the dispatcher's queue of target scans
+    stale_after_seconds: int = defaults.STALE_AFTER_SECONDS  # two schedule periods
+    organization_role_arn: str | None = None  # Organizations through this role, if set
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +57,11 @@ class Settings:
             lease_seconds=_whole_number(env, "AMIWATCH_LEASE_SECONDS", defaults.LEASE_SECONDS),
             chat_topic_arn=env.get("AMIWATCH_CHAT_TOPIC_ARN") or None,
             external_id=env.get("AMIWATCH_EXTERNAL_ID") or None,
+            target_queue_url=env.get("AMIWATCH_TARGET_QUEUE_URL") or None,
+            stale_after_seconds=_whole_number(
+                env, "AMIWATCH_STALE_AFTER_SECONDS", defaults.STALE_AFTER_SECONDS
+            ),
+            organization_role_arn=env.get("AMIWATCH_ORGANIZATION_ROLE_ARN") or None,
             notices=notice_policy(
                 chat=bool(env.get("AMIWATCH_CHAT_TOPIC_ARN")),
                 changes=env.get("AMIWATCH_CHAT_CHANGES"),
@@ -113,6 +121,23 @@ class Settings:
             for account, region in watch.targets(self.region)
         ]
 
+    def scan_target(
+        self, watch_name: str, account_id: str, role_name: str, region: str
+    ) -> TargetRef | None:
+        """The target a dispatcher's order names, if its watch still covers it: an account
+        named in cdk.json, or (with the role of its scope) one of the organisation's."""
+        watch = next((w for w in self.watches if w.name == watch_name), None)
+        if watch is None or region not in watch.regions_or(self.region):
+            return None
+        named = [a for a in watch.accounts if a.id == account_id]
+        if named:
+            return watch, named[0], region
+        if account_id == SELF and watch.organization_accounts:
+            return watch, AccountRef(), region
+        if any(o.role_name == role_name for o in watch.organization_accounts):
+            return watch, AccountRef(account_id, role_name), region
+        return None
+
     def watches_for(self, event: Mapping[str, Any] | None) -> tuple[Watch, ...]:
         """All watches, or the ones an invoking event names: `{"watches": ["golden"]}`."""
         names: Any = (event or {}).get("watches")
@@ -170,3 +195,11 @@ def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"AMIWATCH_WATCHES is not valid JSON: {exc}") from exc
     raise ConfigError("set AMIWATCH_WATCHES_FILE (or AMIWATCH_WATCHES) to the watch list")
+
+
+def dispatched_watch(event: Mapping[str, Any]) -> str:
+    """The watch a dispatch event names: `{"dispatch": {"watch": "golden"}}`."""
+    named = event.get("dispatch")
+    if not isinstance(named, Mapping) or not isinstance(named.get("watch"), str):
+        raise ConfigError('event "dispatch" must be {"watch": "<name>"}')
+    return str(named["watch"])

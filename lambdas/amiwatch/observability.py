@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from typing import Any
 
 import boto3
 import botocore
@@ -13,6 +14,7 @@ from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from amiwatch import __version__
 from amiwatch.aws.accounts import TargetUnavailable
 from amiwatch.contract import Target
+from amiwatch.dispatch import DispatchReport
 from amiwatch.refresh_queue import QueueTally
 from amiwatch.run_result import WatchResult
 
@@ -115,6 +117,17 @@ def report_queue_target(target: Target, outcome: WatchResult | Exception) -> Non
     if outcome.undelivered:
         _metric("PublishFailures", len(outcome.undelivered), **where)
     logger.info("refresh finished", extra=outcome.summary())
+
+
+def report_dispatch(report: DispatchReport) -> dict[str, Any]:
+    """A watch's dispatch: its freshness metrics (one alarm watches StaleTargets), one log line
+    with the notes; the summary the Lambda returns."""
+    _metric("StaleTargets", len(report.stale))  # one value per watch and period: Maximum alarms
+    _metric("StaleTargets", len(report.stale), watch=report.watch)
+    _metric("DispatchedTargets", report.enqueued, watch=report.watch)
+    summary = report.summary()
+    logger.info("dispatch finished", extra=summary)
+    return summary
 
 
 def report_queue(tally: QueueTally) -> None:

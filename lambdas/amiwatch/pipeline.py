@@ -188,9 +188,9 @@ class WatchRun:
             store.confirm_lease(self.owner, self.now, self.lease_seconds)
             snapshot.selection = selection
             shards = snapshot.apply(self.updates)
-            store.save_snapshot(
-                shards, snapshot, self.owner, self.now, succeeded=not self.result.undelivered
-            )
+            store.save_snapshot(shards, snapshot, self.owner, self.now,
+                                succeeded=not self.result.undelivered,
+                                changes=dict(self.result.changes))  # fmt: skip
 
     def _review(
         self,

@@ -119,6 +119,7 @@ class SnapshotStore(Protocol):
         now: datetime,
         *,
         succeeded: bool,
+        changes: Mapping[str, int] | None = None,
     ) -> None: ...
 
 

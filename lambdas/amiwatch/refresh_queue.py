@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amiwatch.aws_events import Refresh, Rescan, read_message
+from amiwatch.aws_events import Refresh, Rescan, Scan, read_message
 from amiwatch.contract import Target
 from amiwatch.lambda_env import Settings, TargetRef
 from amiwatch.run_result import PublishIncomplete, WatchResult
@@ -46,6 +46,7 @@ class Plan:
         default_factory=lambda: defaultdict(list)
     )
     rescans: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    scans: dict[Scan, list[str]] = field(default_factory=lambda: defaultdict(list))
     ignored: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -68,7 +69,8 @@ def is_queue_event(event: Mapping[str, Any]) -> bool:
 
 
 def plan(records: list[Mapping[str, Any]]) -> Plan:
-    """Group a batch: refreshes by (account, region), rescans by topic, the rest ignored."""
+    """Group a batch: refreshes by (account, region), rescans by topic, the dispatcher's scans
+    by target, the rest ignored."""
     batch = Plan()
     for record in records:
         message_id, request = record["messageId"], read_message(record.get("body", ""))
@@ -78,6 +80,8 @@ def plan(records: list[Mapping[str, Any]]) -> Plan:
             batch.refresh_messages[key].append(message_id)
         elif isinstance(request, Rescan):
             batch.rescans[request.topic_arn].append(message_id)
+        elif isinstance(request, Scan):
+            batch.scans[request].append(message_id)
         else:
             batch.ignored[request.reason].append(message_id)
     return batch
@@ -112,6 +116,14 @@ def consume(
         for ref in targets:
             account_id = home_account if ref[1].is_self else ref[1].id
             work.append((ref, Target(ref[0].name, account_id, ref[2], partition), None, messages))
+    for scan, messages in batch.scans.items():
+        scanned = settings.scan_target(scan.watch, scan.account, scan.role_name, scan.region)
+        if scanned is None:  # a watch edited since the dispatch: that target is no longer run
+            batch.ignored["no-watch"] += messages
+            continue
+        account_id = home_account if scanned[1].is_self else scanned[1].id
+        work.append((scanned, Target(scan.watch, account_id, scan.region, partition), None,
+                     messages))  # fmt: skip
     for ref, target, wanted, answered in work:
         tally.targets += 1
         if not _ran(run, ref, target, wanted, on_result):

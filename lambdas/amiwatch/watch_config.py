@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from amiwatch import defaults
+from amiwatch.account_config import ACCOUNT_ID, parse_accounts
 from amiwatch.errors import ConfigError, suggest
 from amiwatch.filters import DESCRIBE_IMAGES_FILTERS
 from amiwatch.records import CANONICAL_FIELDS
-from amiwatch.watches import SELF, AccountRef, Watch
+from amiwatch.watches import SELF, Watch
 
 WATCH_NAME = re.compile(r"[a-z0-9-]{1,64}", re.ASCII)
 
-ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
 
 IMAGE_ID = re.compile(r"ami-[0-9a-f]{8,17}", re.ASCII)
 
@@ -57,7 +57,6 @@ REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 SNS_TOPIC_ARN = re.compile(
     r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[\w-]{1,256}", re.ASCII
 )
-ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 
 
 class _WatchReader:
@@ -154,31 +153,6 @@ class _WatchReader:
             raise self.fail('"regions" lists a region twice')
         return tuple(value)
 
-    def accounts(self) -> tuple[AccountRef, ...]:
-        value = self.raw.get("accounts", [SELF])
-        if not isinstance(value, list) or not value:
-            raise self.fail('"accounts" must be a non-empty list of "self" or {"id", "roleName"}')
-        refs = [self._account(item, i) for i, item in enumerate(value)]
-        ids = [ref.id for ref in refs]
-        if len(set(ids)) != len(ids):
-            raise self.fail('"accounts" lists an account twice')
-        return tuple(refs)
-
-    def _account(self, item: Any, i: int) -> AccountRef:
-        if item == SELF:
-            return AccountRef()
-        where = f'"accounts"[{i}]'
-        if not isinstance(item, dict) or set(item) - {"id", "roleName"}:
-            raise self.fail(f'{where} must be "self" or {{"id", "roleName"}}')
-        account_id, role = item.get("id"), item.get("roleName", defaults.MEMBER_ROLE)
-        if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
-            raise self.fail(
-                f"{where}.id must be a 12-digit account id, got {json.dumps(account_id)}"
-            )
-        if not isinstance(role, str) or not ROLE_NAME.fullmatch(role):
-            raise self.fail(f"{where}.roleName {json.dumps(role)} is not an IAM role name")
-        return AccountRef(account_id, role)
-
     def parameters(self) -> tuple[str, ...]:
         value = self.raw.get("parameters", [])
         if not isinstance(value, list) or ("parameters" in self.raw and not value):
@@ -216,6 +190,7 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
     name = raw.get("name")
     if not isinstance(name, str) or not WATCH_NAME.fullmatch(name):
         raise reader.fail(f'"name" must match [a-z0-9-]{{1,64}}, got {json.dumps(name)}')
+    accounts, organization = parse_accounts(raw.get("accounts", [SELF]), reader.fail)
     watch = Watch(
         name=name,
         owners=reader.string_list("owners", ACCOUNT_ID, OWNER_ALIASES),
@@ -228,7 +203,8 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
         ignore_fields=reader.ignore_fields(),
         baseline=reader.baseline(),
         regions=reader.regions(),
-        accounts=reader.accounts(),
+        accounts=accounts,
+        organization_accounts=organization,
         parameters=reader.parameters(),
         refresh_on=reader.string_list("refreshOn", SNS_TOPIC_ARN, frozenset()),
     )
@@ -239,7 +215,7 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
                 '"parameters" names the images itself: it cannot be combined with owners, '
                 "executableUsers, imageIds or filters (make two watches)"
             )
-        if any(not a.is_self for a in watch.accounts):
+        if any(not a.is_self for a in watch.accounts) or watch.organization_accounts:
             raise reader.fail(
                 '"parameters" are public and the same in every account: use "regions", not '
                 "member accounts"

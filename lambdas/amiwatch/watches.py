@@ -33,6 +33,26 @@ class AccountRef:
 
 
 @dataclass(frozen=True)
+class OrgAccounts:
+    """Accounts AWS Organizations lists at dispatch time: the ACTIVE accounts under an
+    organizational unit (recursively), or of the whole organisation, less `exclude`."""
+
+    unit: str | None = None  # "ou-…" (or the root "r-…"); None: the whole organisation
+    exclude: frozenset[str] = frozenset()
+    role_name: str = defaults.MEMBER_ROLE
+
+    def to_config(self) -> dict[str, Any]:
+        entry: dict[str, Any] = (
+            {"organizationalUnit": self.unit} if self.unit else {"organization": True}
+        )
+        if self.exclude:
+            entry["excludeAccounts"] = sorted(self.exclude)
+        if self.role_name != defaults.MEMBER_ROLE:
+            entry["roleName"] = self.role_name
+        return entry
+
+
+@dataclass(frozen=True)
 class Watch:
     """One named scope of DescribeImages, and how its changes are judged."""
 
@@ -47,15 +67,20 @@ class Watch:
     ignore_fields: frozenset[str] = field(default_factory=lambda: frozenset(defaults.IGNORE_FIELDS))
     baseline: str = defaults.BASELINE
     regions: tuple[str, ...] = ()  # empty: the watcher's own region
-    accounts: tuple[AccountRef, ...] = (AccountRef(),)
+    accounts: tuple[AccountRef, ...] = (AccountRef(),)  # the accounts named in cdk.json
+    organization_accounts: tuple[OrgAccounts, ...] = ()  # found in AWS Organizations at dispatch
     # SSM public parameter names, or path prefixes ending in "/", that name the AMIs to follow.
     parameters: tuple[str, ...] = ()
     # SNS topics that announce new AMIs of a vendor: a message runs this watch's scan at once.
     refresh_on: tuple[str, ...] = ()
 
     def targets(self, home_region: str) -> list[tuple[AccountRef, str]]:
-        """Every (account, region) this watch scans: one independent run each."""
-        return [(a, r) for a in self.accounts for r in (self.regions or (home_region,))]
+        """Every (account, region) of the accounts named in cdk.json: one independent run each
+        (the dispatcher adds those of `organization_accounts`)."""
+        return [(a, r) for a in self.accounts for r in self.regions_or(home_region)]
+
+    def regions_or(self, home_region: str) -> tuple[str, ...]:
+        return self.regions or (home_region,)
 
     @property
     def follows_parameters(self) -> bool:
@@ -115,5 +140,8 @@ class Watch:
             "baseline": self.baseline,
             **({"regions": list(self.regions)} if self.regions else {}),
             **({"refreshOn": list(self.refresh_on)} if self.refresh_on else {}),
-            "accounts": [a.to_config() for a in self.accounts],
+            "accounts": [
+                *(a.to_config() for a in self.accounts),
+                *(o.to_config() for o in self.organization_accounts),
+            ],
         }

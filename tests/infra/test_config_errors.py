@@ -101,10 +101,13 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
          'watch "golden": "accounts" lists an account twice'),
         ({"watches": [{**GOLDEN, "accounts": [{"id": "111111111111"}]}]},
          'amiwatch.externalId is required: watch "golden" reads other accounts'),
-        ({"watches": [{**GOLDEN, "regions": ["us-east-1", "eu-west-1"],
-                       "accounts": ["self", *({"id": f"{i:012d}"} for i in range(1, 101))]}],
-          "externalId": "x1"},
-         "amiwatch: 202 targets (watch x account x region); one stack holds at most 200"),
+        ({"concurrency": 1}, "amiwatch.concurrency 1 leaves no room for the target queue"),
+        ({"concurrency": 4, "targetConcurrency": 5},
+         "amiwatch.targetConcurrency 5 is more than amiwatch.concurrency 4"),
+        ({"organizationRoleArn": "arn:aws:iam::123:role/x"},
+         'amiwatch.organizationRoleArn "arn:aws:iam::123:role/x" is not an IAM role ARN'),
+        ({"watches": [{**GOLDEN, "accounts": [{"organization": True}]}]},
+         'amiwatch.externalId is required: watch "golden" reads other accounts'),
         ({"refreshBatchingWindowSeconds": 301},
          "amiwatch.refreshBatchingWindowSeconds must be a whole number 0..300"),
         ({"nearRealTime": "yes"}, "amiwatch.nearRealTime must be true or false"),
@@ -178,13 +181,29 @@ def test_an_unacknowledged_nag_finding_fails_synth(tmp_path):
     assert "AwsSolutions-SNS3" in report and "AmiWatch/PlainTopic" in report
 
 
-def test_default_concurrency_is_what_the_targets_need_up_to_ten():
+def test_default_concurrency_is_what_the_targets_need_from_four_up_to_ten():
     fleet = {**GOLDEN, "regions": ["us-east-1", "eu-west-1"],
              "accounts": ["self", *({"id": f"{i:012d}"} for i in range(1, 6))]}  # fmt: skip
 
-    assert load_app_config({"watches": [GOLDEN]}).concurrency == 1
+    organisation = {**GOLDEN, "accounts": [{"organizationalUnit": "ou-ab12-cdef3456"}]}
+
+    assert load_app_config({"watches": [GOLDEN]}).concurrency == 4  # refreshes, scans, dispatch
     assert load_app_config({"watches": [fleet], "externalId": "x1"}).concurrency == 10
-    assert load_app_config({"watches": [GOLDEN], "concurrency": 3}).concurrency == 3
+    assert load_app_config({"watches": [organisation], "externalId": "x1"}).concurrency == 10
+    small = load_app_config({"watches": [GOLDEN], "concurrency": 3})
+    assert (small.concurrency, small.target_concurrency) == (3, 2)
+    assert load_app_config({"watches": [fleet], "externalId": "x1"}).target_concurrency == 7
+
+
+def test_ten_watches_of_two_thousand_static_targets_are_one_valid_configuration():
+    accounts = ["self", *({"id": f"{i:012d}"} for i in range(1, 500))]
+    regions = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+    watches = [{**GOLDEN, "name": f"w{n}", "accounts": accounts, "regions": regions}
+               for n in range(10)]  # fmt: skip
+
+    config = load_app_config({"watches": watches, "externalId": "x1"})
+
+    assert len(config.targets()) == 20_000
 
 
 def test_a_weekly_schedule_synthesizes_without_a_heartbeat_and_says_why(tmp_path):

@@ -34,7 +34,9 @@ def test_the_refresh_queue_is_encrypted_outlives_a_run_and_gives_up_into_an_alar
 
 def test_the_watcher_reads_the_queue_in_batches_and_reports_partial_failures(synthesized):
     queue_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherRefreshQueue")
-    _, mapping = synthesized.one("AWS::Lambda::EventSourceMapping")
+    source = {"Fn::GetAtt": [queue_id, "Arn"]}
+    [mapping] = [m for m in synthesized.resources("AWS::Lambda::EventSourceMapping").values()
+                 if m["Properties"]["EventSourceArn"] == source]  # fmt: skip
 
     assert mapping["Properties"] == {
         "BatchSize": 100,
@@ -42,7 +44,7 @@ def test_the_watcher_reads_the_queue_in_batches_and_reports_partial_failures(syn
         "FunctionName": mapping["Properties"]["FunctionName"],
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "MaximumBatchingWindowInSeconds": 5,
-        "ScalingConfig": {"MaximumConcurrency": 2},  # half of the test's concurrency of 4
+        "ScalingConfig": {"MaximumConcurrency": 2},  # two: the rest is the scans' share
     }
 
 
@@ -130,7 +132,8 @@ def test_without_near_real_time_there_is_no_queue_and_without_cloudtrail_one_rul
 
     assert not [r for r in off if r["Type"] in ("AWS::SQS::Queue", "AWS::Events::Rule")
                 and "Refresh" in json.dumps(r)]  # fmt: skip
-    assert not [r for r in off if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    mappings = [r for r in off if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert [m["Properties"]["BatchSize"] for m in mappings] == [1]  # the target queue only
     patterns = [r["Properties"]["EventPattern"]["detail-type"]
                 for r in state_only.resources("AWS::Events::Rule").values()]  # fmt: skip
     assert patterns == [["EC2 AMI State Change"]]

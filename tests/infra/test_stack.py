@@ -28,13 +28,14 @@ def ref(synthesized: Synthesized, kind: str, prefix: str = "") -> dict:
     return {"Ref": logical_id}
 
 
-def test_each_target_has_its_own_schedule(synthesized):
+def test_each_watch_has_one_dispatch_schedule_whatever_its_targets(synthesized):
     function_id, _ = synthesized.one("AWS::Lambda::Function")
     dlq_id = dead_letter_queue_id(synthesized)
     schedules = synthesized.resources("AWS::Scheduler::Schedule").values()
-    inputs = [s["Properties"]["Target"]["Input"] for s in schedules]
 
-    assert len(inputs) == 2 + 6  # al2023, golden: one target each; fleet: 3 accounts x 2 regions
+    inputs = sorted(json.loads(s["Properties"]["Target"]["Input"])["dispatch"]["watch"]
+                    for s in schedules)  # fmt: skip
+    assert inputs == ["al2023", "fleet", "golden"]  # fleet has 6 targets: still one schedule
     rules = synthesized.resources("AWS::Events::Rule").values()
     assert not [r for r in rules if "ScheduleExpression" in r["Properties"]]  # Scheduler does it
     for schedule in schedules:
@@ -45,13 +46,25 @@ def test_each_target_has_its_own_schedule(synthesized):
         assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
         assert props["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
         assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 2
-    # Literal JSON where the region is known; the stack's own region is a token (Fn::Join).
-    fleet = [json.loads(i)["target"] for i in inputs if isinstance(i, str) and "fleet" in i]
-    assert sorted((t["account"], t["region"]) for t in fleet) == [
-        ("111111111111", "eu-west-1"), ("111111111111", "us-east-1"),
-        ("222222222222", "eu-west-1"), ("222222222222", "us-east-1"),
-        ("self", "eu-west-1"), ("self", "us-east-1"),
-    ]  # fmt: skip
+
+
+def test_the_target_queue_is_consumed_one_scan_at_a_time_with_bounded_concurrency(synthesized):
+    queue_id, queue = synthesized.one("AWS::SQS::Queue", "WatcherTargetQueue")
+    dlq_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherTargetDeadLetters")
+    [mapping] = [m["Properties"] for m in synthesized.resources(
+        "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}]  # fmt: skip
+    _, function = synthesized.one("AWS::Lambda::Function")
+    env = function["Properties"]["Environment"]["Variables"]
+
+    assert mapping["BatchSize"] == 1
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}  # concurrency 4 - 2 refresh
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [dlq_id, "Arn"]
+    }
+    assert env["AMIWATCH_TARGET_QUEUE_URL"] == {"Ref": queue_id}
+    assert env["AMIWATCH_STALE_AFTER_SECONDS"] == "3600"  # two 30-minute periods
 
 
 def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
@@ -77,6 +90,7 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     dlq_id = dead_letter_queue_id(synthesized)
     log_id, _ = synthesized.one("AWS::Logs::LogGroup")
     refresh_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherRefreshQueue")
+    targets_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherTargetQueue")
     expected = {
         '"*"': ["ec2:DescribeImageReferences", "ec2:DescribeImages", "xray:PutTelemetryRecords",
                 "xray:PutTraceSegments"],
@@ -88,6 +102,9 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
             "dynamodb:Query",
             "dynamodb:UpdateItem",
         ],
+        json.dumps({"Fn::Join": ["", [{"Fn::GetAtt": [table_id, "Arn"]},
+                                      "/index/TargetsByWatch"]]}, sort_keys=True): [
+            "dynamodb:Query"],
         json.dumps({"Ref": topics["amiwatch"]}): ["sns:Publish"],
         json.dumps({"Ref": topics["amiwatch chat"]}): ["sns:Publish"],
         arn(key_id): ["kms:Decrypt", "kms:GenerateDataKey"],
@@ -96,6 +113,9 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
         arn(dlq_id): ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
         arn(refresh_id): ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
                           "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"],
+        arn(targets_id): ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                          "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
+                          "sqs:SendMessage"],
         **{member_role(account, role): ["sts:AssumeRole"]
            for account, role in [("111111111111", "AmiWatchMember"),
                                  ("222222222222", "AmiWatchReader")]},
@@ -222,7 +242,7 @@ def test_the_bus_is_named_and_archived(synthesized, template):
     )
 
 
-def test_alarms_cover_errors_throttles_duration_dlq_and_each_watch_heartbeat(synthesized):
+def test_alarms_cover_errors_throttles_duration_dead_letters_and_stale_targets(synthesized):
     alarms = {
         a["Properties"]["AlarmDescription"]: a["Properties"]
         for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
@@ -239,31 +259,19 @@ def test_alarms_cover_errors_throttles_duration_dlq_and_each_watch_heartbeat(syn
     assert by_metric[("amiwatch", "TargetFailures")]["Dimensions"] == [
         {"Name": "service", "Value": "amiwatch"}
     ]
-    heartbeats = [p for p in alarms.values() if p.get("MetricName") == "SuccessfulRuns"]
-    targets = sorted(
-        json.dumps({d["Name"]: d["Value"] for d in h["Dimensions"]}, sort_keys=True)
-        for h in heartbeats
-    )
-    here = {"account": {"Ref": "AWS::AccountId"}, "region": {"Ref": "AWS::Region"}}
-    expected = [
-        {"watch": "al2023", **here}, {"watch": "golden", **here},
-        *({"watch": "fleet", "account": a, "region": r}
-          for a in (here["account"], "111111111111", "222222222222")
-          for r in ("us-east-1", "eu-west-1")),
-    ]  # fmt: skip
-    assert targets == sorted(json.dumps({"service": "amiwatch", **e}, sort_keys=True)
-                             for e in expected)  # fmt: skip
-    for heartbeat in heartbeats:
-        assert heartbeat["Namespace"] == "amiwatch"
-        # Two 30-minute schedule periods plus one: every window covers two whole gaps.
-        assert heartbeat["Period"] == 1800
-        assert heartbeat["EvaluationPeriods"] == heartbeat["DatapointsToAlarm"] == 3
-        assert heartbeat["ComparisonOperator"] == "LessThanThreshold"
-        assert heartbeat["TreatMissingData"] == "breaching"
+    stale = by_metric[("amiwatch", "StaleTargets")]
+    assert stale["Dimensions"] == [{"Name": "service", "Value": "amiwatch"}]
+    assert stale["Statistic"] == "Maximum" and stale["Threshold"] == 1
+    # Two 30-minute schedule periods plus one: every window covers two whole gaps; no dispatch
+    # at all (missing data) is as bad as a stale target.
+    assert stale["Period"] == 1800
+    assert stale["EvaluationPeriods"] == stale["DatapointsToAlarm"] == 3
+    assert stale["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert stale["TreatMissingData"] == "breaching"
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": alarm_topic}]
-    # 6 for the watcher (the refresh queue's DLQ included), one heartbeat per target.
-    assert len(alarms) == 6 + 8
+    # Errors, throttles, duration, three DLQs, target failures, stale targets: not per target.
+    assert len(alarms) == 8
 
 
 def test_email_subscriptions_carry_their_filter_policies(template):
@@ -296,7 +304,8 @@ def test_email_subscriptions_carry_their_filter_policies(template):
 def test_outputs_have_stable_logical_ids(synthesized):
     assert set(synthesized.template["Outputs"]) == {
         "TopicArn", "ChatTopicArn", "AlarmTopicArn", "BusName", "BusArn", "SchemaRegistryName",
-        "TableName", "FunctionName", "RefreshQueueName", "IntakeBusArn",
+        "TableName", "FunctionName", "RefreshQueueName", "IntakeBusArn", "TargetQueueName",
+        "DashboardName",
     }  # fmt: skip
 
 
@@ -361,8 +370,16 @@ def test_every_resource_of_the_0_2_template_keeps_its_logical_id(synthesized):
     # lost), new topics (subscriptions lost), or a failed deploy for the named bus and registry.
     before = json.loads((Path(__file__).parent / "logical_ids_v0_2.json").read_text())
     now = {k: v["Type"] for k, v in synthesized.template["Resources"].items()}
+    # Stateless and per target, replaced by one dispatch schedule per watch and one stale-targets
+    # alarm (docs/organizations.md, "Upgrading"): CloudFormation deletes them, nothing is lost.
+    per_target = [k for k, kind in before.items()
+                  if (kind == "AWS::Scheduler::Schedule" and k.startswith("WatcherSchedule"))
+                  or k.startswith("WatcherAlarmNoSuccessfulRun")]  # fmt: skip
+    kept = {k: v for k, v in before.items() if k not in per_target}
 
-    assert {k: now.get(k) for k in before} == before
+    assert len(per_target) == 16
+    assert {k: now.get(k) for k in kept} == kept
+    assert not [k for k in per_target if k in now]
 
 
 def test_a_parameters_watch_may_read_public_parameters_of_its_regions_only(tmp_path):

@@ -48,6 +48,25 @@ def resolve(value: Any) -> Any:
     return value
 
 
+def queued_scans(environment: dict[str, str], endpoint: str) -> list[dict[str, Any]]:
+    """What the event source mapping hands the function, one message per invocation (its
+    batch size is 1): every scan the dispatcher put on the target queue, taken off it."""
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint)
+    url = environment["AMIWATCH_TARGET_QUEUE_URL"]
+    events = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return events
+        for m in messages:
+            events.append({"Records": [{
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"], "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": REGION,
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:wiring-targets"}]})  # fmt: skip
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
 def schedule_events(synthesized: Synthesized) -> list[dict[str, Any]]:
     """What each schedule sends the Lambda, resolved as EventBridge Scheduler would."""
     return [
@@ -65,8 +84,11 @@ def build_from_template(synthesized: Synthesized, endpoint: str) -> dict[str, st
         TableName="wiring-snapshot",
         KeySchema=props["KeySchema"],
         AttributeDefinitions=props["AttributeDefinitions"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
         BillingMode=props["BillingMode"],
     )
+    queue_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherTargetQueue")
+    queue_url = make("sqs").create_queue(QueueName="wiring-targets")["QueueUrl"]
     [(topic_id, topic)] = [
         (k, v)
         for k, v in synthesized.resources("AWS::SNS::Topic").items()
@@ -85,6 +107,7 @@ def build_from_template(synthesized: Synthesized, endpoint: str) -> dict[str, st
         topic_id: topic_arn,
         chat_id: chat_arn,
         bus_id: bus["Properties"]["Name"],
+        queue_id: queue_url,
     }
 
 
@@ -154,28 +177,31 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
     ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": "platform"}])
 
     events = schedule_events(synthesized)
-    baseline, _ = invoke(synthesized, environment, moto_endpoint, "baseline", tmp_path, events)
+
+    def period(name: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The schedules fire (the dispatcher enqueues), then the mapping runs every scan."""
+        dispatched, emf = invoke(synthesized, environment, moto_endpoint, name, tmp_path, events)
+        scans = queued_scans(environment, moto_endpoint)
+        ran, _ = invoke(synthesized, environment, moto_endpoint, name, tmp_path, scans)
+        return dispatched, ran["results"], emf
+
+    dispatched, answers, _ = period("baseline")
     set_image(
         image_id, state="failed", state_reason={"Code": "Server.InternalError", "Message": "boom"}
     )
-    second, emf = invoke(synthesized, environment, moto_endpoint, "second", tmp_path, events)
-    ran = [w for r in second["results"] for w in r["watches"]]
+    _, second_answers, emf = period("second")
     bus, topic = readers.bus_events(), readers.topic_messages()
     chat, people = readers.chat_messages(), readers.people_messages()
 
-    assert baseline["module"].startswith(str(synthesized.asset_dir))
-    assert len(events) == 8  # one per schedule, each naming its target
-    targets = sorted((w["watch"], w["account"], w["region"]) for r in baseline["results"]
-                     for w in r["watches"])  # fmt: skip
-    assert targets == sorted(
-        [("al2023", ACCOUNT, REGION), ("golden", ACCOUNT, REGION)]
-        + [("fleet", a, r) for a in (ACCOUNT, "111111111111", "222222222222")
-           for r in (REGION, "eu-west-1")]
-    )  # fmt: skip
-    assert {(w["watch"], w["account"], w["region"]): w["changes"] for w in ran if w["changes"]} == {
-        ("golden", ACCOUNT, REGION): {"failed": 1},
-        ("fleet", ACCOUNT, REGION): {"failed": 1},
-    }
+    assert dispatched["module"].startswith(str(synthesized.asset_dir))
+    assert sorted(e["dispatch"]["watch"] for e in events) == ["al2023", "fleet", "golden"]
+    assert sorted(r["watch"] for r in dispatched["results"]) == ["al2023", "fleet", "golden"]
+    assert sum(r["enqueued"] for r in dispatched["results"]) == 8  # al2023, golden, fleet x 6
+    assert len(answers) == len(second_answers) == 8  # one invocation per target's scan
+    assert all(a == {"batchItemFailures": []} for a in answers + second_answers)
+    where = sorted((e["detail"]["watch"], e["detail"]["account"], e["detail"]["region"])
+                   for e in bus)  # fmt: skip
+    assert where == [("fleet", ACCOUNT, REGION), ("golden", ACCOUNT, REGION)]
     assert [e["detail-type"] for e in bus] == ["AMI Failed", "AMI Failed"]
     assert {e["detail"]["image"]["ImageId"] for e in bus} == {image_id}
     assert sorted(m["detail"]["eventId"] for m in topic) == sorted(
@@ -186,8 +212,8 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
     assert chat[0]["content"]["title"].startswith("CRITICAL: AMI failed: golden-2026-11")
     assert [m["attributes"]["delivery"] for m in people] == ["each", "each"]
     validate_against_registry(synthesized, bus)
-    heartbeat_dims = heartbeat_alarm_dimensions(synthesized, "golden")
-    assert heartbeat_dims in emitted_dimensions(emf, "SuccessfulRuns")
+    stale_dims = stale_alarm_dimensions(synthesized)
+    assert stale_dims in emitted_dimensions(emf, "StaleTargets")
 
 
 def validate_against_registry(synthesized: Synthesized, events: list[dict[str, Any]]) -> None:
@@ -205,14 +231,11 @@ def validate_against_registry(synthesized: Synthesized, events: list[dict[str, A
         assert not jsonschema.Draft4Validator(other).is_valid(event)
 
 
-def heartbeat_alarm_dimensions(synthesized: Synthesized, watch: str) -> dict[str, str]:
-    for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
-        props = alarm["Properties"]
-        dims = {d["Name"]: resolve(d["Value"]) for d in props.get("Dimensions", [])}
-        home = dims.get("account") == ACCOUNT and dims.get("region") == REGION
-        if props.get("MetricName") == "SuccessfulRuns" and dims.get("watch") == watch and home:
-            return dims
-    raise AssertionError(f"no heartbeat alarm for {watch}")
+def stale_alarm_dimensions(synthesized: Synthesized) -> dict[str, str]:
+    """The dimensions the one stale-targets alarm watches (the dispatcher must emit them)."""
+    [props] = [a["Properties"] for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+               if a["Properties"].get("MetricName") == "StaleTargets"]  # fmt: skip
+    return {d["Name"]: resolve(d["Value"]) for d in props["Dimensions"]}
 
 
 def emitted_dimensions(emf: list[dict[str, Any]], metric: str) -> list[dict[str, str]]:

@@ -6,13 +6,11 @@ automation receive."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from moto.backends import get_backend
 
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
@@ -23,6 +21,7 @@ from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from ..doubles import eventbridge_like_aws
 from .conftest import FakeLambdaContext, register
+from .mapped_queue import MappedQueue
 
 WATCHES = [
     {"name": "golden", "owners": ["self"], "filters": {"tag:team": ["platform"]}},
@@ -42,18 +41,12 @@ def refresh_rule_patterns(synthesized: Any) -> list[dict[str, Any]]:
     ]
 
 
-class RefreshQueue:
-    """The refresh queue in moto, fed by the stack's rules, drained as the event source
-    mapping does: a batch in, the handler's batch item failures stay for a retry."""
+class RefreshQueue(MappedQueue):
+    """The refresh queue in moto, fed by the stack's rules on the default bus."""
 
     def __init__(self, aws: LocalAws, patterns: list[dict[str, Any]], visibility: int) -> None:
-        self.sqs, self.events = aws.shared_client("sqs"), aws.shared_client("events")
-        self.url = self.sqs.create_queue(
-            QueueName="refresh", Attributes={"VisibilityTimeout": str(visibility)}
-        )["QueueUrl"]
-        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"]
+        super().__init__(aws, "refresh", visibility)
+        self.events = aws.shared_client("events")
         for n, pattern in enumerate(patterns):
             self.events.put_rule(Name=f"refresh-{n}", EventPattern=json.dumps(pattern))
             self.events.put_targets(Rule=f"refresh-{n}", Targets=[{"Id": "q", "Arn": self.arn}])
@@ -62,34 +55,6 @@ class RefreshQueue:
         """An event of aws.ec2 on the default bus (AWS's own, as EC2 or CloudTrail sends it)."""
         entry = {"Source": "aws.ec2", "DetailType": detail_type, "Detail": json.dumps(detail)}
         assert self.events.put_events(Entries=[entry])["FailedEntryCount"] == 0
-
-    def batch(self) -> dict[str, Any]:
-        """What the event source mapping hands the function: the messages now visible."""
-        answer = self.sqs.receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"]
-        )
-        return {"Records": [{
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-            "attributes": m.get("Attributes", {}), "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs", "eventSourceARN": self.arn,
-            "awsRegion": REGION} for m in answer.get("Messages", [])]}  # fmt: skip
-
-    def deliver(self) -> dict[str, Any]:
-        """One batch through the handler; delete what it answered, as the mapping does."""
-        event = self.batch()
-        assert event["Records"], "the rules put nothing on the refresh queue"
-        response = handler(event, FakeLambdaContext())
-        retried = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-        for record in event["Records"]:
-            if record["messageId"] not in retried:
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=record["receiptHandle"])
-        return response
-
-    def visible(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
 
 
 @pytest.fixture
@@ -179,25 +144,17 @@ def test_a_refresh_while_the_scheduled_run_holds_the_lease_is_retried_not_droppe
     published_meanwhile = aws.bus_events()
     retry_after = queue.visible()
     store.release_lease("the-scheduled-run")
-    _make_visible(queue)
+    [postponed] = queue.postponed_ms()
+    queue.make_visible()
     again = queue.deliver()
     [event] = aws.bus_events()
 
     assert len(held["batchItemFailures"]) == 1
     assert published_meanwhile == [] and retry_after == 0  # postponed, not at once
+    assert 0 < postponed <= 30_000  # 30 s, not the queue's visibility timeout of 90 minutes
     assert again == {"batchItemFailures": []}
     assert event["detail-type"] == "AMI Disabled"
     assert queue.visible() == 0
-
-
-def _make_visible(queue: RefreshQueue) -> None:
-    """Let the postponed messages' delay pass (moto keeps real time): 30 s for a first retry,
-    not the queue's visibility timeout of 90 minutes."""
-    [backend_queue] = [q for q in get_backend("sqs")[ACCOUNT][REGION].queues.values()
-                       if q.name == "refresh"]  # fmt: skip
-    [message] = backend_queue._messages
-    assert 0 < message.visible_at - time.time() * 1000 <= 30_000
-    message.change_visibility(0)
 
 
 def test_a_malformed_or_unwatched_event_does_not_block_its_batch(aws, queue, golden):

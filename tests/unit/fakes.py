@@ -132,6 +132,7 @@ class MemoryStore:
         now: datetime,
         *,
         succeeded: bool,
+        changes: Mapping[str, int] | None = None,
     ) -> None:
         if self.crash_before_shards:
             self.crash_before_shards = False

@@ -23,6 +23,9 @@ README_EXAMPLE = [
 ]
 
 
+OU = "ou-ab12-cdef3456"
+
+
 def test_the_documented_example_parses_with_defaults():
     al2023, golden = parse_watches(README_EXAMPLE)
 
@@ -60,6 +63,25 @@ def test_a_watch_over_accounts_and_regions_has_one_target_each():
     assert watch.accounts[2].role_arn("aws-cn") == "arn:aws-cn:iam::222222222222:role/Reader"
     assert parse_watch(watch.to_dict()) == watch
     assert [r for _, r in parse_watches(README_EXAMPLE)[0].targets("ap-south-1")] == ["ap-south-1"]
+
+
+def test_a_watch_may_take_its_accounts_from_the_organisation_and_round_trips():
+    watch = parse_watch({
+        "name": "fleet", "owners": ["self"],
+        "accounts": ["self", {"organizationalUnit": "ou-ab12-cdef3456",
+                              "excludeAccounts": ["333333333333"], "roleName": "Reader"},
+                     {"organization": True}],
+    })  # fmt: skip
+
+    assert [a.id for a in watch.accounts] == ["self"]
+    assert [(o.unit, sorted(o.exclude), o.role_name) for o in watch.organization_accounts] == [
+        ("ou-ab12-cdef3456", ["333333333333"], "Reader"), (None, [], "AmiWatchMember")
+    ]  # fmt: skip
+    assert parse_watch(watch.to_dict()) == watch
+    only_org = parse_watch(
+        {"name": "org", "owners": ["self"], "accounts": [{"organization": True}]}
+    )
+    assert only_org.accounts == () and only_org.targets("us-east-1") == []
 
 
 @pytest.mark.parametrize(
@@ -114,7 +136,25 @@ def test_a_watch_over_accounts_and_regions_has_one_target_each():
         ({"name": "golden", "owners": ["self"], "regions": ["us-east-1", "us-east-1"]},
          'watch "golden": "regions" lists a region twice'),
         ({"name": "golden", "owners": ["self"], "accounts": [{"id": "111111111111", "role": "x"}]},
-         'watch "golden": "accounts"[0] must be "self" or {"id", "roleName"}'),
+         'watch "golden": "accounts"[0] must be one of "self", {"id", "roleName"}, '
+         '{"organizationalUnit"} or {"organization": true}'),
+        ({"name": "golden", "owners": ["self"], "accounts": [{"organizationalUnit": "ou-12"}]},
+         'watch "golden": "accounts"[0].organizationalUnit must be an OU id (ou-…) or the root '
+         'id (r-…), got "ou-12"'),
+        ({"name": "golden", "owners": ["self"], "accounts": [{"organization": "yes"}]},
+         'watch "golden": "accounts"[0].organization must be true'),
+        ({"name": "golden", "owners": ["self"],
+          "accounts": [{"organization": True, "excludeAccounts": ["1234"]}]},
+         'watch "golden": "accounts"[0].excludeAccounts must be a list of 12-digit account ids'),
+        ({"name": "golden", "owners": ["self"],
+          "accounts": [{"organization": True, "exclude": ["111111111111"]}]},
+         'watch "golden": "accounts"[0]: unknown key "exclude"'),
+        ({"name": "golden", "owners": ["self"], "accounts": [{"organizationalUnit": OU},
+                                                             {"organizationalUnit": OU}]},
+         'watch "golden": "accounts" lists an organizational unit (or the organisation) twice'),
+        ({"name": "base", "parameters": ["/aws/service/eks/"],
+          "accounts": [{"organization": True}]},
+         '"parameters" are public and the same in every account'),
         ({"name": "golden", "owners": ["self"],
           "accounts": [{"id": "111111111111", "roleName": "no spaces"}]},
          'watch "golden": "accounts"[0].roleName "no spaces" is not an IAM role name'),

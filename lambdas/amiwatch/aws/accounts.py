@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from amiwatch.aws.clients import RETRY, client
+from amiwatch.aws.clients import assumed_client, client
 from amiwatch.watches import AccountRef
 
 # Refresh assumed credentials this long before they expire (a run may take up to 15 minutes).
@@ -85,15 +84,7 @@ class TargetClients:
             if region not in self._own:  # a warm Lambda reuses its clients
                 self._own[region] = client("ec2", region=region)
             return self._own[region]
-        credentials = self._assume(account, region, session_name)
-        return boto3.client(
-            "ec2",
-            region_name=region,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            config=RETRY,
-        )
+        return assumed_client("ec2", region, self._assume(account, region, session_name))
 
     def _assume(self, account: AccountRef, region: str, session_name: str) -> dict[str, Any]:
         key = (account.role_arn(self.partition), region)

@@ -3,8 +3,9 @@ snapshot table, bus and topics. Clients are built once per warm Lambda and reuse
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -12,17 +13,25 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from amiwatch.aws.accounts import TargetClients
 from amiwatch.aws.clients import client
+from amiwatch.aws.dispatching import (
+    DispatchIncomplete,
+    TargetQueue,
+    known_targets,
+    organizations_client,
+)
+from amiwatch.aws.organizations import OrgDirectory
 from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.contract import Target
+from amiwatch.dispatch import DispatchReport, judge_freshness, scan_message, watch_targets
 from amiwatch.lambda_env import Settings, TargetRef
 from amiwatch.observability import logger
 from amiwatch.pipeline import WatchPorts, run_watch
 from amiwatch.refresh import run_refresh
 from amiwatch.run_result import WatchResult
-from amiwatch.watches import AccountRef, Watch
+from amiwatch.watches import AccountRef, OrgAccounts, Watch
 
 
 @cache
@@ -119,3 +128,38 @@ def postpone(delays: Mapping[str, Sequence[tuple[str, int]]]) -> None:
         except (BotoCoreError, ClientError) as exc:
             logger.warning("retried messages keep the queue's visibility timeout",
                            extra={"queue": queue_arn, "error": str(exc)})  # fmt: skip
+
+
+def dispatch_watch(settings: Settings, watch_name: str, home_account: str) -> DispatchReport:
+    """One watch's period: its targets (cdk.json's accounts and the organisation's) onto the
+    target queue, and how fresh each is. DispatchIncomplete (after sending what it could) if
+    the organisation could not be read or some messages were not sent."""
+    started = time.monotonic()
+    [watch] = settings.watches_for({"watches": [watch_name]})
+    report = DispatchReport(watch.name)
+    found: dict[OrgAccounts, list[str]] = {}
+    failure = None
+    if watch.organization_accounts:
+        try:
+            directory = OrgDirectory(
+                organizations_client(settings.region, settings.organization_role_arn)
+            )
+            for scope in watch.organization_accounts:
+                found[scope], inactive = directory.accounts(scope)
+                report.inactive_accounts += inactive
+            report.organization_calls = directory.calls
+        except (BotoCoreError, ClientError) as exc:
+            found, failure = {}, f"cannot list the organisation's accounts: {exc}"
+    targets = watch_targets(watch, settings.region, home_account, found)
+    report.targets = len(targets)
+    home = _home_clients(settings.region)
+    queue = TargetQueue(home["sqs"], settings.target_queue_url or "")
+    report.enqueued = queue.send([scan_message(watch.name, a, r) for a, r in targets])
+    known = known_targets(home["dynamodb"], settings.table_name, watch.name)
+    keys = [(home_account if a.is_self else a.id, r) for a, r in targets]
+    stale_after = timedelta(seconds=settings.stale_after_seconds)
+    judge_freshness(report, keys, known, datetime.now(UTC), stale_after)
+    report.seconds = time.monotonic() - started
+    if failure:
+        raise DispatchIncomplete(f'watch "{watch.name}": {failure} (sent the other targets)')
+    return report

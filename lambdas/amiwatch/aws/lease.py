@@ -21,6 +21,7 @@ class Lease:
     ddb: Any
     table: str
     pk: str
+    watch: str  # meta's `targetWatch`: the TargetsByWatch index lists a watch's targets
 
     def _key(self, sk: str) -> dict[str, Any]:  # pragma: no cover - provided by the store
         raise NotImplementedError
@@ -66,13 +67,17 @@ class Lease:
                 raise
 
     def _set_lease(self, owner: str, now: datetime, seconds: int, condition: str) -> None:
-        values = {":owner": {"S": owner}, ":exp": {"N": str(int(now.timestamp()) + seconds)}}
+        values = {
+            ":owner": {"S": owner},
+            ":exp": {"N": str(int(now.timestamp()) + seconds)},
+            ":watch": {"S": self.watch},
+        }
         if ":now" in condition:
             values[":now"] = {"N": str(int(now.timestamp()))}
         self.ddb.update_item(
             TableName=self.table,
             Key=self._key(META),
-            UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :exp",
+            UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :exp, targetWatch = :watch",
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",

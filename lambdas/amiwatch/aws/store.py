@@ -43,6 +43,7 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         self.ddb = ddb
         self.table = table_name
         self.pk = f"target#{target.watch}#{target.account}#{target.region}"
+        self.watch = target.watch
         self.stats = StoreStats()
 
     def _key(self, sk: str) -> dict[str, Any]:
@@ -145,11 +146,13 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         now: datetime,
         *,
         succeeded: bool,
+        changes: Mapping[str, int] | None = None,
     ) -> None:
-        """Rewrite the touched shards, then meta (steps 3 and 4): after the records."""
+        """Rewrite the touched shards, then meta (steps 3 and 4): after the records. `changes`
+        (kind -> count, when the run found some) are kept on meta for `amiwatch status`."""
         for k, blob in shards.items():
             self._put_shard(k, blob)
-        self._update_meta(snapshot, owner, now, succeeded=succeeded)
+        self._update_meta(snapshot, owner, now, succeeded=succeeded, changes=changes or {})
 
     def _put_shard(self, k: int, blob: bytes) -> None:
         self.stats.items_written += 1
@@ -164,7 +167,13 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         )
 
     def _update_meta(
-        self, snapshot: Snapshot, owner: str, now: datetime, *, succeeded: bool
+        self,
+        snapshot: Snapshot,
+        owner: str,
+        now: datetime,
+        *,
+        succeeded: bool,
+        changes: Mapping[str, int],
     ) -> None:
         stamp = {"S": format_time(now)}
         sets = [
@@ -173,14 +182,19 @@ class DynamoSnapshotStore(Lease, ParameterItems):
             "imageCount = :images",
             "lastRunAt = :now",
             "recordProjection = :projection",
+            "targetWatch = :watch",
         ]
-        values = {
+        values: dict[str, Any] = {
             ":now": stamp,
             ":shards": {"N": str(snapshot.shard_count)},
             ":images": {"N": str(len(snapshot.entries))},
             ":owner": {"S": owner},
             ":projection": {"N": str(PROJECTION)},
+            ":watch": {"S": self.watch},
         }
+        if changes:
+            sets += ["lastChanges = :changes", "lastChangeAt = :now"]
+            values[":changes"] = {"M": {k: {"N": str(v)} for k, v in sorted(changes.items())}}
         if snapshot.selection is not None:
             sets.append("selectionDigest = :selection")
             values[":selection"] = {"S": snapshot.selection}

@@ -1,0 +1,89 @@
+"""The dispatcher's AWS edges: who is in the organisation, what the table knows of a watch's
+targets (the TargetsByWatch index over `meta` items), and the target queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from amiwatch.aws.clients import assumed_client, client
+from amiwatch.dispatch import KnownTarget
+
+TARGETS_BY_WATCH = "TargetsByWatch"  # GSI: targetWatch (hash), pk (range); meta items only
+# What the index projects of each meta item (besides its keys).
+META_SUMMARY = ("lastSuccessAt", "lastRunAt", "imageCount", "lastChanges", "lastChangeAt")
+SEND_BATCH = 10  # SendMessageBatch's limit
+SENDERS = 8  # batches in flight
+SEND_ATTEMPTS = 3
+
+
+class DispatchIncomplete(RuntimeError):
+    """Some targets could not be enqueued; the schedule retries the dispatch (a target sent
+    twice runs once: the lease, and an unchanged run publishes nothing)."""
+
+
+def organizations_client(region: str, role_arn: str | None) -> Any:
+    """Organizations with the watcher's own credentials (management account or delegated
+    administrator), or through `organizationRoleArn`."""
+    if role_arn is None:
+        return client("organizations", region=region)
+    answer = client("sts", region=region).assume_role(
+        RoleArn=role_arn, RoleSessionName="amiwatch-dispatch"
+    )
+    return assumed_client("organizations", region, answer["Credentials"])
+
+
+def known_targets(ddb: Any, table: str, watch: str) -> list[KnownTarget]:
+    """Every target of the watch the table has a `meta` item for (one Query page per ~1 MB)."""
+    known = []
+    paginator = ddb.get_paginator("query")
+    pages = paginator.paginate(
+        TableName=table,
+        IndexName=TARGETS_BY_WATCH,
+        KeyConditionExpression="targetWatch = :watch",
+        ExpressionAttributeValues={":watch": {"S": watch}},
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            _, _, account, region = item["pk"]["S"].split("#", 3)
+            changes = item.get("lastChanges", {}).get("M", {})
+            known.append(
+                KnownTarget(
+                    account=account,
+                    region=region,
+                    last_success_at=item.get("lastSuccessAt", {}).get("S"),
+                    last_run_at=item.get("lastRunAt", {}).get("S"),
+                    images=int(item["imageCount"]["N"]) if "imageCount" in item else None,
+                    last_changes={k: int(v["N"]) for k, v in changes.items()},
+                )
+            )
+    return known
+
+
+@dataclass
+class TargetQueue:
+    """The queue of target scans: SendMessageBatch, SENDERS batches in flight."""
+
+    sqs: Any
+    url: str
+
+    def send(self, bodies: Sequence[str]) -> int:
+        """Enqueue every body; the number sent. DispatchIncomplete if some never went."""
+        batches = [bodies[i : i + SEND_BATCH] for i in range(0, len(bodies), SEND_BATCH)]
+        with ThreadPoolExecutor(max_workers=SENDERS) as pool:
+            unsent = sum(pool.map(self._send_batch, batches))
+        if unsent:
+            raise DispatchIncomplete(f"{unsent} of {len(bodies)} target messages were not sent")
+        return len(bodies)
+
+    def _send_batch(self, batch: Sequence[str]) -> int:
+        pending = {str(n): body for n, body in enumerate(batch)}
+        for _ in range(SEND_ATTEMPTS):
+            entries = [{"Id": n, "MessageBody": body} for n, body in pending.items()]
+            answer = self.sqs.send_message_batch(QueueUrl=self.url, Entries=entries)
+            pending = {f["Id"]: pending[f["Id"]] for f in answer.get("Failed", [])}
+            if not pending:
+                return 0
+        return len(pending)

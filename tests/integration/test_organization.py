@@ -1,0 +1,190 @@
+"""A watch over an organizational unit, end to end in moto: the dispatcher lists the OU's
+accounts with AWS Organizations, enqueues one scan per target on the target queue, and the
+watcher consumes it as the event source mapping would (member accounts reached through STS)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from amiwatch.aws import edges as edges_module
+from amiwatch.aws.clients import client
+from amiwatch.handler import handler
+from devtools.local_aws import REGION, LocalAws
+
+from ..doubles import DenyingSts
+from .conftest import FakeLambdaContext
+from .mapped_queue import MappedQueue
+from .test_fanout import EXTERNAL_ID, register
+from .test_handler import emf_metrics
+
+
+@dataclass
+class Organization:
+    """root ─ platform (OU) ─ teams (OU); accounts: one in platform, two in teams (one of them
+    excluded by the watch), one suspended in platform, one outside the OU."""
+
+    platform: str
+    teams: str
+    in_platform: str
+    in_teams: str
+    excluded: str
+    suspended: str
+    outside: str
+
+    def add_account(self, parent: str, name: str) -> str:
+        org = client("organizations", region=REGION)
+        account = _create_account(org, name)
+        root = org.list_roots()["Roots"][0]["Id"]
+        org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=parent)
+        return account
+
+
+def _create_account(org: Any, name: str) -> str:
+    status = org.create_account(Email=f"{name}@example.com", AccountName=name)
+    return str(status["CreateAccountStatus"]["AccountId"])
+
+
+@pytest.fixture
+def organization(aws: LocalAws) -> Organization:
+    org = client("organizations", region=REGION)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    platform = org.create_organizational_unit(ParentId=root, Name="platform")
+    teams = org.create_organizational_unit(ParentId=platform["OrganizationalUnit"]["Id"],
+                                           Name="teams")  # fmt: skip
+    ous = (platform["OrganizationalUnit"]["Id"], teams["OrganizationalUnit"]["Id"])
+    made = Organization(*ous, *("" for _ in range(5)))
+    made.in_platform = made.add_account(ous[0], "in-platform")
+    made.in_teams = made.add_account(ous[1], "in-teams")
+    made.excluded = made.add_account(ous[1], "excluded")
+    made.suspended = made.add_account(ous[0], "suspended")
+    org.close_account(AccountId=made.suspended)
+    made.outside = _create_account(org, "outside")
+    return made
+
+
+@pytest.fixture
+def targets_queue(
+    aws: LocalAws, organization: Organization, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MappedQueue]:
+    dead_letters = MappedQueue(aws, "target-dead-letters", 30)
+    queue = MappedQueue(aws, "targets", 5400, (dead_letters.arn, 8))
+    watch = {"name": "golden", "owners": ["self"], "filters": {"tag:team": ["platform"]},
+             "accounts": [{"organizationalUnit": organization.platform,
+                           "excludeAccounts": [organization.excluded]}]}  # fmt: skip
+    watches_file = tmp_path / "watches.json"
+    watches_file.write_text(json.dumps({"watches": [watch]}))
+    for name, value in {
+        "AMIWATCH_TABLE": aws.table_name, "AMIWATCH_TOPIC_ARN": aws.topic_arn,
+        "AMIWATCH_BUS_NAME": aws.bus_name, "AMIWATCH_WATCHES_FILE": str(watches_file),
+        "AMIWATCH_EXTERNAL_ID": EXTERNAL_ID, "AWS_REGION": REGION,
+        "AMIWATCH_TARGET_QUEUE_URL": queue.url, "AMIWATCH_STALE_AFTER_SECONDS": "7200",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    edges_module._target_clients.cache_clear()
+    queue.dead_letters = dead_letters  # type: ignore[attr-defined]
+    yield queue
+
+
+def dispatch() -> dict[str, Any]:
+    """What the watch's schedule sends."""
+    return handler({"dispatch": {"watch": "golden"}}, FakeLambdaContext())
+
+
+def scans(queue: MappedQueue) -> list[dict[str, Any]]:
+    """Run every dispatched scan, one per invocation (the mapping's batch size is 1)."""
+    responses = []
+    while queue.visible():
+        responses.append(queue.deliver(size=1))
+    return responses
+
+
+def test_the_dispatcher_finds_the_ou_s_active_accounts_recursively_less_the_excluded(
+    aws, organization, targets_queue
+):
+    summary = dispatch()
+    bodies = [json.loads(r["body"]) for r in targets_queue.batch()["Records"]]
+
+    assert sorted(b["scan"]["account"] for b in bodies) == sorted(
+        [organization.in_platform, organization.in_teams]
+    )
+    assert {b["scan"]["roleName"] for b in bodies} == {"AmiWatchMember"}
+    assert summary["targets"] == summary["enqueued"] == 2
+    assert summary["newTargets"] == 2 and summary["staleTargets"] == 0
+    skipped = f"1 inactive accounts skipped (suspended or closing): {organization.suspended}"
+    assert skipped in summary["notes"]
+
+
+def test_new_accounts_baseline_silently_and_changes_then_reach_the_bus(
+    aws, organization, targets_queue
+):
+    image = register(organization.in_teams, REGION, "golden-1")
+    dispatch()
+    first = scans(targets_queue)
+    baseline_events = aws.bus_events()
+    fresh = register(organization.in_teams, REGION, "golden-2")
+    joined = organization.add_account(organization.teams, "joined")
+    register(joined, REGION, "golden-of-joined")
+    summary = dispatch()
+    second = scans(targets_queue)
+    [event] = aws.bus_events()
+
+    assert [r["batchItemFailures"] for r in first] == [[], []]
+    assert baseline_events == []  # the first run of each target: a silent baseline
+    assert summary["targets"] == 3 and summary["newTargets"] == 1
+    assert summary["notes"][0] == f"1 new targets (a silent baseline first): {joined}/{REGION}"
+    assert [r["batchItemFailures"] for r in second] == [[], [], []]
+    assert event["detail-type"] == "AMI New" and event["detail"]["account"] == organization.in_teams
+    assert event["detail"]["image"]["ImageId"] == fresh != image
+
+
+def test_a_failing_target_is_retried_then_dead_lettered_while_the_others_complete(
+    aws, organization, targets_queue, monkeypatch
+):
+    broken = (organization.in_teams, REGION)
+    monkeypatch.setattr(edges_module, "_target_clients", lambda external_id, partition:
+                        edges_module.TargetClients(external_id, partition, lambda r: DenyingSts(
+                            client("sts", region=r), r, broken)))  # fmt: skip
+    dispatch()
+
+    outcomes = []
+    for _ in range(8):  # the stack's maxReceiveCount
+        outcomes += [r["batchItemFailures"] != [] for r in scans(targets_queue)]
+        targets_queue.make_visible()
+    leftover = targets_queue.batch()["Records"]  # SQS moves it on the receive after the 8th
+    dead = [json.loads(r["body"]) for r in targets_queue.dead_letters.batch()["Records"]]
+
+    assert outcomes.count(False) == 1  # the healthy target ran once and was acknowledged
+    assert outcomes.count(True) == 8  # the broken one: every delivery failed
+    assert leftover == []
+    assert [d["scan"]["account"] for d in dead] == [organization.in_teams]
+
+
+def test_a_target_that_stops_succeeding_raises_the_stale_metric(
+    aws, organization, targets_queue, capsys
+):
+    dispatch()
+    scans(targets_queue)
+    table = aws.shared_client("dynamodb")
+    key = {"pk": {"S": f"target#golden#{organization.in_platform}#{REGION}"}, "sk": {"S": "meta"}}
+    long_ago = {":then": {"S": "2026-01-01T00:00:00Z"}}
+    table.update_item(TableName=aws.table_name, Key=key,
+                      UpdateExpression="SET lastSuccessAt = :then",
+                      ExpressionAttributeValues=long_ago)  # fmt: skip
+    capsys.readouterr()
+
+    summary = dispatch()
+    metrics = emf_metrics(capsys.readouterr().out)
+
+    assert summary["staleTargets"] == 1
+    assert metrics[("StaleTargets", (("service", "amiwatch"),))] == 1
+    assert metrics[("StaleTargets", (("service", "amiwatch"), ("watch", "golden")))] == 1
+    assert summary["notes"][0] == (
+        f"1 stale targets (no success in two periods): {organization.in_platform}/{REGION}"
+    )

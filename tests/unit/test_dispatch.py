@@ -1,0 +1,75 @@
+"""The dispatcher's judgement: which targets a watch has now, and how fresh each is."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from amiwatch.dispatch import (
+    DispatchReport,
+    KnownTarget,
+    judge_freshness,
+    scan_message,
+    watch_targets,
+)
+from amiwatch.watch_config import parse_watch
+from amiwatch.watches import AccountRef
+
+HOME = "123456789012"
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+TWO_HOURS = timedelta(hours=2)
+WATCH = parse_watch({
+    "name": "golden", "owners": ["self"], "regions": ["us-east-1", "eu-west-1"],
+    "accounts": ["self", {"id": "111111111111", "roleName": "Named"},
+                 {"organizationalUnit": "ou-ab12-cdef3456", "roleName": "FromOu"}],
+})  # fmt: skip
+[SCOPE] = WATCH.organization_accounts
+
+
+def test_named_accounts_come_first_and_each_account_is_taken_once():
+    found = {SCOPE: [HOME, "111111111111", "333333333333"]}
+
+    targets = watch_targets(WATCH, "us-east-1", HOME, found)
+
+    assert [(a.id, a.role_name, r) for a, r in targets] == [
+        ("self", "AmiWatchMember", "us-east-1"), ("self", "AmiWatchMember", "eu-west-1"),
+        ("111111111111", "Named", "us-east-1"), ("111111111111", "Named", "eu-west-1"),
+        ("333333333333", "FromOu", "us-east-1"), ("333333333333", "FromOu", "eu-west-1"),
+    ]  # fmt: skip
+
+
+def test_a_scan_message_names_the_target_and_its_role():
+    body = json.loads(scan_message("golden", AccountRef("333333333333", "FromOu"), "eu-west-1"))
+
+    assert body == {"scan": {"watch": "golden", "account": "333333333333",
+                             "roleName": "FromOu", "region": "eu-west-1"}}  # fmt: skip
+
+
+def test_freshness_names_new_stale_never_succeeded_and_removed_targets():
+    report = DispatchReport("golden")
+    known = [
+        KnownTarget("111111111111", "us-east-1", last_success_at="2026-11-30T11:30:00Z"),
+        KnownTarget("111111111111", "eu-west-1", last_success_at="2026-11-30T09:59:00Z"),
+        KnownTarget("222222222222", "us-east-1"),  # ran, never succeeded
+        KnownTarget("444444444444", "us-east-1", last_success_at="2026-11-30T11:30:00Z"),
+    ]
+    wanted = [("111111111111", "us-east-1"), ("111111111111", "eu-west-1"),
+              ("222222222222", "us-east-1"), ("333333333333", "us-east-1")]  # fmt: skip
+
+    judge_freshness(report, wanted, known, NOW, TWO_HOURS)
+
+    assert report.new == ["333333333333/us-east-1"]
+    assert report.stale == ["111111111111/eu-west-1", "222222222222/us-east-1"]
+    assert report.removed == ["444444444444/us-east-1"]
+
+
+def test_the_summary_counts_everything_and_names_at_most_twenty_per_note():
+    report = DispatchReport("golden", targets=1600, enqueued=1600)
+    report.new = [f"{n:012d}/us-east-1" for n in range(25)]
+
+    summary = report.summary()
+
+    assert summary["newTargets"] == 25 and summary["staleTargets"] == 0
+    [note] = summary["notes"]
+    assert note.startswith("25 new targets (a silent baseline first): 000000000000/us-east-1")
+    assert note.endswith("and 5 more")
