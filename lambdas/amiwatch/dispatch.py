@@ -7,7 +7,8 @@ message on the target queue; the watcher consumes them with bounded concurrency,
 dead-letter queue. From the `meta` item every run writes (found through the table's
 TargetsByWatch index) it also judges freshness: a target with no success in two schedule
 periods is stale; one with no `meta` yet is new (its first run is a silent baseline); one the
-watch no longer covers is removed (its snapshot stays; amiwatch stops running it).
+watch no longer covers is removed: named once, then taken out of the index (its snapshot stays;
+amiwatch stops running it).
 
 Pure: targets and what the table knows in, messages and the report out.
 """
@@ -71,7 +72,7 @@ class DispatchReport:
         for what, items in (
             ("new targets (a silent baseline first)", self.new),
             ("stale targets (no success in two periods)", self.stale),
-            ("removed targets (no longer run; their snapshots stay)", self.removed),
+            ("removed targets (no longer run or listed; their snapshots stay)", self.removed),
             ("inactive accounts skipped (suspended or closing)", self.inactive_accounts),
         ):
             if items:

@@ -14,6 +14,7 @@ import pytest
 
 from amiwatch.aws import edges as edges_module
 from amiwatch.aws.clients import client
+from amiwatch.aws.dispatching import known_targets
 from amiwatch.handler import handler
 from devtools.local_aws import REGION, LocalAws
 
@@ -188,3 +189,24 @@ def test_a_target_that_stops_succeeding_raises_the_stale_metric(
     assert summary["notes"][0] == (
         f"1 stale targets (no success in two periods): {organization.in_platform}/{REGION}"
     )
+
+
+def test_an_account_that_leaves_is_named_once_then_forgotten_but_its_snapshot_stays(
+    aws, organization, targets_queue
+):
+    dispatch()
+    scans(targets_queue)
+    client("organizations", region=REGION).close_account(AccountId=organization.in_platform)
+
+    first = dispatch()
+    second = dispatch()
+    listed = known_targets(aws.shared_client("dynamodb"), aws.table_name, "golden")
+    key = {"pk": {"S": f"target#golden#{organization.in_platform}#{REGION}"}, "sk": {"S": "meta"}}
+    meta = aws.shared_client("dynamodb").get_item(TableName=aws.table_name, Key=key)["Item"]
+
+    assert first["targets"] == 1 and first["removedTargets"] == 1
+    assert (f"1 removed targets (no longer run or listed; their snapshots stay): "
+            f"{organization.in_platform}/{REGION}") in first["notes"]  # fmt: skip
+    assert second["removedTargets"] == 0
+    assert [k.account for k in listed] == [organization.in_teams]
+    assert "baselineAt" in meta and "retiredAt" in meta and "targetWatch" not in meta

@@ -17,6 +17,7 @@ META_SUMMARY = ("lastSuccessAt", "lastRunAt", "imageCount", "lastChanges", "last
 SEND_BATCH = 10  # SendMessageBatch's limit
 SENDERS = 8  # batches in flight
 SEND_ATTEMPTS = 3
+RETIRE_PER_DISPATCH = 500  # removed targets taken out of the index per dispatch (the rest next)
 
 
 class DispatchIncomplete(RuntimeError):
@@ -87,3 +88,18 @@ class TargetQueue:
             if not pending:
                 return 0
         return len(pending)
+
+
+def retire_targets(ddb: Any, table: str, watch: str, removed: Sequence[str], now: str) -> int:
+    """Take removed targets ("account/region") out of the TargetsByWatch index: their `meta`
+    loses `targetWatch` and gains `retiredAt`, so freshness and `amiwatch status` forget them.
+    Their snapshot stays: if the account comes back, its next run diffs against it."""
+    for name in removed[:RETIRE_PER_DISPATCH]:
+        account, region = name.split("/", 1)
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": f"target#{watch}#{account}#{region}"}, "sk": {"S": "meta"}},
+            UpdateExpression="REMOVE targetWatch SET retiredAt = :now",
+            ExpressionAttributeValues={":now": {"S": now}},
+        )
+    return min(len(removed), RETIRE_PER_DISPATCH)

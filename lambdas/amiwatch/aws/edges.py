@@ -18,6 +18,7 @@ from amiwatch.aws.dispatching import (
     TargetQueue,
     known_targets,
     organizations_client,
+    retire_targets,
 )
 from amiwatch.aws.organizations import OrgDirectory
 from amiwatch.aws.parameters import SsmParameters
@@ -29,6 +30,7 @@ from amiwatch.dispatch import DispatchReport, judge_freshness, scan_message, wat
 from amiwatch.lambda_env import Settings, TargetRef
 from amiwatch.observability import logger
 from amiwatch.pipeline import WatchPorts, run_watch
+from amiwatch.records import format_time
 from amiwatch.refresh import run_refresh
 from amiwatch.run_result import WatchResult
 from amiwatch.watches import AccountRef, OrgAccounts, Watch
@@ -158,7 +160,11 @@ def dispatch_watch(settings: Settings, watch_name: str, home_account: str) -> Di
     known = known_targets(home["dynamodb"], settings.table_name, watch.name)
     keys = [(home_account if a.is_self else a.id, r) for a, r in targets]
     stale_after = timedelta(seconds=settings.stale_after_seconds)
-    judge_freshness(report, keys, known, datetime.now(UTC), stale_after)
+    now = datetime.now(UTC)
+    judge_freshness(report, keys, known, now, stale_after)
+    if failure is None:  # a failed listing must not retire the organisation's accounts
+        retire_targets(home["dynamodb"], settings.table_name, watch.name, report.removed,
+                       format_time(now))  # fmt: skip
     report.seconds = time.monotonic() - started
     if failure:
         raise DispatchIncomplete(f'watch "{watch.name}": {failure} (sent the other targets)')
