@@ -105,10 +105,14 @@ def record_target_failure(watch: str, account: str, region: str) -> None:
     _metric("TargetFailures", 1, watch=watch, account=account, region=region)
 
 
-def report_queue_target(target: Target, outcome: WatchResult | Exception) -> None:
-    """A target the refresh queue ran: a refresh (or a vendor-triggered scan), or its failure."""
+def report_queue_target(target: Target, outcome: WatchResult | Exception, full: bool) -> None:
+    """A target a queue ran: a full scan (dispatched, or a vendor's release) reports as a
+    scheduled run did; a refresh of some ids as a refresh; a failure as a failure."""
     if isinstance(outcome, Exception):
         report_target_failure(target, outcome)
+        return
+    if full:
+        report_run(outcome)
         return
     where = {"watch": target.watch, "account": target.account, "region": target.region}
     _metric("Refreshes", 1, **where)

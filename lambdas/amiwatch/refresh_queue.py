@@ -30,7 +30,8 @@ from amiwatch.run_result import PublishIncomplete, WatchResult
 
 FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 900
 RunTarget = Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]
-OnResult = Callable[[Target, WatchResult | Exception], None]
+# (target, its result or failure, whether it was a full scan rather than a refresh of some ids)
+OnResult = Callable[[Target, WatchResult | Exception, bool], None]
 
 
 class Retry(RuntimeError):
@@ -154,12 +155,12 @@ def _ran(
     try:
         result = run(ref, target, ids)
     except PublishIncomplete as exc:
-        on_result(target, exc.result)
+        on_result(target, exc.result, ids is None)
         return False
     except Exception as exc:  # one target failing must not fail the others of the batch
-        on_result(target, exc)
+        on_result(target, exc, ids is None)
         return False
-    on_result(target, result)
+    on_result(target, result, ids is None)
     return result.status != "locked"
 
 

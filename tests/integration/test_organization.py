@@ -172,17 +172,21 @@ def test_a_target_that_stops_succeeding_raises_the_stale_metric(
 ):
     dispatch()
     scans(targets_queue)
+    runs = emf_metrics(capsys.readouterr().out)
     table = aws.shared_client("dynamodb")
     key = {"pk": {"S": f"target#golden#{organization.in_platform}#{REGION}"}, "sk": {"S": "meta"}}
     long_ago = {":then": {"S": "2026-01-01T00:00:00Z"}}
     table.update_item(TableName=aws.table_name, Key=key,
                       UpdateExpression="SET lastSuccessAt = :then",
                       ExpressionAttributeValues=long_ago)  # fmt: skip
-    capsys.readouterr()
 
     summary = dispatch()
     metrics = emf_metrics(capsys.readouterr().out)
 
+    # A dispatched scan reports as a scheduled run: SuccessfulRuns per target, as ever.
+    where = (("account", organization.in_platform), ("region", REGION), ("service", "amiwatch"),
+             ("watch", "golden"))  # fmt: skip
+    assert runs[("SuccessfulRuns", where)] == 1
     assert summary["staleTargets"] == 1
     assert metrics[("StaleTargets", (("service", "amiwatch"),))] == 1
     assert metrics[("StaleTargets", (("service", "amiwatch"), ("watch", "golden")))] == 1

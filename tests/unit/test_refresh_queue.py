@@ -49,7 +49,7 @@ class Runner:
             raise RuntimeError("EC2 throttled us")
         return result
 
-    def report(self, target: Target, outcome: WatchResult | Exception) -> None:
+    def report(self, target: Target, outcome: WatchResult | Exception, full: bool) -> None:
         what = outcome.status if isinstance(outcome, WatchResult) else type(outcome).__name__
         self.reported.append((target.watch, what))
 
