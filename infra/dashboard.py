@@ -4,7 +4,7 @@ and every alarm's state."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
@@ -29,7 +29,7 @@ def service_metric(name: str, statistic: str, period: Duration = HOUR) -> cloudw
 
 
 class Dashboard(Concern):
-    """One CloudWatch dashboard named after the bus (`<busName>`)."""
+    """One CloudWatch dashboard, `<busName>-<region>`."""
 
     def __init__(
         self,
@@ -44,8 +44,9 @@ class Dashboard(Concern):
     ) -> None:
         super().__init__(scope, construct_id)
         timeout_ms = config.timeout_seconds * 1000
+        # Dashboard names are unique per account, across regions: one per deployment.
         self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=config.bus_name,
+            self, "Dashboard", dashboard_name=f"{config.bus_name}-{Aws.REGION}",
             default_interval=Duration.days(7),
         )  # fmt: skip
         self.dashboard.add_widgets(
