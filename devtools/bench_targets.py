@@ -1,12 +1,12 @@
 """`make bench-targets`: what one target costs the fanned-out watcher, and so how many fit a period.
 
-A warm worker process plays the Lambda: it calls the real handler once per target event, the
-way the per-target schedules do, over 4 accounts x 6 regions (3 member accounts reached through
-STS AssumeRole). EC2 answers come from the synthetic fleet (devtools.fleet, one per size, the
-same pages in every account and region); STS, DynamoDB, SNS and EventBridge from a moto server.
-Both run in their own processes. Prints one JSON row per fleet size and writes
-bench/targets.json; then the organisation row (devtools.bench_org: 2,000 targets through the
-dispatcher and the target queue, template sizes) to bench/organization.json.
+A warm worker process plays the Lambda: it calls the real handler once per target (a direct
+`{"target"}` event: the scan a dispatched message runs), over 4 accounts x 6 regions (3 member
+accounts reached through STS AssumeRole). EC2 answers come from the synthetic fleet
+(devtools.fleet, one per size, the same pages in every account and region); STS, DynamoDB, SNS
+and EventBridge from a moto server. Both run in their own processes. Prints one JSON row per
+fleet size and writes bench/targets.json; then the organisation row (devtools.bench_org: 2,000
+targets through the dispatcher and the target queue, template sizes) to bench/organization.json.
 """
 
 from __future__ import annotations

@@ -7,10 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from amiwatch import defaults
-from amiwatch.errors import ConfigError, suggest
+from amiwatch.errors import ConfigError
 from amiwatch.sns_messages import (
     DIGEST_THRESHOLD_LIMITS,
     chat_changes,
@@ -18,6 +16,7 @@ from amiwatch.sns_messages import (
 from amiwatch.watch_config import parse_watches
 from amiwatch.watches import AccountRef, Watch
 from infra.cdk_json_people import SLACK_KEYS, TEAMS_KEYS, EmailSubscription, channel, emails
+from infra.cdk_json_targets import check_intake, check_targets
 from infra.schedule import MAX_HEARTBEAT_GAP_MINUTES, Heartbeat, heartbeat_for, parse_schedule
 
 KEYS = (
@@ -45,7 +44,6 @@ KEYS = (
     "targetConcurrency",
 )
 ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
-EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 # A bus name (1-256 of [A-Za-z0-9._-/]) that also names the schema registry ([\w.@-]{1,64}).
 BUS_NAME = re.compile(r"[A-Za-z0-9._\-]{1,64}", re.ASCII)
@@ -127,36 +125,6 @@ def _chat_changes(raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(selected))
 
 
-def _check_targets(watches: tuple[Watch, ...], external_id: Any) -> str | None:
-    known = _known_regions()
-    for watch in watches:
-        for region in watch.regions:
-            if region not in known:
-                hint = suggest(region, known)
-                raise ConfigError(f'watch "{watch.name}": unknown region "{region}"{hint}')
-    members = [w.name for w in watches
-               if any(not a.is_self for a in w.accounts) or w.organization_accounts]  # fmt: skip
-    if external_id is None:
-        if members:
-            raise ConfigError(
-                f'amiwatch.externalId is required: watch "{members[0]}" reads other accounts'
-            )
-        return None
-    if not isinstance(external_id, str) or not EXTERNAL_ID.fullmatch(external_id):
-        raise ConfigError("amiwatch.externalId must be 2-1224 characters of [\\w+=,.@:/-]")
-    return external_id
-
-
-def _known_regions() -> set[str]:
-    # Checked at synth only: the Lambda runtime's botocore may predate a region we know.
-    session = boto3.session.Session()
-    return {
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("ec2", partition_name=partition)
-    }
-
-
 def _flag(raw: dict[str, Any], key: str, default: bool) -> bool:
     value = raw.get(key, default)
     if not isinstance(value, bool):
@@ -225,7 +193,7 @@ def load_app_config(raw: Any) -> AppConfig:
     if log_days not in LOG_RETENTION:
         raise ConfigError(f"amiwatch.logRetentionDays must be one of {sorted(LOG_RETENTION)}")
     watches = parse_watches(raw.get("watches"))
-    external_id = _check_targets(watches, raw.get("externalId"))
+    external_id = check_targets(watches, raw.get("externalId"))
     count = sum(len(w.targets("")) for w in watches)
     organisation = any(w.organization_accounts for w in watches)
     # No more than the targets need (an organisation's count is known only at run time).
@@ -245,6 +213,8 @@ def load_app_config(raw: Any) -> AppConfig:
             f"amiwatch.targetConcurrency {target_concurrency} is more than amiwatch.concurrency "
             f"{concurrency} (the function's reserved concurrency): raise concurrency too"
         )
+    intake_organization_id = _organization(raw.get("intakeOrganizationId"))
+    check_intake(watches, near_real_time, intake_organization_id)
     window_default = min(15, (gap or 60) // 2)
     return AppConfig(
         watches=watches,
@@ -270,7 +240,7 @@ def load_app_config(raw: Any) -> AppConfig:
         near_real_time=near_real_time,
         cloud_trail_events=_flag(raw, "cloudTrailEvents", True),
         refresh_batching_window_seconds=_int(raw, "refreshBatchingWindowSeconds", 5, 0, 300),
-        intake_organization_id=_organization(raw.get("intakeOrganizationId")),
+        intake_organization_id=intake_organization_id,
         organization_role_arn=_role_arn(raw.get("organizationRoleArn")),
         target_concurrency=target_concurrency,
         stale_after_seconds=2 * 60 * (gap or 60),

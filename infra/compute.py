@@ -30,6 +30,8 @@ from infra.runtime import (
 
 # What the watcher reads of a target: its images, and what uses them (usage in events).
 READ_IMAGES = ["ec2:DescribeImages", "ec2:DescribeImageReferences"]
+# Member role ARNs listed one by one up to this many (~60 characters each in the policy).
+LISTED_ROLES_MAX = 40
 # The dispatcher lists the accounts of organisation scopes (none support resource-level rules).
 ORGANIZATION_READ = [
     "organizations:ListAccounts",
@@ -182,6 +184,31 @@ class WatcherFunction(Concern):
                 "grow with every release; the role may read only those, nothing of its own.",
             )
 
+    def _assume_member_roles(self, role: iam.Role) -> None:
+        """The member accounts named by id: their roles one by one while a few, then by name.
+
+        IAM stops a role's inline policies at 10,240 characters and a managed policy at 6,144,
+        so hundreds of role ARNs cannot be listed; beyond LISTED_ROLES_MAX the statement names
+        `arn:*:iam::*:role/<roleName>`, and each member role's trust policy (this role, the
+        external id) is what admits the watcher."""
+        members = self.config.member_accounts()
+        if not members:
+            return
+        if len(members) <= LISTED_ROLES_MAX:
+            resources = [m.role_arn(Aws.PARTITION) for m in members]
+        else:
+            names = sorted({m.role_name for m in members})
+            resources = [f"arn:{Aws.PARTITION}:iam::*:role/{name}" for name in names]
+            for name in names:
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{name}]",
+                    f"{len(members)} member accounts are more role ARNs than an IAM policy can "
+                    "hold; the role name is fixed and each member's trust policy admits only "
+                    "this role with the external id.",
+                )
+        role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=resources))
+
     def _read_organization(self, role: iam.Role) -> None:
         """The organisation scopes: list accounts (or assume organizationRoleArn to), and assume
         the member roles of accounts known only at run time (inside the organisation)."""
@@ -237,12 +264,7 @@ class WatcherFunction(Concern):
             )
         )
         self._read_public_parameters(role)
-        members = self.config.member_accounts()
-        if members:
-            role.add_to_policy(iam.PolicyStatement(
-                actions=["sts:AssumeRole"],
-                resources=[m.role_arn(Aws.PARTITION) for m in members],
-            ))  # fmt: skip
+        self._assume_member_roles(role)
         self._read_organization(role)
         bus.grant_put_events_to(role)
         log_group.grant_write(role)

@@ -19,6 +19,7 @@ from constructs import Construct
 
 from amiwatch.aws_events import API_CALL, IMAGE_CALLS, STATE_CHANGE, TAG_CALLS
 from infra.cdk_json import AppConfig
+from infra.cdk_json_targets import INTAKE_ACCOUNTS_MAX
 from infra.concern import Concern
 from infra.queues import consume, work_queue
 
@@ -91,11 +92,13 @@ class NearRealTime(Concern):
         if not members and not other_regions and not config.intake_organization_id:
             return None
         bus = events.EventBus(self, "IntakeBus", event_bus_name=f"{config.bus_name}-intake")
-        if members:
+        # Account ids in a condition, not ARNs as principals: 15 characters each, not 33.
+        # Beyond what the policy holds, the organisation's statement admits them (config checks).
+        if members and len(members) <= INTAKE_ACCOUNTS_MAX:
             bus.add_to_resource_policy(iam.PolicyStatement(
                 sid="MemberAccountsForwardAmiEvents", actions=["events:PutEvents"],
-                principals=[iam.AccountPrincipal(m) for m in members],
-                resources=[bus.event_bus_arn],
+                principals=[iam.AnyPrincipal()], resources=[bus.event_bus_arn],
+                conditions={"StringEquals": {"aws:PrincipalAccount": members}},
             ))  # fmt: skip
         if config.intake_organization_id:
             bus.add_to_resource_policy(iam.PolicyStatement(

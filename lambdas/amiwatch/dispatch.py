@@ -25,6 +25,9 @@ from amiwatch.watches import AccountRef, OrgAccounts, Watch
 
 SCAN = "scan"
 NOTE_LIMIT = 20  # accounts named per note in the summary; the counts are always whole
+# A retired target's snapshot is kept this long after its last run, then deleted (if its
+# account comes back sooner, its next run diffs against it).
+RETIRED_KEPT = timedelta(days=90)
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,10 @@ class DispatchReport:
     targets: int = 0
     enqueued: int = 0
     new: list[str] = field(default_factory=list)  # "account/region"
+    returned: list[str] = field(default_factory=list)  # retired, listed again: snapshot kept
     stale: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    purged: list[str] = field(default_factory=list)  # retired long ago: snapshot deleted
     inactive_accounts: list[str] = field(default_factory=list)  # suspended, closing: not run
     organization_calls: int = 0
     seconds: float = 0.0
@@ -59,8 +64,10 @@ class DispatchReport:
             "targets": self.targets,
             "enqueued": self.enqueued,
             "newTargets": len(self.new),
+            "returnedTargets": len(self.returned),
             "staleTargets": len(self.stale),
             "removedTargets": len(self.removed),
+            "purgedTargets": len(self.purged),
             "notes": self.notes(),
             "organizationCalls": self.organization_calls,
             "seconds": round(self.seconds, 3),
@@ -71,8 +78,13 @@ class DispatchReport:
         lines = []
         for what, items in (
             ("new targets (a silent baseline first)", self.new),
+            ("returned targets (compared with their kept snapshot)", self.returned),
             ("stale targets (no success in two periods)", self.stale),
-            ("removed targets (no longer run or listed; their snapshots stay)", self.removed),
+            (
+                "removed targets (no longer run or listed; their snapshots stay 90 days)",
+                self.removed,
+            ),
+            ("retired targets' snapshots deleted (90 days after their last run)", self.purged),
             ("inactive accounts skipped (suspended or closing)", self.inactive_accounts),
         ):
             if items:
@@ -119,17 +131,35 @@ def judge_freshness(
     known: Iterable[KnownTarget],
     now: datetime,
     stale_after: timedelta,
+    retired: Iterable[KnownTarget] = (),
 ) -> None:
-    """Fill the report's new, stale and removed targets ((account id, region) pairs)."""
+    """Fill the report's new, returned, stale and removed targets ((account id, region) pairs;
+    `known` the watch's targets in the table, `retired` those removed earlier)."""
     by_key = {(k.account, k.region): k for k in known}
+    kept = {(k.account, k.region) for k in retired}
     wanted = set(targets)
     for account, region in sorted(wanted):
         seen = by_key.get((account, region))
         name = f"{account}/{region}"
         if seen is None:
-            report.new.append(name)
+            (report.returned if (account, region) in kept else report.new).append(name)
             continue
         succeeded = parse_time(seen.last_success_at)
         if succeeded is None or succeeded < now - stale_after:
             report.stale.append(name)
     report.removed = sorted(f"{a}/{r}" for a, r in by_key if (a, r) not in wanted)
+
+
+def expired_retirees(
+    retired: Iterable[KnownTarget], targets: Iterable[tuple[str, str]], now: datetime
+) -> list[str]:
+    """The retired targets ("account/region") whose snapshots have been kept long enough:
+    last run more than RETIRED_KEPT ago and not a target again."""
+    wanted = set(targets)
+    expired = []
+    for known in retired:
+        last = parse_time(known.last_run_at or known.last_success_at)
+        kept_enough = last is None or last < now - RETIRED_KEPT
+        if kept_enough and (known.account, known.region) not in wanted:
+            expired.append(f"{known.account}/{known.region}")
+    return sorted(expired)

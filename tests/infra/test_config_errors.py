@@ -221,3 +221,14 @@ def test_a_weekly_schedule_synthesizes_without_a_heartbeat_and_says_why(tmp_path
         "/AmiWatch/Watcher/Monitoring",
         Match.string_like_regexp("leaves more than 3 days between runs"),
     )
+
+
+def test_more_members_than_the_intake_bus_can_list_need_the_organisation_or_no_real_time():
+    accounts = ["self", *({"id": f"{i:012d}"} for i in range(1, 602))]
+    watch = {**GOLDEN, "accounts": accounts}
+
+    with pytest.raises(ConfigError, match=r"601 member accounts.*amiwatch.intakeOrganizationId"):
+        load_app_config({"watches": [watch], "externalId": "x1"})
+    through_org = {"watches": [watch], "externalId": "x1", "intakeOrganizationId": "o-abcd123456"}
+    assert load_app_config(through_org).intake_organization_id == "o-abcd123456"
+    assert not load_app_config({**through_org, "nearRealTime": False}).near_real_time

@@ -69,10 +69,10 @@ def test_member_accounts_may_put_events_on_the_intake_bus(synthesized):
 
     assert bus["Properties"]["Name"] == "amiwatch-test-intake"
     assert statement["Action"] == "events:PutEvents"
-    assert sorted(json.dumps(p) for p in statement["Principal"]["AWS"]) == sorted(
-        json.dumps({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{a}:root"]]})
-        for a in ("111111111111", "222222222222")
-    )
+    assert statement["Principal"] == {"AWS": "*"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:PrincipalAccount": ["111111111111", "222222222222"]}
+    }
     assert statement["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
 
 

@@ -209,8 +209,72 @@ def test_an_account_that_leaves_is_named_once_then_forgotten_but_its_snapshot_st
     meta = aws.shared_client("dynamodb").get_item(TableName=aws.table_name, Key=key)["Item"]
 
     assert first["targets"] == 1 and first["removedTargets"] == 1
-    assert (f"1 removed targets (no longer run or listed; their snapshots stay): "
+    assert (f"1 removed targets (no longer run or listed; their snapshots stay 90 days): "
             f"{organization.in_platform}/{REGION}") in first["notes"]  # fmt: skip
-    assert second["removedTargets"] == 0
+    assert second["removedTargets"] == 0 and second["purgedTargets"] == 0
     assert [k.account for k in listed] == [organization.in_teams]
-    assert "baselineAt" in meta and "retiredAt" in meta and "targetWatch" not in meta
+    assert "baselineAt" in meta and "retiredAt" in meta
+    assert meta["targetWatch"] == {"S": "retired#golden"}
+
+
+def partition_items(aws: LocalAws, account: str) -> list[str]:
+    answer = aws.shared_client("dynamodb").query(
+        TableName=aws.table_name, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"target#golden#{account}#{REGION}"}},
+    )  # fmt: skip
+    return [item["sk"]["S"] for item in answer["Items"]]
+
+
+def test_a_retired_target_s_snapshot_is_deleted_90_days_after_its_last_run(
+    aws, organization, targets_queue
+):
+    for n in range(30):  # more items than one BatchWriteItem deletes
+        register(organization.in_platform, REGION, f"golden-{n}")
+    dispatch()
+    scans(targets_queue)
+    org = client("organizations", region=REGION)
+    org.close_account(AccountId=organization.in_platform)
+    dispatch()  # retires it
+    kept = partition_items(aws, organization.in_platform)
+    key = {"pk": {"S": f"target#golden#{organization.in_platform}#{REGION}"}, "sk": {"S": "meta"}}
+    aws.shared_client("dynamodb").update_item(
+        TableName=aws.table_name, Key=key, UpdateExpression="SET lastRunAt = :then",
+        ExpressionAttributeValues={":then": {"S": "2020-01-01T00:00:00Z"}},
+    )  # fmt: skip
+
+    summary = dispatch()
+
+    assert len(kept) > 30 and "meta" in kept
+    assert summary["purgedTargets"] == 1
+    assert (f"1 retired targets' snapshots deleted (90 days after their last run): "
+            f"{organization.in_platform}/{REGION}") in summary["notes"]  # fmt: skip
+    assert partition_items(aws, organization.in_platform) == []
+    assert partition_items(aws, organization.in_teams) != []  # the others are untouched
+    assert dispatch()["purgedTargets"] == 0
+
+
+def test_an_account_that_comes_back_is_compared_with_its_kept_snapshot(
+    aws, organization, targets_queue
+):
+    register(organization.in_platform, REGION, "golden-1")
+    dispatch()
+    scans(targets_queue)
+    org = client("organizations", region=REGION)
+    root = org.list_roots()["Roots"][0]["Id"]
+    move = {"AccountId": organization.in_platform}
+    org.move_account(**move, SourceParentId=organization.platform, DestinationParentId=root)
+    assert dispatch()["removedTargets"] == 1
+    fresh = register(organization.in_platform, REGION, "golden-2")
+    org.move_account(**move, SourceParentId=root, DestinationParentId=organization.platform)
+
+    summary = dispatch()
+    scans(targets_queue)
+    listed = known_targets(aws.shared_client("dynamodb"), aws.table_name, "golden")
+    [event] = aws.bus_events()
+
+    assert (summary["newTargets"], summary["returnedTargets"]) == (0, 1)
+    assert (f"1 returned targets (compared with their kept snapshot): "
+            f"{organization.in_platform}/{REGION}") in summary["notes"]  # fmt: skip
+    assert event["detail-type"] == "AMI New" and event["detail"]["image"]["ImageId"] == fresh
+    assert sorted(k.account for k in listed) == sorted([organization.in_platform,
+                                                        organization.in_teams])  # fmt: skip

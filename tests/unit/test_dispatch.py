@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from amiwatch.dispatch import (
     DispatchReport,
     KnownTarget,
+    expired_retirees,
     judge_freshness,
     scan_message,
     watch_targets,
@@ -73,3 +74,29 @@ def test_the_summary_counts_everything_and_names_at_most_twenty_per_note():
     [note] = summary["notes"]
     assert note.startswith("25 new targets (a silent baseline first): 000000000000/us-east-1")
     assert note.endswith("and 5 more")
+
+
+def test_a_retired_target_listed_again_is_returned_not_new():
+    report = DispatchReport("golden")
+    retired = [KnownTarget("333333333333", "us-east-1", last_run_at="2026-10-01T00:00:00Z")]
+
+    judge_freshness(report, [("333333333333", "us-east-1"), ("555555555555", "us-east-1")],
+                    [], NOW, TWO_HOURS, retired)  # fmt: skip
+
+    assert report.returned == ["333333333333/us-east-1"]
+    assert report.new == ["555555555555/us-east-1"]
+
+
+def test_retired_snapshots_expire_90_days_after_the_last_run_unless_listed_again():
+    retired = [
+        KnownTarget("111111111111", "us-east-1", last_run_at="2026-09-01T11:59:00Z"),  # 90 d+
+        KnownTarget("222222222222", "us-east-1", last_run_at="2026-09-01T12:01:00Z"),  # < 90 d
+        KnownTarget("333333333333", "us-east-1", last_success_at="2026-01-01T00:00:00Z"),
+        KnownTarget("444444444444", "us-east-1"),  # never ran: nothing worth keeping
+        KnownTarget("555555555555", "us-east-1", last_run_at="2026-01-01T00:00:00Z"),
+    ]
+
+    expired = expired_retirees(retired, [("555555555555", "us-east-1")], NOW)
+
+    assert expired == ["111111111111/us-east-1", "333333333333/us-east-1",
+                       "444444444444/us-east-1"]  # fmt: skip

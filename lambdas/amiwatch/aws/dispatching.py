@@ -18,6 +18,13 @@ SEND_BATCH = 10  # SendMessageBatch's limit
 SENDERS = 8  # batches in flight
 SEND_ATTEMPTS = 3
 RETIRE_PER_DISPATCH = 500  # removed targets taken out of the index per dispatch (the rest next)
+PURGE_PER_DISPATCH = 10  # expired retired targets whose items are deleted per dispatch
+DELETE_BATCH, DELETE_ATTEMPTS = 25, 5  # BatchWriteItem's limit; rounds for unprocessed items
+
+
+def retired_key(watch: str) -> str:
+    """The index partition of a watch's retired targets (their `targetWatch`)."""
+    return f"retired#{watch}"
 
 
 class DispatchIncomplete(RuntimeError):
@@ -91,15 +98,48 @@ class TargetQueue:
 
 
 def retire_targets(ddb: Any, table: str, watch: str, removed: Sequence[str], now: str) -> int:
-    """Take removed targets ("account/region") out of the TargetsByWatch index: their `meta`
-    loses `targetWatch` and gains `retiredAt`, so freshness and `amiwatch status` forget them.
-    Their snapshot stays: if the account comes back, its next run diffs against it."""
+    """Move removed targets ("account/region") to the index's `retired#<watch>` partition
+    (`retiredAt` set), so freshness and `amiwatch status` forget them. Their snapshot stays until
+    purge_targets; if the account comes back, its next run's lease puts it back (targetWatch)."""
     for name in removed[:RETIRE_PER_DISPATCH]:
-        account, region = name.split("/", 1)
         ddb.update_item(
             TableName=table,
-            Key={"pk": {"S": f"target#{watch}#{account}#{region}"}, "sk": {"S": "meta"}},
-            UpdateExpression="REMOVE targetWatch SET retiredAt = :now",
-            ExpressionAttributeValues={":now": {"S": now}},
+            Key={"pk": {"S": _partition(watch, name)}, "sk": {"S": "meta"}},
+            UpdateExpression="SET targetWatch = :retired, retiredAt = :now",
+            ExpressionAttributeValues={":retired": {"S": retired_key(watch)}, ":now": {"S": now}},
         )
     return min(len(removed), RETIRE_PER_DISPATCH)
+
+
+def purge_targets(ddb: Any, table: str, watch: str, expired: Sequence[str]) -> list[str]:
+    """Delete every item of up to PURGE_PER_DISPATCH retired targets, `meta` last and alone
+    (a purge cut short keeps `meta`, so the next dispatch finds and finishes it); those purged."""
+    purged = []
+    for name in expired[:PURGE_PER_DISPATCH]:
+        partition = {"S": _partition(watch, name)}
+        pages = ddb.get_paginator("query").paginate(
+            TableName=table, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": partition}, ProjectionExpression="pk, sk",
+        )  # fmt: skip
+        keys = [item for page in pages for item in page.get("Items", [])]
+        others = [k for k in keys if k["sk"]["S"] != "meta"]
+        batches = [others[i : i + DELETE_BATCH] for i in range(0, len(others), DELETE_BATCH)]
+        meta = {"pk": partition, "sk": {"S": "meta"}}
+        if all(_deleted(ddb, table, batch) for batch in batches) and _deleted(ddb, table, [meta]):
+            purged.append(name)
+    return purged
+
+
+def _deleted(ddb: Any, table: str, keys: Sequence[dict[str, Any]]) -> bool:
+    requests = [{"DeleteRequest": {"Key": key}} for key in keys]
+    for _ in range(DELETE_ATTEMPTS):
+        answer = ddb.batch_write_item(RequestItems={table: requests})
+        requests = answer.get("UnprocessedItems", {}).get(table, [])
+        if not requests:
+            return True
+    return False
+
+
+def _partition(watch: str, name: str) -> str:
+    account, region = name.split("/", 1)
+    return f"target#{watch}#{account}#{region}"

@@ -18,7 +18,9 @@ from amiwatch.aws.dispatching import (
     TargetQueue,
     known_targets,
     organizations_client,
+    purge_targets,
     retire_targets,
+    retired_key,
 )
 from amiwatch.aws.organizations import OrgDirectory
 from amiwatch.aws.parameters import SsmParameters
@@ -26,7 +28,14 @@ from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.contract import Target
-from amiwatch.dispatch import DispatchReport, judge_freshness, scan_message, watch_targets
+from amiwatch.dispatch import (
+    DispatchReport,
+    KnownTarget,
+    expired_retirees,
+    judge_freshness,
+    scan_message,
+    watch_targets,
+)
 from amiwatch.lambda_env import Settings, TargetRef
 from amiwatch.observability import logger
 from amiwatch.pipeline import WatchPorts, run_watch
@@ -132,6 +141,24 @@ def postpone(delays: Mapping[str, Sequence[tuple[str, int]]]) -> None:
                            extra={"queue": queue_arn, "error": str(exc)})  # fmt: skip
 
 
+def _retired(ddb: Any, table: str, watch: str) -> list[KnownTarget] | None:
+    """The watch's retired targets; None if they cannot be read (nothing is purged then)."""
+    try:
+        return known_targets(ddb, table, retired_key(watch))
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("cannot read retired targets", extra={"error": str(exc)})
+        return None
+
+
+def _purge(ddb: Any, table: str, watch: str, expired: Sequence[str]) -> list[str]:
+    """Housekeeping: a failure is logged and left to the next dispatch."""
+    try:
+        return purge_targets(ddb, table, watch, expired)
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning("cannot delete retired targets' snapshots", extra={"error": str(exc)})
+        return []
+
+
 def dispatch_watch(settings: Settings, watch_name: str, home_account: str) -> DispatchReport:
     """One watch's period: its targets (cdk.json's accounts and the organisation's) onto the
     target queue, and how fresh each is. DispatchIncomplete (after sending what it could) if
@@ -157,14 +184,17 @@ def dispatch_watch(settings: Settings, watch_name: str, home_account: str) -> Di
     home = _home_clients(settings.region)
     queue = TargetQueue(home["sqs"], settings.target_queue_url or "")
     report.enqueued = queue.send([scan_message(watch.name, a, r) for a, r in targets])
-    known = known_targets(home["dynamodb"], settings.table_name, watch.name)
+    ddb, table = home["dynamodb"], settings.table_name
+    known = known_targets(ddb, table, watch.name)
+    retired = _retired(ddb, table, watch.name)
     keys = [(home_account if a.is_self else a.id, r) for a, r in targets]
     stale_after = timedelta(seconds=settings.stale_after_seconds)
     now = datetime.now(UTC)
-    judge_freshness(report, keys, known, now, stale_after)
+    judge_freshness(report, keys, known, now, stale_after, retired or ())
     if failure is None:  # a failed listing must not retire the organisation's accounts
-        retire_targets(home["dynamodb"], settings.table_name, watch.name, report.removed,
-                       format_time(now))  # fmt: skip
+        retire_targets(ddb, table, watch.name, report.removed, format_time(now))
+        if retired:
+            report.purged = _purge(ddb, table, watch.name, expired_retirees(retired, keys, now))
     report.seconds = time.monotonic() - started
     if failure:
         raise DispatchIncomplete(f'watch "{watch.name}": {failure} (sent the other targets)')

@@ -77,7 +77,10 @@ class Lease:
         self.ddb.update_item(
             TableName=self.table,
             Key=self._key(META),
-            UpdateExpression="SET leaseOwner = :owner, leaseExpiresAt = :exp, targetWatch = :watch",
+            UpdateExpression=(
+                "SET leaseOwner = :owner, leaseExpiresAt = :exp, targetWatch = :watch "
+                "REMOVE retiredAt"  # a retired target that comes back is a target again
+            ),
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
