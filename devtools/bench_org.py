@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,16 @@ def _consume(env: dict[str, str], targets: int) -> dict[str, Any]:
     command = [sys.executable, "-m", "devtools.bench_org", "--consumer"]
     started = time.perf_counter()
     each = {**env, "BENCH_SCANS": str(SAMPLE // CONSUMERS)}
-    workers = [subprocess.Popen(command, env=each, stdout=subprocess.PIPE, text=True)
-               for _ in range(CONSUMERS)]  # fmt: skip
-    answers = [json.loads(w.communicate()[0].strip().splitlines()[-1]) for w in workers]
+    # Files, not pipes: the handler prints a metric line per scan, and a pipe nobody reads yet
+    # would block a consumer (and count the wait as scan time).
+    answers = []
+    with ExitStack() as files:
+        outputs = [files.enter_context(tempfile.TemporaryFile("w+")) for _ in range(CONSUMERS)]
+        workers = [subprocess.Popen(command, env=each, stdout=out, text=True) for out in outputs]
+        for worker, out in zip(workers, outputs, strict=True):
+            worker.wait()
+            out.seek(0)
+            answers.append(json.loads(out.read().strip().splitlines()[-1]))
     wall = time.perf_counter() - started
     spent = sorted(s for a in answers for s in a["spent"])
     all_targets_s = statistics.mean(spent) * targets
