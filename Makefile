@@ -55,7 +55,8 @@ bench: $(STAMP)
 
 ## bench-targets: per-target cost of the fan-out (24 targets, 4 accounts x 6 regions), rows to
 ## bench/quick/; SIZES=1000,10000,50000 (docs/performance.md, ~35 min) records them. Then the
-## organisation row (2,000 targets via the dispatcher, ~10 min; ORG_ACCOUNTS=0 leaves it out)
+## organisation row (2,000 targets via the dispatcher, 200 scanned twice, ~2 min; ORG_ACCOUNTS=0
+## leaves it out)
 bench-targets: $(STAMP)
 	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),) \
 		$(if $(ORG_ACCOUNTS),--org-accounts $(ORG_ACCOUNTS),)

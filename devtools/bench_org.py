@@ -6,11 +6,11 @@ moto rather than the dispatcher).
 
 One dispatch is timed at 2,000 targets and one at 10,000 (500 accounts x 20 regions). The scans
 run in two consumer processes (this machine has two cores), each a warm "Lambda" taking one
-message at a time as the event source mapping hands them over; they run the first SAMPLE targets
-of each dispatch (the same ones twice: a baseline, then unchanged), because moto's server, not
-the watcher, bounds the rate here (one CPU-bound process, ~1 s per new member account and
-region), and all 2,000 would take over an hour. The total at `targetConcurrency` is extrapolated
-from the per-target times. Also: the synthesized template's
+message at a time as the event source mapping hands them over. They run the first SAMPLE
+dispatched targets twice (a baseline, then unchanged): moto's server, not the watcher, bounds
+the rate here (one CPU-bound process, slower as its table grows: all 2,000 baselines had not
+finished after 28 minutes), so the total at `targetConcurrency` is extrapolated from the
+per-target times. Also: the synthesized template's
 size at 20 and 2,000 static targets, and for 10 watches of 2,000 targets each.
 """
 
@@ -42,7 +42,7 @@ WIDE_REGIONS = (
     "me-south-1", "af-south-1",
 )  # fmt: skip
 CONSUMERS = 2
-SAMPLE = 200  # scans run per phase (the first of the dispatched targets, the same both times)
+SAMPLE = 200  # scans per phase: the first of the dispatched targets, the same both times
 CONCURRENCY, TARGET_CONCURRENCY = 10, 7  # the stack's defaults with organisation entries
 
 
@@ -102,11 +102,11 @@ def _dispatch(env: dict[str, str], watch: str, queue_url: str) -> dict[str, Any]
     return summary
 
 
-def _consume(env: dict[str, str], targets: int) -> dict[str, Any]:
-    """Run SAMPLE of the dispatched scans; extrapolate the wall time of all `targets`."""
+def _consume(env: dict[str, str], targets: int, sample: int) -> dict[str, Any]:
+    """Run `sample` of the dispatched scans; extrapolate the wall time of all `targets`."""
     command = [sys.executable, "-m", "devtools.bench_org", "--consumer"]
     started = time.perf_counter()
-    each = {**env, "BENCH_SCANS": str(SAMPLE // CONSUMERS)}
+    each = {**env, "BENCH_SCANS": str(-(-sample // CONSUMERS))}
     # Files, not pipes: the handler prints a metric line per scan, and a pipe nobody reads yet
     # would block a consumer (and count the wait as scan time).
     answers = []
@@ -138,8 +138,8 @@ def _purge(host: str, url: str) -> None:
     sqs.purge_queue(QueueUrl=url)
 
 
-def measure(env: dict[str, str], accounts: int = ACCOUNTS) -> dict[str, Any]:
-    """The organisation row."""
+def measure(env: dict[str, str], accounts: int = ACCOUNTS, sample: int = SAMPLE) -> dict[str, Any]:
+    """The organisation row; `sample` scans per phase (0: every target)."""
     queues = subprocess.Popen([sys.executable, "-m", "devtools.queue_stub"], env=env,
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert queues.stdout is not None
@@ -167,10 +167,11 @@ def measure(env: dict[str, str], accounts: int = ACCOUNTS) -> dict[str, Any]:
         try:
             wide = _dispatch(worker_env, "wide", wide_url)  # timed, not scanned
             first = _dispatch(worker_env, "org", url)
-            baseline = _consume(worker_env, first["targets"])
+            scans = sample or first["targets"]
+            baseline = _consume(worker_env, first["targets"], scans)
             _purge(queue_host, url)
             second = _dispatch(worker_env, "org", url)
-            unchanged = _consume(worker_env, first["targets"])
+            unchanged = _consume(worker_env, first["targets"], scans)
         finally:
             queues.kill()
     return {

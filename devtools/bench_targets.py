@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--images", type=int)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--org-sample", type=int, default=bench_org.SAMPLE,
+                        help="organisation row: scans per phase (0: all: hours)")  # fmt: skip
     parser.add_argument("--org-accounts", type=int, default=bench_org.ACCOUNTS,
                         help="accounts of the organisation row (0: leave the row out)")  # fmt: skip
     args = parser.parse_args()
@@ -111,10 +113,11 @@ def main() -> None:
     out = results_dir(sizes, RECORDED_SIZES)
     (out / "targets.json").write_text(json.dumps(rows, indent=1) + "\n")
     if args.org_accounts:
-        organization = {"organization": bench_org.measure(env, args.org_accounts),
+        measured = bench_org.measure(env, args.org_accounts, args.org_sample)
+        organization = {"organization": measured,
                         "templates": bench_org.template_sizes()}  # fmt: skip
         print(json.dumps(organization), flush=True)
-        recorded = args.org_accounts == bench_org.ACCOUNTS
+        recorded = (args.org_accounts, args.org_sample) == (bench_org.ACCOUNTS, bench_org.SAMPLE)
         org_out = results_dir((1,), (1,) if recorded else ())
         (org_out / "organization.json").write_text(json.dumps(organization, indent=1) + "\n")
 
