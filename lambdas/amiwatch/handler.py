@@ -1,8 +1,5 @@
-"""The Lambda entry point: a doorway to run_target, nothing more.
-
-Each schedule invokes it for one target (watch, account, region); a plain or `{"watches": [...]}`
-invocation runs every target of those watches in turn.
-"""
+"""The Lambda entry point, a doorway: a queue batch (refreshes, dispatched scans), a watch's
+dispatch, or a direct run of the targets an event names (all without one)."""
 
 from __future__ import annotations
 
@@ -10,7 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amiwatch.aws.edges import dispatch_watch, postpone, queue_runner, run_target
+from amiwatch.aws.edges import (
+    dispatch_watch,
+    postpone,
+    queue_runner,
+    run_target,
+    target_check,
+)
 from amiwatch.contract import Target
 from amiwatch.lambda_env import Settings, dispatched_watch
 from amiwatch.observability import (
@@ -47,8 +50,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
     if is_queue_event(event):
         runner = queue_runner(settings, context.aws_request_id)
-        home = (partition, home_account)
-        response, tally = consume(event, context, settings, runner, home, report_queue_target)
+        response, tally = consume(event, context, settings, runner, (partition, home_account),
+                                  report_queue_target, target_check(settings))  # fmt: skip
         report_queue(tally)
         postpone(retry_delays(event, response))
         return response

@@ -105,12 +105,34 @@ class Settings:
         return [
             (watch, account, target_region)
             for watch in self.watches
-            if not watch.follows_parameters
-            and (not watch.owners or {"self", account_id} & set(watch.owners))
+            if _may_hold_images_of(watch, account_id)
             for account, target_region in watch.targets(self.region)
             if target_region == region
             and (home_account if account.is_self else account.id) == account_id
         ]
+
+    def org_targets_at(self, account_id: str, region: str, home_account: str) -> list[TargetRef]:
+        """The targets an organisation scope may hold in this account and region, for watches
+        that do not name the account: a refresh applies once the dispatcher made them targets."""
+        found: list[TargetRef] = []
+        for watch in self.watches:
+            named = {home_account if a.is_self else a.id for a in watch.accounts}
+            if (
+                not _may_hold_images_of(watch, account_id)
+                or region not in watch.regions_or(self.region)
+                or account_id in named
+            ):
+                continue
+            # The first scope that does not exclude it: the dispatcher takes the same role.
+            for scope in watch.organization_accounts:
+                if account_id not in scope.exclude:
+                    own = account_id == home_account
+                    found.append(
+                        (watch, AccountRef() if own else AccountRef(account_id, scope.role_name),
+                         region)
+                    )  # fmt: skip
+                    break
+        return found
 
     def targets_on_topic(self, topic_arn: str) -> list[TargetRef]:
         """Every target of the watches a vendor's SNS topic refreshes (`refreshOn`)."""
@@ -203,3 +225,10 @@ def dispatched_watch(event: Mapping[str, Any]) -> str:
     if not isinstance(named, Mapping) or not isinstance(named.get("watch"), str):
         raise ConfigError('event "dispatch" must be {"watch": "<name>"}')
     return str(named["watch"])
+
+
+def _may_hold_images_of(watch: Watch, account_id: str) -> bool:
+    """AWS's AMI events are the owner's: only a watch whose owners allow it can be concerned."""
+    return not watch.follows_parameters and (
+        not watch.owners or bool({"self", account_id} & set(watch.owners))
+    )

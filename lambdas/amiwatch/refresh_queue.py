@@ -30,6 +30,7 @@ from amiwatch.run_result import PublishIncomplete, WatchResult
 
 FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 900
 RunTarget = Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]
+IsTarget = Callable[[str, str, str], bool]  # (watch, account, region): one the dispatcher made
 # (target, its result or failure, whether it was a full scan rather than a refresh of some ids)
 OnResult = Callable[[Target, WatchResult | Exception, bool], None]
 
@@ -95,9 +96,11 @@ def consume(
     run: RunTarget,
     home: tuple[str, str],
     on_result: OnResult,
+    is_target: IsTarget,
 ) -> tuple[dict[str, Any], QueueTally]:
     """Carry out a batch: the partial batch response (the messages SQS must deliver again), and
-    what it did. `home` is the watcher's (partition, account)."""
+    what it did. `home` is the watcher's (partition, account); `is_target` tells which accounts
+    of an organisation scope are targets now."""
     partition, home_account = home
     batch = plan(list(event["Records"]))
     tally = QueueTally(messages=len(event["Records"]))
@@ -105,7 +108,10 @@ def consume(
     work: list[tuple[TargetRef, Target, tuple[str, ...] | None, list[str]]] = []
     for (account, region), ids in batch.refreshes.items():
         messages = batch.refresh_messages[(account, region)]
-        targets = settings.targets_at(account, region, home_account)
+        targets = settings.targets_at(account, region, home_account) + [
+            ref for ref in settings.org_targets_at(account, region, home_account)
+            if is_target(ref[0].name, account, region)
+        ]  # fmt: skip
         if not targets:
             batch.ignored["no-watch"] += messages
         work += [(ref, Target(ref[0].name, account, region, partition), tuple(sorted(ids)),

@@ -278,3 +278,30 @@ def test_an_account_that_comes_back_is_compared_with_its_kept_snapshot(
     assert event["detail-type"] == "AMI New" and event["detail"]["image"]["ImageId"] == fresh
     assert sorted(k.account for k in listed) == sorted([organization.in_platform,
                                                         organization.in_teams])  # fmt: skip
+
+
+def forwarded(account: str, image_id: str) -> str:
+    """An "EC2 AMI State Change" a member account forwarded (AmiWatchMemberEvents)."""
+    detail = {"RequestId": "r-1", "ImageId": image_id, "State": "available", "ErrorMessage": ""}
+    return json.dumps({"source": "aws.ec2", "detail-type": "EC2 AMI State Change",
+                       "account": account, "region": REGION, "detail": detail})  # fmt: skip
+
+
+def test_an_ami_event_of_an_ou_account_refreshes_its_target_at_once(
+    aws, organization, targets_queue
+):
+    register(organization.in_teams, REGION, "golden-1")
+    dispatch()
+    scans(targets_queue)
+    fresh = register(organization.in_teams, REGION, "golden-2")
+    stranger = register(organization.outside, REGION, "golden-x")
+    refresh = MappedQueue(aws, "refresh", 30)
+    for account, image in ((organization.in_teams, fresh), (organization.outside, stranger)):
+        refresh.sqs.send_message(QueueUrl=refresh.url, MessageBody=forwarded(account, image))
+
+    response = refresh.deliver()
+    [event] = aws.bus_events()
+
+    assert response == {"batchItemFailures": []}
+    assert event["detail-type"] == "AMI New" and event["detail"]["image"]["ImageId"] == fresh
+    assert partition_items(aws, organization.outside) == []  # outside the OU: not a target

@@ -100,3 +100,31 @@ def test_retired_snapshots_expire_90_days_after_the_last_run_unless_listed_again
 
     assert expired == ["111111111111/us-east-1", "333333333333/us-east-1",
                        "444444444444/us-east-1"]  # fmt: skip
+
+
+def test_an_ami_event_concerns_the_scopes_that_may_hold_the_account_with_their_role():
+    from amiwatch.lambda_env import Settings
+
+    watches = [
+        {"name": "golden", "owners": ["self"], "regions": ["us-east-1"],
+         "accounts": ["self", {"id": "111111111111"},
+                      {"organizationalUnit": "ou-ab12-cdef3456", "roleName": "FromOu",
+                       "excludeAccounts": ["222222222222"]}]},
+        {"name": "vendor", "owners": ["amazon"], "accounts": [{"organization": True}]},
+        {"name": "fleet", "owners": ["self"], "accounts": [{"organization": True}]},
+    ]  # fmt: skip
+    settings = Settings(tuple(parse_watch(w) for w in watches), "t", "arn", "bus", "us-east-1")
+
+    def at(account: str, region: str = "us-east-1") -> list[tuple[str, str, str, str]]:
+        found = settings.org_targets_at(account, region, HOME)
+        return [(w.name, a.id, a.role_name, r) for w, a, r in found]
+
+    # "vendor" watches Amazon's images: an account's own AMI events never concern it.
+    assert at("333333333333") == [
+        ("golden", "333333333333", "FromOu", "us-east-1"),
+        ("fleet", "333333333333", "AmiWatchMember", "us-east-1"),
+    ]
+    assert at("111111111111") == [("fleet", "111111111111", "AmiWatchMember", "us-east-1")]
+    assert at("222222222222") == [("fleet", "222222222222", "AmiWatchMember", "us-east-1")]
+    assert at("333333333333", "eu-west-1") == []  # a region no watch reads
+    assert at(HOME) == [("fleet", "self", "AmiWatchMember", "us-east-1")]  # golden names self

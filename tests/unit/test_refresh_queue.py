@@ -38,6 +38,10 @@ class Runner:
         self.outcome = outcome
         self.calls: list[tuple[str, str, str, tuple[str, ...] | None]] = []
         self.reported: list[tuple[str, str]] = []
+        self.targets: set[tuple[str, str, str]] = set()  # organisation accounts made targets
+
+    def is_target(self, watch: str, account: str, region: str) -> bool:
+        return (watch, account, region) in self.targets
 
     def run(self, ref: TargetRef, target: Target, ids: tuple[str, ...] | None) -> WatchResult:
         self.calls.append((target.watch, target.account, target.region, ids))
@@ -63,7 +67,8 @@ def batch(*bodies: str) -> dict[str, Any]:
 
 
 def consume_with(runner: Runner, event: dict[str, Any]):
-    return consume(event, Context(), SETTINGS, runner.run, ("aws", ACCOUNT), runner.report)
+    return consume(event, Context(), SETTINGS, runner.run, ("aws", ACCOUNT), runner.report,
+                   runner.is_target)  # fmt: skip
 
 
 def test_a_batch_refreshes_each_target_once_with_the_union_of_its_ids():

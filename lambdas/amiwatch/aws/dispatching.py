@@ -70,6 +70,17 @@ def known_targets(ddb: Any, table: str, watch: str) -> list[KnownTarget]:
     return known
 
 
+def is_known_target(ddb: Any, table: str, watch: str, account: str, region: str) -> bool:
+    """Whether the dispatcher made (account, region) a target of the watch and has not retired
+    it: its `meta` names the watch (one GetItem)."""
+    answer = ddb.get_item(
+        TableName=table, Key={"pk": {"S": _partition(watch, f"{account}/{region}")},
+                              "sk": {"S": "meta"}},
+        ProjectionExpression="targetWatch",
+    )  # fmt: skip
+    return bool(answer.get("Item", {}).get("targetWatch", {}).get("S") == watch)
+
+
 @dataclass
 class TargetQueue:
     """The queue of target scans: SendMessageBatch, SENDERS batches in flight."""

@@ -16,6 +16,7 @@ from amiwatch.aws.clients import client
 from amiwatch.aws.dispatching import (
     DispatchIncomplete,
     TargetQueue,
+    is_known_target,
     known_targets,
     organizations_client,
     purge_targets,
@@ -120,6 +121,16 @@ def queue_runner(
         return refresh_target(settings, watch, account, target, ids, owner)
 
     return run
+
+
+def target_check(settings: Settings) -> Callable[[str, str, str], bool]:
+    """Whether an organisation account is a target of a watch now (the dispatcher's record)."""
+
+    def is_target(watch: str, account: str, region: str) -> bool:
+        ddb = _home_clients(settings.region)["dynamodb"]
+        return is_known_target(ddb, settings.table_name, watch, account, region)
+
+    return is_target
 
 
 def postpone(delays: Mapping[str, Sequence[tuple[str, int]]]) -> None:
