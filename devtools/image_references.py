@@ -8,7 +8,7 @@ documented shape. This part is proven against this model-checked double, not aga
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -25,28 +25,40 @@ PAGE = 25
 DEFAULT_VERSION_DEPTH = 10
 
 
-def answer_image_references(ec2: Any, *, account: str = ACCOUNT, refuse: str | None = None) -> None:
+def answer_image_references(
+    ec2: Any,
+    *,
+    account: str = ACCOUNT,
+    refuse: str | None = None,
+    refuse_types: Mapping[str, str] | None = None,
+) -> None:
     """Make this EC2 client's DescribeImageReferences answer from moto's state (or, with
-    `refuse`, fail with that error code, as EC2 does without permission)."""
-    _register(ec2.meta.events.register, account, refuse)
+    `refuse`, fail with that error code, as EC2 does without permission). `refuse_types` maps a
+    resource type to the error code of a call that asks for it: EC2 checks each type with the
+    caller's permissions, and a type it cannot check fails the call."""
+    _register(ec2.meta.events.register, account, refuse, dict(refuse_types or {}))
 
 
 def answer_for_new_clients(account: str = ACCOUNT) -> None:
     """The same for every client boto3's default session creates from now on (the handler's)."""
     session = boto3.DEFAULT_SESSION or boto3.setup_default_session() or boto3.DEFAULT_SESSION
     assert session is not None
-    _register(session._session.register, account, None)
+    _register(session._session.register, account, None, {})
 
 
-def _register(register: Callable[..., None], account: str, refuse: str | None) -> None:
+def _register(
+    register: Callable[..., None], account: str, refuse: str | None, refuse_types: dict[str, str]
+) -> None:
     def keep_request(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["image_references_request"] = dict(params)
 
     def answer(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict]:
         request = context["image_references_request"]
-        if refuse:
-            message = f"You are not authorized to perform this operation. ({refuse})"
-            raise ClientError({"Error": {"Code": refuse, "Message": message}}, OPERATION)  # type: ignore[arg-type]
+        asked = {entry["ResourceType"] for entry in request.get("ResourceTypes", [])}
+        code = refuse or next((refuse_types[t] for t in sorted(asked) if t in refuse_types), None)
+        if code:
+            message = f"You are not authorized to perform this operation. ({code})"
+            raise ClientError({"Error": {"Code": code, "Message": message}}, OPERATION)  # type: ignore[arg-type]
         region = context.get("client_region") or "us-east-1"
         response = _references(request, account, region)
         report = ParamValidator().validate(response, model.output_shape)

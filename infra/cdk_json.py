@@ -32,6 +32,7 @@ KEYS = (
     "slack",
     "teams",
     "chatChanges",
+    "chatCommands",
     "digestThreshold",
     "externalId",
     "concurrency",
@@ -73,6 +74,7 @@ class AppConfig:
     slack: dict[str, str] | None
     teams: dict[str, str] | None
     chat_changes: tuple[str, ...]
+    chat_commands: bool  # read-only commands from the channel, each user with their own role
     digest_threshold: int
     external_id: str | None
     concurrency: int
@@ -231,6 +233,7 @@ def load_app_config(raw: Any) -> AppConfig:
         slack=channel(raw, "slack", SLACK_KEYS),
         teams=channel(raw, "teams", TEAMS_KEYS),
         chat_changes=_chat_changes(raw),
+        chat_commands=_flag(raw, "chatCommands", False),
         digest_threshold=_int(
             raw, "digestThreshold", defaults.DIGEST_THRESHOLD, *DIGEST_THRESHOLD_LIMITS
         ),

@@ -50,8 +50,17 @@ def _known_regions() -> set[str]:
 def check_intake(
     watches: tuple[Watch, ...], near_real_time: bool, organization_id: str | None
 ) -> None:
-    """Hundreds of member accounts forward through the organisation, not one by one."""
+    """Hundreds of member accounts forward through the organisation, not one by one; accounts
+    known only at run time (organisation scopes) can forward only through it."""
     members = {a.id for w in watches for a in w.accounts if not a.is_self}
+    scoped = [w.name for w in watches if w.organization_accounts]
+    if near_real_time and organization_id is None and scoped:
+        raise ConfigError(
+            f'watch "{scoped[0]}" reads accounts of an organisation scope, whose AMI events '
+            "the intake bus could not admit (its policy lists accounts, and theirs are known "
+            "only at run time): set amiwatch.intakeOrganizationId to your organization id "
+            "(o-…), or amiwatch.nearRealTime false to watch them on the schedule only"
+        )
     if near_real_time and organization_id is None and len(members) > INTAKE_ACCOUNTS_MAX:
         raise ConfigError(
             f"the watches name {len(members)} member accounts, more than the intake bus's "

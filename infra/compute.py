@@ -20,6 +20,7 @@ from amiwatch.aws.dispatching import TARGETS_BY_WATCH
 from infra.cdk_json import LOG_RETENTION, AppConfig
 from infra.concern import Concern
 from infra.nag import acknowledge
+from infra.permissions import WILDCARD_REASON, read_target_statements
 from infra.runtime import (
     LAMBDA_RUNTIME,
     LAMBDAS_DIR,
@@ -28,8 +29,6 @@ from infra.runtime import (
     powertools_parameter,
 )
 
-# What the watcher reads of a target: its images, and what uses them (usage in events).
-READ_IMAGES = ["ec2:DescribeImages", "ec2:DescribeImageReferences"]
 # Member role ARNs listed one by one up to this many (~60 characters each in the policy).
 LISTED_ROLES_MAX = 40
 # The dispatcher lists the accounts of organisation scopes (none support resource-level rules).
@@ -244,7 +243,8 @@ class WatcherFunction(Concern):
         log_group: logs.LogGroup,
     ) -> None:
         role = self.role
-        role.add_to_policy(iam.PolicyStatement(actions=READ_IMAGES, resources=["*"]))
+        for statement in read_target_statements():
+            role.add_to_policy(statement)
         # Hand-written: table.grant() would add `<table>/index/*`; the one index is enough.
         role.add_to_policy(
             iam.PolicyStatement(actions=list(SNAPSHOT_ACTIONS), resources=[table.table_arn])
@@ -271,7 +271,6 @@ class WatcherFunction(Concern):
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "ec2:DescribeImages and ec2:DescribeImageReferences support no resource-level "
-            "permissions, and neither do X-Ray's PutTraceSegments/PutTelemetryRecords (added by "
-            "active tracing).",
+            f"{WILDCARD_REASON} X-Ray's PutTraceSegments/PutTelemetryRecords (added by active "
+            "tracing) support no resource-level permissions either.",
         )

@@ -13,8 +13,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from amiwatch import defaults
-from infra.compute import READ_IMAGES
 from infra.nag import acknowledge
+from infra.permissions import WILDCARD_REASON, read_target_statements
 from infra.stack import WATCHER_STACK_NAME
 
 
@@ -41,7 +41,7 @@ class MemberStack(Stack):
 
 class AmiWatchMemberRoleStack(MemberStack):
     """A role trusting the watcher's account (with the external id) to read AMIs and what uses
-    them: ec2:DescribeImages and ec2:DescribeImageReferences, nothing else."""
+    them (infra.permissions), nothing else."""
 
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -87,17 +87,12 @@ class AmiWatchMemberRoleStack(MemberStack):
                     "ArnLike": {"aws:PrincipalArn": principal_arn},
                 }
             ),
-            inline_policies={
-                "ReadImages": iam.PolicyDocument(
-                    statements=[iam.PolicyStatement(actions=READ_IMAGES, resources=["*"])]
-                )
-            },
+            inline_policies={"ReadImages": iam.PolicyDocument(statements=read_target_statements())},
         )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",
-            "ec2:DescribeImages and ec2:DescribeImageReferences support no resource-level "
-            "permissions; they are the only actions.",
+            WILDCARD_REASON,
         )
         CfnOutput(self, "RoleArn", value=role.role_arn, description="The role the watcher assumes")
         CfnOutput(self, "AccountId", value=Aws.ACCOUNT_ID, description="This member account")

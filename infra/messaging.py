@@ -8,7 +8,6 @@ import json
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_events as events
 from aws_cdk import aws_eventschemas as eventschemas
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -18,6 +17,12 @@ from amiwatch.schema import registry_schemas
 from amiwatch.subscriptions import email_filter_policy
 from infra.cdk_json import AppConfig
 from infra.concern import Concern
+
+
+def topic_key(scope: Construct, construct_id: str, description: str) -> kms.Key:
+    """A customer managed key for topics: rotated, kept when the stack is deleted."""
+    return kms.Key(scope, construct_id, description=description, enable_key_rotation=True,
+                   removal_policy=RemovalPolicy.RETAIN)  # fmt: skip
 
 
 class Messaging(Concern):
@@ -35,17 +40,7 @@ class Messaging(Concern):
         self._email_subscriptions()
 
     def _key(self) -> kms.Key:
-        key = kms.Key(
-            self,
-            "Key",
-            description="amiwatch: encrypts the event topic and the alarm topic",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        # CloudWatch alarms publish to the encrypted alarm topic.
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt",
-                  "kms:GenerateDataKey*")  # fmt: skip
-        return key
+        return topic_key(self, "Key", "amiwatch: encrypts the event topic and the chat topic")
 
     def _topic(self, construct_id: str, display_name: str) -> sns.Topic:
         return sns.Topic(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import aws_cdk as cdk
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -16,7 +17,10 @@ from constructs import Construct
 
 from infra.cdk_json import AppConfig
 from infra.concern import Concern
+from infra.messaging import topic_key
 from infra.schedule import Heartbeat
+
+CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
 
 
 class Monitoring(Concern):
@@ -28,7 +32,6 @@ class Monitoring(Concern):
         construct_id: str,
         *,
         config: AppConfig,
-        key: kms.IKey,
         function: lambda_.Function,
         dead_letter_queue: sqs.Queue,
         target_dead_letters: sqs.Queue,
@@ -40,10 +43,32 @@ class Monitoring(Concern):
         self.dead_letter_queue = dead_letter_queue
         self.refresh_dead_letters = refresh_dead_letters
         self.target_dead_letters = target_dead_letters
+        self.alarm_key = self._alarm_key()
         self.alarm_topic = sns.Topic(
-            self, "AlarmTopic", display_name="amiwatch alarms", master_key=key, enforce_ssl=True
-        )
+            self, "AlarmTopic", display_name="amiwatch alarms", master_key=self.alarm_key,
+            enforce_ssl=True,
+        )  # fmt: skip
         self.alarms = self._alarms()
+        self._let_alarms_publish()
+
+    def _alarm_key(self) -> kms.Key:
+        """Its own key: a mistake with the events' key (disabled, scheduled for deletion) must
+        not also silence the alarms that would report the failed deliveries."""
+        key = topic_key(self, "AlarmKey", "amiwatch: encrypts the alarm topic")
+        # SNS docs, "Enable compatibility between event sources from AWS services and encrypted
+        # topics": the publishing service may generate data keys and decrypt with the key.
+        key.grant(CLOUDWATCH, "kms:Decrypt", "kms:GenerateDataKey*")
+        return key
+
+    def _let_alarms_publish(self) -> None:
+        """The topic's policy (TLS only) replaces SNS's default one, which admitted the account:
+        CloudWatch may publish to it, for this account's alarms of this stack only."""
+        self.alarm_topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="StackAlarmsPublish", principals=[CLOUDWATCH], actions=["sns:Publish"],
+            resources=[self.alarm_topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                        "ArnLike": {"aws:SourceArn": [a.alarm_arn for a in self.alarms]}},
+        ))  # fmt: skip
 
     def _alarms(self) -> list[cloudwatch.Alarm]:
         five_minutes = Duration.minutes(5)

@@ -56,7 +56,6 @@ class AmiWatcher(Construct):
             self,
             "Monitoring",
             config=config,
-            key=messaging.key,
             function=compute.function,
             dead_letter_queue=compute.dead_letter_queue,
             target_dead_letters=triggers.dead_letter_queue,

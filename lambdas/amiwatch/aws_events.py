@@ -22,8 +22,9 @@ from typing import Any
 
 STATE_CHANGE = "EC2 AMI State Change"
 API_CALL = "AWS API Call via CloudTrail"
-# The calls that change an AMI's record; each names it in requestParameters.imageId, but the tag
-# calls, which name resources (only the `ami-` ones matter).
+# The calls that change what a watch sees of an AMI: its state, deprecation, launch permissions
+# (which decide who sees it), attributes, deregistration protection, a restore from the Recycle
+# Bin, and the calls that create one (the new image's id is in responseElements).
 IMAGE_CALLS = (
     "DeregisterImage",
     "EnableImageDeprecation",
@@ -34,10 +35,19 @@ IMAGE_CALLS = (
     "ResetImageAttribute",
     "EnableImageDeregistrationProtection",
     "DisableImageDeregistrationProtection",
+    "CancelImageLaunchPermission",
+    "RestoreImageFromRecycleBin",
+    "CreateImage",
+    "CopyImage",
+    "RegisterImage",
 )
 TAG_CALLS = ("CreateTags", "DeleteTags")
 AMI_ID = re.compile(r"ami-[0-9a-f]{8,17}", re.ASCII)
 ACCOUNT_ID = re.compile(r"[0-9]{12}", re.ASCII)
+# How far into requestParameters ids are looked for: EC2 nests some newer calls' parameters
+# ({"ModifyInstanceMetadataOptionsRequest": {...}}) and names resources in item lists.
+MAX_DEPTH = 8
+MAX_IDS = 1000
 
 
 @dataclass(frozen=True)
@@ -76,11 +86,13 @@ class Ignored:
 Request = Refresh | Rescan | Scan | Ignored
 
 
-def read_message(body: str) -> Request:
-    """What one queue message asks for."""
+def read_message(body: Any) -> Request:
+    """What one queue message asks for; anything unreadable is Ignored("malformed")."""
+    if not isinstance(body, str):
+        return Ignored("malformed")
     try:
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return Ignored("malformed")
     if not isinstance(message, dict):
         return Ignored("malformed")
@@ -121,12 +133,26 @@ def read_event(event: Mapping[str, Any]) -> Request:
 def _called_on(detail: Mapping[str, Any]) -> list[Any]:
     if detail.get("errorCode"):
         return []  # a call that failed changed nothing
-    name, parameters = detail.get("eventName"), detail.get("requestParameters") or {}
-    if not isinstance(parameters, Mapping):
+    if detail.get("eventName") not in (*IMAGE_CALLS, *TAG_CALLS):
         return []
-    if name in IMAGE_CALLS:
-        return [parameters.get("imageId")]
-    if name in TAG_CALLS:
-        items = (parameters.get("resourcesSet") or {}).get("items") or []
-        return [item.get("resourceId") for item in items if isinstance(item, Mapping)]
-    return []
+    found: list[str] = []
+    _ami_ids(detail.get("requestParameters"), 0, found)
+    response = detail.get("responseElements")
+    if isinstance(response, Mapping):
+        _ami_ids(response.get("imageId"), MAX_DEPTH, found)  # the image a call created
+    return list(found)
+
+
+def _ami_ids(value: Any, depth: int, found: list[str]) -> None:
+    """Every `ami-` id in a CloudTrail parameters document, whatever its nesting (bounded)."""
+    if len(found) >= MAX_IDS or depth > MAX_DEPTH:
+        return
+    if isinstance(value, str):
+        if AMI_ID.fullmatch(value):
+            found.append(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _ami_ids(item, depth + 1, found)
+    elif isinstance(value, list):
+        for item in value:
+            _ami_ids(item, depth + 1, found)

@@ -146,8 +146,9 @@ def build_event(
         "reason": change.reason,
         "usage": dict(usage) if usage is not None else None,
         "parameter": dict(change.parameter) if change.parameter is not None else None,
+        "truncated": [],  # parts cut to fit AWS's size limits (amiwatch.budget)
     }
-    detail_json = json.dumps(detail, separators=(",", ":"))
+    detail_json = dump_detail(detail)
     entry = {
         "Source": SOURCE,
         "DetailType": DETAIL_TYPES[change.kind],
@@ -157,3 +158,8 @@ def build_event(
         "Time": detected_at,
     }
     return OutgoingEvent(eid, change.image.image_id, detail, entry, change)
+
+
+def dump_detail(detail: Mapping[str, Any]) -> str:
+    """The detail as sent: compact JSON in UTF-8 (\\u escapes would triple non-ASCII text)."""
+    return json.dumps(detail, separators=(",", ":"), ensure_ascii=False)

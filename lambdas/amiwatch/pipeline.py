@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from amiwatch.budget import fit_event
 from amiwatch.contract import Change, OutgoingEvent, Target, build_event, event_id
 from amiwatch.diff import diff
 from amiwatch.outcomes import ImageOutcome, Reselection, bare_record
@@ -225,12 +226,14 @@ class WatchRun:
         self.updates.update({o.image_id: o.entry for o in delivered})
 
     def _events(self, changes: list[Change]) -> list[OutgoingEvent]:
-        """The events of these changes, with usage where their kind carries it; counted, and
-        shown to the observer."""
+        """The events of these changes, with usage where their kind carries it, each within
+        AWS's size limits; counted, and shown to the observer."""
         usage = self._usage(changes)
         events = [
-            build_event(self.target, change, self.now, self.ports.bus_name,
-                        usage.get(usage_image(change)) if change.kind in USAGE_KINDS else None)
+            fit_event(build_event(self.target, change, self.now, self.ports.bus_name,
+                                  usage.get(usage_image(change))
+                                  if change.kind in USAGE_KINDS else None),
+                      self.target.partition)
             for change in changes
         ]  # fmt: skip
         for event in events:

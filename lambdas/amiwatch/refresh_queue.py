@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amiwatch.aws_events import Refresh, Rescan, Scan, read_message
+from amiwatch.aws_events import Ignored, Refresh, Request, Rescan, Scan, read_message
 from amiwatch.contract import Target
 from amiwatch.lambda_env import Settings, TargetRef
 from amiwatch.run_result import PublishIncomplete, WatchResult
@@ -75,7 +75,7 @@ def plan(records: list[Mapping[str, Any]]) -> Plan:
     by target, the rest ignored."""
     batch = Plan()
     for record in records:
-        message_id, request = record["messageId"], read_message(record.get("body", ""))
+        message_id, request = record["messageId"], _request(record)
         if isinstance(request, Refresh):
             key = (request.account, request.region)
             batch.refreshes[key].update(request.image_ids)
@@ -87,6 +87,25 @@ def plan(records: list[Mapping[str, Any]]) -> Plan:
         else:
             batch.ignored[request.reason].append(message_id)
     return batch
+
+
+def _request(record: Mapping[str, Any]) -> Request:
+    """One record's ask; a record that cannot be read is one malformed message, never the
+    batch's failure (that would re-drive up to 100 good messages with it)."""
+    try:
+        return read_message(record.get("body"))
+    except Exception:
+        return Ignored("malformed")
+
+
+def _targets_at(
+    settings: Settings, account: str, region: str, home_account: str, is_target: IsTarget
+) -> list[TargetRef]:
+    """The targets an AMI event of this account and region is for: cdk.json's, and the
+    organisation accounts the dispatcher made targets (one GetItem each, may raise)."""
+    named = settings.targets_at(account, region, home_account)
+    scoped = settings.org_targets_at(account, region, home_account)
+    return named + [ref for ref in scoped if is_target(ref[0].name, account, region)]
 
 
 def consume(
@@ -108,10 +127,11 @@ def consume(
     work: list[tuple[TargetRef, Target, tuple[str, ...] | None, list[str]]] = []
     for (account, region), ids in batch.refreshes.items():
         messages = batch.refresh_messages[(account, region)]
-        targets = settings.targets_at(account, region, home_account) + [
-            ref for ref in settings.org_targets_at(account, region, home_account)
-            if is_target(ref[0].name, account, region)
-        ]  # fmt: skip
+        try:
+            targets = _targets_at(settings, account, region, home_account, is_target)
+        except Exception:  # e.g. a throttled GetItem: only these messages come again
+            retry.update(messages)
+            continue
         if not targets:
             batch.ignored["no-watch"] += messages
         work += [(ref, Target(ref[0].name, account, region, partition), tuple(sorted(ids)),

@@ -12,6 +12,12 @@ from typing import Any
 from amiwatch.contract import DETAIL_TYPES, EVENT_VERSION, REASONS, SOURCE, ChangeKind
 from amiwatch.records import CANONICAL_FIELDS
 
+# What amiwatch.budget may cut, as named in an event's `truncated`.
+TRUNCATABLE = (
+    "image.Tags", "previous.Tags", "image.Description", "previous.Description", "previous",
+    "usage.resources", "image",
+)  # fmt: skip
+
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _BOOLEAN_FIELDS = ("Public", "EnaSupport", "ImageAllowed", "FreeTierEligible")
 
@@ -66,6 +72,7 @@ def event_schema() -> dict[str, Any]:
             "reason",
             "usage",
             "parameter",
+            "truncated",
         ],
         "additionalProperties": False,
         "properties": {
@@ -97,6 +104,13 @@ def event_schema() -> dict[str, Any]:
             "reason": {"type": "string", "enum": list(REASONS)},
             "usage": USAGE,
             "parameter": PARAMETER,
+            "truncated": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(TRUNCATABLE)},
+                "description": "What was cut so the event fits AWS's 256 KiB limits (empty "
+                "almost always): cut strings end in ...[truncated], a cut `previous` is null, "
+                "cut usage ARNs leave the counts. Not part of the eventId.",
+            },
         },
     }
 

@@ -16,7 +16,14 @@ from typing import Any
 
 from amiwatch import defaults
 from amiwatch.chat import change_notification, digest_notification, wants_chat
-from amiwatch.contract import DETAIL_TYPES, EVENT_VERSION, ChangeKind, OutgoingEvent, Target
+from amiwatch.contract import (
+    DETAIL_TYPES,
+    EVENT_VERSION,
+    ChangeKind,
+    OutgoingEvent,
+    Target,
+    dump_detail,
+)
 from amiwatch.errors import ConfigError, suggest
 from amiwatch.mail import change_email, digest_email
 from amiwatch.tally import Tally
@@ -25,8 +32,13 @@ from amiwatch.usage import in_use
 MAX_SUBJECT = 100
 DIGEST_THRESHOLD_LIMITS = (1, 100_000)
 
-# String message attributes of every per-change SNS message (state_reason_code only when there
-# is one; delivery is "each", or "digested" in a run that sent a digest instead).
+# String message attributes of every per-change SNS message (delivery is "each", or "digested"
+# in a run that sent a digest instead). SNS drops a message with more than 10 attributes on raw
+# delivery to SQS, so the optional ones go only where they mean something: state_reason_code on
+# the kinds that report a state (when there is one), in_use on the kinds that carry usage,
+# parameter on `recommended`. No kind carries more than 10 (a test goes through all of them).
+MAX_ATTRIBUTES = 10
+STATE_REASON_KINDS = frozenset({"failed", "available", "disabled", "deregistered"})
 MESSAGE_ATTRIBUTES = (
     "change",
     "watch",
@@ -66,7 +78,7 @@ def message_attributes(detail: Mapping[str, Any], delivery: str) -> dict[str, di
         "image_id": image["ImageId"],
         "owner_id": image.get("OwnerId"),
         "state": image.get("State"),
-        "state_reason_code": reason.get("Code"),
+        "state_reason_code": reason.get("Code") if detail["change"] in STATE_REASON_KINDS else None,
         "in_use": in_use(detail.get("usage")),
         "parameter": (detail.get("parameter") or {}).get("name"),
         "delivery": delivery,
@@ -207,11 +219,10 @@ def _for_chat(event: OutgoingEvent, policy: NoticePolicy) -> bool:
 
 def topic_entry(detail: Mapping[str, Any], partition: str, delivery: str) -> dict[str, Any]:
     """The topic's message for one change: the detail JSON, or readable text for email."""
-    detail_json = json.dumps(detail, separators=(",", ":"))
-    message = {"default": detail_json, "email": change_email(detail, partition)}
+    message = {"default": dump_detail(detail), "email": change_email(detail, partition)}
     return {
         "Id": detail["eventId"],
-        "Message": json.dumps(message),
+        "Message": json.dumps(message, ensure_ascii=False),
         "MessageStructure": "json",
         "Subject": subject(detail),
         "MessageAttributes": message_attributes(detail, delivery),

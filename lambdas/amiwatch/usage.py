@@ -66,8 +66,12 @@ def usage_from(
     account: str,
     region: str,
 ) -> Usage:
-    """Summarize an image's references: counts by type, up to 25 ARNs (instances first)."""
-    if error is not None or references is None:
+    """Summarize an image's references: counts by type, up to 25 ARNs (instances first).
+
+    With both references and an error the answer is partial (some resource types could not be
+    checked): the counts are what was found, and `in_use` says "unknown", never "false".
+    """
+    if references is None:
         return Usage(checked_at, account, region, None, {}, (), False, error or "not checked")
     order = list(RESOURCE_TYPES)
     ranked = sorted(references, key=lambda r: (_rank(order, r[0]), r[1]))
@@ -75,7 +79,7 @@ def usage_from(
     by_type = Counter(kind for kind, _ in references)
     counts = {kind: by_type[kind] for kind in sorted(by_type, key=lambda k: _rank(order, k))}
     return Usage(checked_at, account, region, len(references), counts,
-                 tuple(arns[:MAX_RESOURCES]), len(arns) > MAX_RESOURCES)  # fmt: skip
+                 tuple(arns[:MAX_RESOURCES]), len(arns) > MAX_RESOURCES, error)  # fmt: skip
 
 
 def usage_image(change: Change) -> str:
@@ -98,16 +102,22 @@ def in_use(usage: Mapping[str, Any] | None) -> str | None:
 def usage_sentence(usage: Mapping[str, Any]) -> str:
     """What people read first: who still uses the image, or that nothing does."""
     where = f"in {usage['account']} / {usage['region']}"
-    if usage.get("error") is not None:
+    if usage.get("error") is not None and usage.get("total") is None:
         return f"Who still uses it {where} is unknown ({usage['error']})."
+    if usage.get("error") is not None:
+        found = _listed(usage["byType"]) if usage.get("total") else "nothing found"
+        return f"Partly known {where}: {found} so far; {usage['error']}."
     if not usage.get("total"):
         return (
             "Not used by any instance, launch template, SSM parameter or Image Builder recipe "
             f"{where}."
         )
-    parts = [_count(kind, n) for kind, n in usage["byType"].items()]
-    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return f"Still used by {listed} {where}."
+    return f"Still used by {_listed(usage['byType'])} {where}."
+
+
+def _listed(by_type: Mapping[str, int]) -> str:
+    parts = [_count(kind, n) for kind, n in by_type.items()]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def _count(kind: str, n: int) -> str:

@@ -108,9 +108,14 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
          'amiwatch.organizationRoleArn "arn:aws:iam::123:role/x" is not an IAM role ARN'),
         ({"watches": [{**GOLDEN, "accounts": [{"organization": True}]}]},
          'amiwatch.externalId is required: watch "golden" reads other accounts'),
+        ({"watches": [{**GOLDEN, "accounts": [{"organizationalUnit": "ou-ab12-cdef3456"}]}],
+          "externalId": "x1"},
+         'watch "golden" reads accounts of an organisation scope, whose AMI events the intake '
+         "bus could not admit"),
         ({"refreshBatchingWindowSeconds": 301},
          "amiwatch.refreshBatchingWindowSeconds must be a whole number 0..300"),
         ({"nearRealTime": "yes"}, "amiwatch.nearRealTime must be true or false"),
+        ({"chatCommands": "read-only"}, "amiwatch.chatCommands must be true or false"),
         ({"intakeOrganizationId": "123456789012"},
          'amiwatch.intakeOrganizationId "123456789012" is not an organization id'),
         ({"watches": [{**GOLDEN, "refreshOn": ["amazon-linux-2023-ami-updates"]}]},
@@ -189,7 +194,8 @@ def test_default_concurrency_is_what_the_targets_need_from_four_up_to_ten():
 
     assert load_app_config({"watches": [GOLDEN]}).concurrency == 4  # refreshes, scans, dispatch
     assert load_app_config({"watches": [fleet], "externalId": "x1"}).concurrency == 10
-    assert load_app_config({"watches": [organisation], "externalId": "x1"}).concurrency == 10
+    org = {"watches": [organisation], "externalId": "x1", "intakeOrganizationId": "o-abcd123456"}
+    assert load_app_config(org).concurrency == 10
     small = load_app_config({"watches": [GOLDEN], "concurrency": 3})
     assert (small.concurrency, small.target_concurrency) == (3, 2)
     assert load_app_config({"watches": [fleet], "externalId": "x1"}).target_concurrency == 7

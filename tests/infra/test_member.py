@@ -37,7 +37,21 @@ def test_the_role_trusts_only_the_watchers_roles_with_the_external_id(member):
     }  # fmt: skip
 
 
+# What DescribeImageReferences needs besides itself, from the EC2 User Guide ("Identify your
+# resources referencing specified AMIs", Required IAM permissions), allowed only through EC2.
+REFERENCE_CHECKS = {
+    "Action": ["ec2:DescribeInstances", "ec2:DescribeLaunchTemplateVersions",
+               "ec2:DescribeLaunchTemplates", "imagebuilder:GetContainerRecipe",
+               "imagebuilder:ListContainerRecipes", "imagebuilder:ListImageRecipes",
+               "ssm:DescribeParameters", "ssm:GetParameters"],
+    "Condition": {"ForAnyValue:StringEquals": {"aws:CalledVia": ["ec2-images.amazonaws.com"]}},
+    "Effect": "Allow", "Resource": "*",
+}  # fmt: skip
+
+
 def test_the_role_may_only_read_images_and_what_uses_them(member):
+    # Was DescribeImages and DescribeImageReferences alone: EC2 then could not check the
+    # referencing resources with the role's permissions, and "who is hit" came back empty.
     [role] = member["Resources"].values()
 
     assert "ManagedPolicyArns" not in role["Properties"]
@@ -45,7 +59,8 @@ def test_the_role_may_only_read_images_and_what_uses_them(member):
         "PolicyName": "ReadImages",
         "PolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Action": ["ec2:DescribeImageReferences", "ec2:DescribeImages"], "Effect": "Allow",
-             "Resource": "*"}]},
+             "Resource": "*"},
+            REFERENCE_CHECKS]},
     }]  # fmt: skip
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk.assertions import Match
-
 from amiwatch.contract import DETAIL_TYPES
 from amiwatch.schema import registry_schemas
 
@@ -20,14 +18,16 @@ def chat_topic(synthesized) -> str:
     return topic_id
 
 
-def test_slack_and_teams_channels_read_the_chat_topic_with_read_only_guardrails(
-    synthesized, template
-):
+def test_slack_and_teams_channels_get_notifications_and_can_run_no_commands(synthesized, template):
+    # Notifications need no permissions: the channel's role has none and its guardrail denies
+    # everything (it was ReadOnlyAccess: every channel member could read the account).
     topic = {"Ref": chat_topic(synthesized)}
+    guardrail_id, guardrail = synthesized.one("AWS::IAM::ManagedPolicy", "WatcherNoCommands")
+    role_id, role = synthesized.one("AWS::IAM::Role", "WatcherChatRole")
     common = {
         "SnsTopicArns": [topic],
-        "GuardrailPolicies": [READ_ONLY],
-        "IamRoleArn": Match.object_like({"Fn::GetAtt": Match.any_value()}),
+        "GuardrailPolicies": [{"Ref": guardrail_id}],
+        "IamRoleArn": {"Fn::GetAtt": [role_id, "Arn"]},
         "UserRoleRequired": False,
         "LoggingLevel": "ERROR",
     }
@@ -43,14 +43,35 @@ def test_slack_and_teams_channels_read_the_chat_topic_with_read_only_guardrails(
          "TeamsTenantId": "9f8e7d6c-0000-4000-8000-0123456789ab",
          "TeamsChannelId": "19%3ab6ef35dc342d56ba5654e6fc6d25a071%40thread.tacv2"},
     )  # fmt: skip
-    template.has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "AssumeRolePolicyDocument": Match.object_like({"Statement": [Match.object_like(
-                {"Principal": {"Service": "chatbot.amazonaws.com"}})]}),
-            "ManagedPolicyArns": [READ_ONLY],
-        },
-    )  # fmt: skip
+    assert guardrail["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "*", "Effect": "Deny", "Resource": "*"}
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"] and "Policies" not in role["Properties"]
+    assert not [p for p in synthesized.resources("AWS::IAM::Policy").values()
+                if {"Ref": role_id} in p["Properties"].get("Roles", [])]  # fmt: skip
+    assert_chat_trust(role)
+
+
+def assert_chat_trust(role) -> None:
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "chatbot.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_chat_commands_opt_in_to_read_only_commands_under_each_users_own_role(tmp_path):
+    from .conftest import TEST_CONTEXT, synthesize
+
+    context = json.loads(json.dumps(TEST_CONTEXT))
+    context["amiwatch"]["chatCommands"] = True
+    commands = synthesize(context, tmp_path)
+    [slack] = commands.resources("AWS::Chatbot::SlackChannelConfiguration").values()
+    _, role = commands.one("AWS::IAM::Role", "WatcherChatRole")
+
+    assert slack["Properties"]["UserRoleRequired"] is True
+    assert slack["Properties"]["GuardrailPolicies"] == [READ_ONLY]
+    assert role["Properties"]["ManagedPolicyArns"] == [READ_ONLY]
+    assert not commands.resources("AWS::IAM::ManagedPolicy")
+    assert_chat_trust(role)
 
 
 def test_the_lambda_knows_the_chat_topic_changes_and_digest_threshold(synthesized):

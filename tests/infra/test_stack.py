@@ -13,6 +13,7 @@ from aws_cdk.assertions import Match
 from infra.runtime import pinned_versions
 
 from .conftest import TEST_CONTEXT, Synthesized
+from .test_member import REFERENCE_CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +70,7 @@ def test_the_target_queue_is_consumed_one_scan_at_a_time_with_bounded_concurrenc
 
 def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     table_id, _ = synthesized.one("AWS::DynamoDB::Table")
-    key_id, _ = synthesized.one("AWS::KMS::Key")
+    key_id, _ = synthesized.one("AWS::KMS::Key", "WatcherKey")
     bus_id, _ = synthesized.one("AWS::Events::EventBus", "WatcherBus")
     topics = {v["Properties"]["DisplayName"]: k
               for k, v in synthesized.resources("AWS::SNS::Topic").items()}  # fmt: skip
@@ -92,8 +93,10 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     refresh_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherRefreshQueue")
     targets_id, _ = synthesized.one("AWS::SQS::Queue", "WatcherTargetQueue")
     expected = {
+        # DescribeImageReferences checks the resources with the role's own permissions: the
+        # reference checks too (only through EC2, asserted below; they were missing before).
         '"*"': ["ec2:DescribeImageReferences", "ec2:DescribeImages", "xray:PutTelemetryRecords",
-                "xray:PutTraceSegments"],
+                "xray:PutTraceSegments", *REFERENCE_CHECKS["Action"]],
         arn(table_id): [
             "dynamodb:BatchGetItem",
             "dynamodb:BatchWriteItem",
@@ -122,6 +125,8 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     }  # fmt: skip
     assert granted == {(a, resource) for resource, actions in expected.items() for a in actions}
     assert all("*" not in action for action, _ in granted)
+    [checks] = [s for s in statements if "ec2:DescribeInstances" in s["Action"]]
+    assert checks == REFERENCE_CHECKS  # only through EC2's images service
     role = lambda_role(synthesized)
     assert "ManagedPolicyArns" not in role["Properties"]
 
@@ -213,19 +218,50 @@ def test_the_snapshot_table_is_durable_and_encrypted(template):
 
 
 def test_topics_are_kms_encrypted_and_refuse_plain_http(synthesized, template):
-    key_id, key = synthesized.one("AWS::KMS::Key")
-    topics = synthesized.resources("AWS::SNS::Topic")
+    key_id, key = synthesized.one("AWS::KMS::Key", "WatcherKey")
+    alarm_key_id, alarm_key = synthesized.one("AWS::KMS::Key", "WatcherAlarmKey")
+    topics = {v["Properties"]["DisplayName"]: v["Properties"]
+              for v in synthesized.resources("AWS::SNS::Topic").values()}  # fmt: skip
 
-    assert len(topics) == 3  # changes, chat, alarms
-    for topic in topics.values():
-        assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert set(topics) == {"amiwatch", "amiwatch chat", "amiwatch alarms"}
+    assert topics["amiwatch"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert topics["amiwatch chat"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    # Its own key: disabling the events' key by mistake must not silence the alarms too.
+    assert topics["amiwatch alarms"]["KmsMasterKeyId"] == {"Fn::GetAtt": [alarm_key_id, "Arn"]}
     assert key["Properties"]["EnableKeyRotation"] is True
+    assert alarm_key["Properties"]["EnableKeyRotation"] is True
     for policy in synthesized.resources("AWS::SNS::TopicPolicy").values():
         [deny] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"]
                   if s["Effect"] == "Deny"]  # fmt: skip
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    principals = [s["Principal"] for s in key["Properties"]["KeyPolicy"]["Statement"]]
-    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+    events_principals = [s["Principal"] for s in key["Properties"]["KeyPolicy"]["Statement"]]
+    assert {"Service": "cloudwatch.amazonaws.com"} not in events_principals
+
+
+def test_cloudwatch_alarms_may_publish_to_the_alarm_topic_and_use_its_key(synthesized):
+    # The topic's TLS-only policy replaces SNS's default policy (which admitted the account):
+    # without these statements no alarm would ever reach anyone.
+    topic_id = next(k for k, v in synthesized.resources("AWS::SNS::Topic").items()
+                    if v["Properties"]["DisplayName"] == "amiwatch alarms")  # fmt: skip
+    [policy] = [p["Properties"]["PolicyDocument"]
+                for p in synthesized.resources("AWS::SNS::TopicPolicy").values()
+                if p["Properties"]["Topics"] == [{"Ref": topic_id}]]  # fmt: skip
+    alarms = synthesized.resources("AWS::CloudWatch::Alarm")
+    [publish] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    _, alarm_key = synthesized.one("AWS::KMS::Key", "WatcherAlarmKey")
+    [use_key] = [s for s in alarm_key["Properties"]["KeyPolicy"]["Statement"]
+                 if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]  # fmt: skip
+
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Resource"] == {"Ref": topic_id}
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert publish["Condition"]["ArnLike"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": [alarm_id, "Arn"]} for alarm_id in alarms
+    ]
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms.values())
+    assert use_key["Effect"] == "Allow"
+    assert sorted(use_key["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
 def test_the_bus_is_named_and_archived(synthesized, template):
@@ -398,7 +434,7 @@ def test_a_parameters_watch_may_read_public_parameters_of_its_regions_only(tmp_p
     small = synthesize(context, tmp_path)
     statements = [s for p in small.resources("AWS::IAM::Policy").values()
                   for s in p["Properties"]["PolicyDocument"]["Statement"]]  # fmt: skip
-    [ssm] = [s for s in statements if "ssm:GetParameters" in json.dumps(s["Action"])]
+    [ssm] = [s for s in statements if "ssm:GetParametersByPath" in json.dumps(s["Action"])]
 
     assert ssm["Action"] == ["ssm:GetParameters", "ssm:GetParametersByPath"]
     resources = json.dumps(ssm["Resource"])

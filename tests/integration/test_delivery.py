@@ -22,7 +22,7 @@ from amiwatch.sns_messages import NoticePolicy
 from amiwatch.watch_config import parse_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
-from ..doubles import FlakyBus, FlakyTopic, change_is
+from ..doubles import FlakyBus, FlakyTopic, SizeLimitedBus, SizeLimitedTopic, change_is
 from .conftest import WATCHES, register
 
 WATCH = parse_watch(WATCHES[0])
@@ -213,3 +213,26 @@ def test_cli_rejects_an_unknown_watch_name(aws, tmp_path, capsys):
 
     assert code == 2
     assert "--watch names unknown watches: goldne" in capsys.readouterr().err
+
+
+def test_an_update_of_50_tags_of_4_byte_characters_is_delivered_once_within_aws_limits(aws):
+    emoji = "\U0001f680"
+    image_id = register(aws, "golden-tagged")
+    tags = [{"Key": f"{n:02d}" + emoji * 126, "Value": emoji * 256} for n in range(49)]
+    aws.shared_client("ec2").create_tags(Resources=[image_id], Tags=tags)
+    limited = {"events": SizeLimitedBus(aws.client("events")),
+               "sns": SizeLimitedTopic(aws.client("sns"))}  # fmt: skip
+    run(aws, **limited)
+    retagged = [{**tag, "Value": "x" + tag["Value"][1:]} for tag in tags]
+    aws.shared_client("ec2").create_tags(Resources=[image_id], Tags=retagged)
+
+    changed = run(aws, T0 + timedelta(hours=1), **limited)
+    unchanged = run(aws, T0 + timedelta(hours=2), **limited)
+    [event] = aws.bus_events()
+    [message] = aws.topic_messages()
+
+    assert changed.status == "ok" and changed.summary()["changes"] == {"updated": 1}
+    assert event["detail"]["previous"]["Tags"][tags[0]["Key"]] == tags[0]["Value"]
+    assert event["detail"]["image"]["Tags"][tags[0]["Key"]] == retagged[0]["Value"]
+    assert message["detail"]["eventId"] == event["detail"]["eventId"]
+    assert unchanged.summary()["changes"] == {}

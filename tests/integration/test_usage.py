@@ -147,3 +147,35 @@ def test_an_unchanged_run_looks_nothing_up(aws, golden):
     result = run(aws, 1)
 
     assert result.reference_calls == 0
+
+
+def test_a_resource_type_that_cannot_be_checked_makes_in_use_unknown_never_false(aws, golden):
+    # EC2 checks each resource type with the caller's permissions: without the Image Builder
+    # ones a call that asks for recipes fails, and the other types are still answered.
+    ec2 = aws.client("ec2")
+    answer_image_references(
+        ec2,
+        refuse_types={
+            "imagebuilder:ImageRecipe": "AccessDenied",
+            "imagebuilder:ContainerRecipe": "AccessDenied",
+        },
+    )
+    launch_from(aws, golden["golden-used"])
+    for name in ("golden-used", "golden-unused"):
+        set_image(golden[name], deprecation_time=PAST)
+
+    run(aws, 1, ec2=ec2)
+    usage = {e["detail"]["image"]["Name"]: e["detail"]["usage"] for e in aws.bus_events()}
+    in_use = {m["detail"]["image"]["Name"]: m["attributes"]["in_use"]
+              for m in aws.topic_messages()}  # fmt: skip
+
+    assert in_use == {"golden-used": "unknown", "golden-unused": "unknown"}
+    assert usage["golden-used"]["total"] == 1
+    assert usage["golden-used"]["byType"] == {"ec2:Instance": 1}
+    assert usage["golden-unused"]["total"] == 0
+    for partial in usage.values():
+        assert partial["error"].startswith("not checked: imagebuilder:ImageRecipe (AccessDenied")
+        assert "imagebuilder:ContainerRecipe (AccessDenied" in partial["error"]
+        assert "ec2:Instance" not in partial["error"]
+    [email] = [m for m in aws.people_messages() if m["detail"]["image"]["Name"] == "golden-used"]
+    assert "Partly known" in email_text(email) and "1 instance so far" in email_text(email)

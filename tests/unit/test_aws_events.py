@@ -56,6 +56,43 @@ def test_a_tag_call_refreshes_its_images_and_not_its_other_resources():
 
 
 @pytest.mark.parametrize(
+    "call",
+    [
+        "EnableImageDeregistrationProtection",
+        "CancelImageLaunchPermission",
+        "RestoreImageFromRecycleBin",
+    ],
+)
+def test_newer_calls_with_nested_parameters_refresh_every_image_they_name(call):
+    # EC2 records some newer calls with their parameters under a request object (as for
+    # ModifyInstanceMetadataOptions): the ids are read wherever they are.
+    nested = {f"{call}Request": {"ImageId": AMI, "DryRun": False}}
+
+    assert read_message(api_call(call, nested)) == Refresh(ACCOUNT, REGION, (AMI,))
+
+
+@pytest.mark.parametrize("call", ["CreateImage", "CopyImage", "RegisterImage"])
+def test_a_call_that_creates_an_image_refreshes_the_new_image(call):
+    created = api_call(call, {"name": "golden-2026-12", "sourceImageId": OTHER},
+                       responseElements={"imageId": AMI})  # fmt: skip
+
+    assert read_message(created) == Refresh(ACCOUNT, REGION, (OTHER, AMI))
+
+
+def test_ids_are_read_tolerantly_but_within_bounds():
+    deep: dict = {"imageId": OTHER}
+    for _ in range(20):
+        deep = {"nested": deep}
+    many = [{"resourceId": f"ami-{n:017x}"} for n in range(1500)]
+
+    assert read_message(api_call("ModifyImageAttribute", deep)) == Ignored("no-image-id")
+    refresh = read_message(api_call("CreateTags", {"resourcesSet": {"items": many}}))
+    assert isinstance(refresh, Refresh) and len(refresh.image_ids) == 1000
+    listed = api_call("CreateTags", {"resourcesSet": [{"resourceId": AMI}]})  # a list, not items
+    assert read_message(listed) == Refresh(ACCOUNT, REGION, (AMI,))
+
+
+@pytest.mark.parametrize(
     ("message", "reason"),
     [
         (api_call("DeleteTags", {"resourcesSet": {"items": [{"resourceId": "i-0abc12345"}]}}),
@@ -73,6 +110,12 @@ def test_a_tag_call_refreshes_its_images_and_not_its_other_resources():
         ("{not json", "malformed"),
         ("[1, 2]", "malformed"),
         ("", "malformed"),
+        (None, "malformed"),
+        ("[" * 100_000 + "]" * 100_000, "malformed"),
+        (json.dumps({"source": "aws.ec2", "region": REGION, "account": ACCOUNT,
+                     "detail-type": "AWS API Call via CloudTrail",
+                     "detail": {"eventName": "CreateTags", "requestParameters": 42}}),
+         "no-image-id"),
     ],
 )  # fmt: skip
 def test_a_message_that_asks_for_nothing_is_ignored_with_its_reason(message, reason):

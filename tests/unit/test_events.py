@@ -9,7 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from amiwatch.aws.publish import batches, eventbridge_entry_size
+from amiwatch.aws.publish import batches
+from amiwatch.budget import eventbridge_bytes as eventbridge_entry_size
 from amiwatch.contract import Target, build_event
 from amiwatch.schema import event_schema
 from amiwatch.sns_messages import EACH, MESSAGE_ATTRIBUTES, subject, topic_entry

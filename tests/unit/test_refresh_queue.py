@@ -135,3 +135,49 @@ def test_only_a_batch_of_sqs_records_is_a_queue_event():
     assert not is_queue_event({"watches": ["golden"]})
     assert not is_queue_event({"Records": [{"eventSource": "aws:sns"}]})
     assert not is_queue_event({"Records": []})
+
+
+ORG_SETTINGS = Settings.from_env({
+    "AMIWATCH_TABLE": "t", "AMIWATCH_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:t",
+    "AMIWATCH_BUS_NAME": "amiwatch", "AWS_REGION": "us-east-1", "AMIWATCH_EXTERNAL_ID": "x-id",
+    "AMIWATCH_WATCHES": json.dumps([
+        {"name": "fleet", "owners": ["self"], "regions": [REGION],
+         "accounts": [{"organization": True}]},
+        *WATCHES,
+    ]),
+})  # fmt: skip
+
+
+def test_each_bad_record_is_one_bad_record_and_the_rest_of_the_batch_is_served():
+    runner = Runner()
+    nested = "[" * 100_000 + "]" * 100_000
+    listed = json.dumps({"source": "aws.ec2", "region": REGION, "account": ACCOUNT,
+                         "detail-type": "AWS API Call via CloudTrail",
+                         "detail": {"eventName": "CreateTags",
+                                    "requestParameters": {"resourcesSet": [AMI]}}})  # fmt: skip
+    event = batch("placeholder", nested, listed, state_change(OTHER))
+    event["Records"][0]["body"] = None
+
+    response, tally = consume_with(runner, event)
+
+    assert response == {"batchItemFailures": []}
+    assert sorted(runner.calls) == [("golden", ACCOUNT, REGION, (AMI, OTHER)),
+                                    ("tagged", ACCOUNT, REGION, (AMI, OTHER))]  # fmt: skip
+    assert tally.ignored == {"malformed": 2}
+
+
+def test_a_throttled_target_check_retries_only_the_messages_of_that_account_and_region():
+    runner = Runner()
+
+    def throttled(watch: str, account: str, region: str) -> bool:
+        if account == "444455556666":
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return True
+
+    member = state_change(OTHER, account="444455556666")
+    response, tally = consume(batch(member, state_change(AMI)), Context(), ORG_SETTINGS,
+                              runner.run, ("aws", ACCOUNT), runner.report, throttled)  # fmt: skip
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert ("golden", ACCOUNT, REGION, (AMI,)) in runner.calls
+    assert tally.retried == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +10,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from amiwatch.budget import eventbridge_bytes, sns_bytes
 from amiwatch.contract import OutgoingEvent
 from amiwatch.ports import PublishReport
 from amiwatch.sns_messages import Notice
@@ -20,21 +20,6 @@ MAX_CALL_BYTES = 256 * 1024
 ATTEMPTS = 3
 CONCURRENT_CALLS = 4
 T = TypeVar("T")
-# PutEvents counts a Time field as 14 bytes however it is sent.
-TIME_FIELD_BYTES = 14
-
-
-def eventbridge_entry_size(entry: dict[str, Any]) -> int:
-    """PutEvents' own size rule for one entry."""
-    size = TIME_FIELD_BYTES if "Time" in entry else 0
-    for key in ("Source", "DetailType", "Detail"):
-        size += len(str(entry.get(key, "")).encode())
-    return size + sum(len(r.encode()) for r in entry.get("Resources", []))
-
-
-def sns_entry_size(entry: dict[str, Any]) -> int:
-    """A PublishBatch entry's payload: message, subject and attributes."""
-    return len(json.dumps(entry).encode())
 
 
 def batches(items: Sequence[T], size_of: Callable[[T], int]) -> list[list[T]]:
@@ -186,8 +171,8 @@ def _notice_key(notice: Notice) -> str:
 
 
 def _bus_size(event: OutgoingEvent) -> int:
-    return eventbridge_entry_size(event.eventbridge_entry)
+    return eventbridge_bytes(event.eventbridge_entry)
 
 
 def _sns_size(notice: Notice) -> int:
-    return sns_entry_size(notice.entry)
+    return sns_bytes(notice.entry)
