@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from moto.server import ThreadedMotoServer
 
 from amiwatch import defaults
+from amiwatch.aws.scan import Ec2Images
 from amiwatch.cli_output import Printer
 from amiwatch.contract import Target
 from amiwatch.mail import change_email
 from amiwatch.pipeline import run_watch
 from amiwatch.watch_config import parse_watch
+from devtools.image_references import answer_image_references
+from devtools.image_visibility import AllowedAmis, Ec2Visibility
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image, set_parameter
 
 WATCH = parse_watch(
@@ -141,6 +145,47 @@ def _recommended(aws: LocalAws) -> None:
     print(f"         {change_email(email['detail'], 'aws').splitlines()[0]}")
 
 
+def _disallowed(aws: LocalAws) -> None:
+    """A watch of vendor images: the account's Allowed AMIs start refusing one still in use."""
+    watch = parse_watch({"name": "vendors", "owners": ["amazon", "aws-marketplace"]})
+    target = Target(watch.name, ACCOUNT, REGION)
+    ec2 = aws.shared_client("ec2")
+    ids = {}
+    for name, owner, alias in (
+        ("al2023-ami-2023.9.20261127-x86_64", "137112412989", "amazon"),
+        ("cis-hardened-rhel-9-v4", "679593333241", "aws-marketplace"),
+    ):
+        ids[alias] = ec2.register_image(Name=name, Description=name)["ImageId"]
+        ec2.modify_image_attribute(ImageId=ids[alias], LaunchPermission={"Add": [{"Group": "all"}]})
+        set_image(ids[alias], owner_id=owner, owner_alias=alias)
+    ec2.run_instances(ImageId=ids["aws-marketplace"], MinCount=2, MaxCount=2)
+    visibility = Ec2Visibility(ACCOUNT, REGION)
+    scanner = visibility.install(answer_image_references(aws.client("ec2")))
+    ports = replace(aws.watch_ports(target), images=Ec2Images(scanner))
+    run_watch(watch, target, ports, datetime.now(UTC), owner="demo-vendors")
+    criteria = [{"ImageProviders": ["amazon"]}]
+    visibility.allowed = AllowedAmis("enabled", criteria, refused={ids["aws-marketplace"]})
+    print("\nA watch of vendor images; the account's Allowed AMIs are enabled with "
+          f"{json.dumps(criteria)}:")  # fmt: skip
+    result = run_watch(watch, target, ports, datetime.now(UTC), owner="demo-vendors-2")
+    [event] = aws.bus_events()
+    [note] = aws.chat_messages()
+    [email] = aws.people_messages()
+    print(
+        f"  run: changes {json.dumps(result.summary()['changes'])}, Allowed AMIs "
+        f'{result.summary()["allowedImages"]["state"]} (no false "deregistered")'
+    )
+    print(
+        f"  EventBridge: {event['detail-type']}, reason {event['detail']['reason']}, "
+        f"ImageAllowed {event['detail']['image']['ImageAllowed']}"
+    )
+    print(f"  chat:  # {note['content']['title']}")
+    print(_indent(note["content"]["description"].split("\n", 1)[0], "         "))
+    print(f"         > next: {note['content']['nextSteps'][0]}")
+    print(f"  email: {email['subject']}")
+    print(_indent("\n".join(change_email(email["detail"], "aws").splitlines()[:3]), "         "))
+
+
 def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
@@ -166,6 +211,7 @@ def main() -> None:
         _run(aws, "third")
         print("(an unchanged run publishes nothing)")
         _recommended(aws)
+        _disallowed(aws)
     finally:
         server.stop()
 

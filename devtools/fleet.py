@@ -209,6 +209,11 @@ NO_REFERENCES = (
     b'<DescribeImageReferencesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
     b"<requestId>fleet</requestId><imageReferenceSet/></DescribeImageReferencesResponse>"
 )
+ALLOWED_IMAGES_DISABLED = (
+    b'<GetAllowedImagesSettingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+    b"<requestId>fleet</requestId><state>disabled</state><managedBy>account</managedBy>"
+    b"</GetAllowedImagesSettingsResponse>"
+)
 
 
 def _error(code: str, message: str) -> bytes:
@@ -301,9 +306,17 @@ def _filter_values(params: dict[str, str], name: str) -> list[str] | None:
     return None
 
 
+# Who calls the fleet: the benchmark's moto account. The fleet's images are all its own.
+CALLER = "123456789012"
+
+
 def _visible(image: dict[str, Any], include_deprecated: bool, include_disabled: bool) -> bool:
+    """As EC2 applies IncludeDisabled and IncludeDeprecated: an owner's own deprecated images
+    are returned whatever IncludeDeprecated says."""
     if not include_disabled and image.get("State") == "disabled":
         return False
+    if image.get("OwnerId") == CALLER:
+        return True
     deprecation = image.get("DeprecationTime")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     return include_deprecated or not (deprecation and deprecation <= now)
@@ -323,6 +336,9 @@ class _Handler(BaseHTTPRequestHandler):
         params = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         if params.get("Action") == "DescribeImageReferences":
             self._send(200, NO_REFERENCES)  # the fleet's images are used by nothing
+            return
+        if params.get("Action") == "GetAllowedImagesSettings":
+            self._send(200, ALLOWED_IMAGES_DISABLED)
             return
         token = params.get("NextToken", "page-0")
         index = int(token.removeprefix("page-"))

@@ -31,12 +31,13 @@ def answer_image_references(
     account: str = ACCOUNT,
     refuse: str | None = None,
     refuse_types: Mapping[str, str] | None = None,
-) -> None:
+) -> Any:
     """Make this EC2 client's DescribeImageReferences answer from moto's state (or, with
     `refuse`, fail with that error code, as EC2 does without permission). `refuse_types` maps a
     resource type to the error code of a call that asks for it: EC2 checks each type with the
-    caller's permissions, and a type it cannot check fails the call."""
+    caller's permissions, and a type it cannot check fails the call. Returns the client."""
     _register(ec2.meta.events.register, account, refuse, dict(refuse_types or {}))
+    return ec2
 
 
 def answer_for_new_clients(account: str = ACCOUNT) -> None:

@@ -51,13 +51,17 @@ class LocalAws:
 
     def shared_client(self, service: str) -> Any:
         """One client per service for seeding data: making an EC2 client costs ~50 ms. The EC2
-        one answers DescribeImageReferences too (moto lacks it: devtools.image_references)."""
+        one answers DescribeImageReferences and GetAllowedImagesSettings (disabled) too, and
+        DisableImage removes launch permissions (moto lacks them: devtools.image_references,
+        devtools.image_visibility)."""
         if service not in self._shared:
             self._shared[service] = self.client(service)
             if service == "ec2":
                 from devtools.image_references import answer_image_references  # noqa: PLC0415
+                from devtools.image_visibility import Ec2Visibility  # noqa: PLC0415
 
                 answer_image_references(self._shared[service])
+                Ec2Visibility(ACCOUNT, self.region, shares=False).install(self._shared[service])
         return self._shared[service]
 
     @classmethod

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from aws_cdk import aws_iam as iam
 
-# The target's images and what uses them (usage in events). None supports resource-level rules.
-READ_IMAGES = ("ec2:DescribeImages", "ec2:DescribeImageReferences")
+# The target's images, what uses them (usage in events), and its Allowed AMIs settings (why an
+# image may be hidden). None supports resource-level rules.
+READ_IMAGES = ("ec2:DescribeImages", "ec2:DescribeImageReferences", "ec2:GetAllowedImagesSettings")
 # DescribeImageReferences looks at the referencing resources with the caller's own permissions
 # (EC2 User Guide, "Identify your resources referencing specified AMIs", the policy AWS
 # publishes as AmazonEC2ImageReferencesAccessPolicy v3): granted only through EC2's images
@@ -23,7 +24,8 @@ IMAGE_REFERENCE_CHECKS = (
 )
 CALLED_VIA_IMAGES = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["ec2-images.amazonaws.com"]}}
 WILDCARD_REASON = (
-    "ec2:DescribeImages and ec2:DescribeImageReferences support no resource-level permissions; "
+    "ec2:DescribeImages, ec2:DescribeImageReferences and ec2:GetAllowedImagesSettings support "
+    "no resource-level permissions; "
     "the resource checks DescribeImageReferences makes on the caller's behalf (instances, "
     "launch templates, SSM parameters, Image Builder recipes) are allowed only through EC2 "
     "(aws:CalledVia ec2-images.amazonaws.com), as AWS's AmazonEC2ImageReferencesAccessPolicy "

@@ -32,6 +32,8 @@ SEVERITY_ORDER = ("CRITICAL", "WARNING", "NOTICE", "INFO")
 SEVERITY = {
     ChangeKind.FAILED: "CRITICAL",
     ChangeKind.DEREGISTERED: "WARNING",
+    ChangeKind.UNAVAILABLE: "WARNING",
+    ChangeKind.DISALLOWED: "WARNING",
     ChangeKind.DEPRECATED: "WARNING",
     ChangeKind.DEPRECATION_IMMINENT: "WARNING",
     ChangeKind.DISABLED: "WARNING",
@@ -71,6 +73,10 @@ REASON_CODES = {
 NEXT_STEPS = {
     ChangeKind.DEREGISTERED: "Find launch templates and Auto Scaling groups that still "
     "reference {image_id}; new launches from it will fail.",
+    ChangeKind.UNAVAILABLE: "{image_id} is " + "{not_visible}" + ". Either way this account can "
+    "no longer launch it: find launch templates and Auto Scaling groups that still reference it.",
+    ChangeKind.DISALLOWED: "This account's Allowed AMIs no longer admit {image_id}: launches "
+    "from it are refused. Move launch templates to an allowed image, or change the criteria.",
     ChangeKind.LEFT_WATCH: "{image_id} still exists; it no longer matches the watch's owners or "
     "filters (see what changed). Nothing to do unless that was not intended.",
     ChangeKind.RECOMMENDED: "Roll node groups, launch templates and pipelines that pin the "
@@ -195,15 +201,12 @@ def _next_steps(detail: Mapping[str, Any]) -> list[str]:
         visibility = "public" if image.get("Public") else "private"
         return [f"Confirm {image['ImageId']} is meant to be {visibility}; a public AMI can be "
                 "launched by any AWS account."]  # fmt: skip
-    if kind == ChangeKind.DEREGISTERED and detail.get("reason") == "vanished":
-        return [f"{image['ImageId']} is {NOT_VISIBLE}. Either way this account can no longer "
-                "launch it: find launch templates and Auto Scaling groups that still reference "
-                "it."]  # fmt: skip
     template = NEXT_STEPS.get(kind)
     if template is None:
         return []
     deprecation = image.get("DeprecationTime") or "unknown"
-    return [template.format(image_id=image["ImageId"], deprecation=deprecation)]
+    return [template.format(image_id=image["ImageId"], deprecation=deprecation,
+                            not_visible=NOT_VISIBLE)]  # fmt: skip
 
 
 def _notification(

@@ -98,9 +98,13 @@ def _change_cells(detail: Mapping[str, Any]) -> tuple[str, ...]:
     image = detail["image"]
     reason = image.get("StateReason") or {}
     state = image.get("State") or ""
+    # A vanished image's record is the last one seen (often "available"): say what is known.
     if detail["change"] == "deregistered":
-        # A vanished image's record is the last one seen (often "available"): say what is known.
-        state = "not visible" if detail["reason"] == "vanished" else "deregistered"
+        state = "deregistered"
+    elif detail["change"] == "unavailable":
+        state = "not visible"
+    elif detail["change"] == "disallowed":
+        state = "not allowed"
     if detail["change"] == "failed" and reason:
         info = f"{reason.get('Code')}: {reason.get('Message')}"
     elif detail["change"].startswith("deprecat"):

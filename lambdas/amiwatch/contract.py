@@ -25,6 +25,8 @@ class ChangeKind(StrEnum):
     FAILED = "failed"
     DISABLED = "disabled"
     DEREGISTERED = "deregistered"
+    UNAVAILABLE = "unavailable"
+    DISALLOWED = "disallowed"
     DEPRECATED = "deprecated"
     DEPRECATION_SCHEDULED = "deprecation-scheduled"
     DEPRECATION_IMMINENT = "deprecation-imminent"
@@ -46,6 +48,7 @@ REASONS = (
     "within-warning-window",
     "fields-changed",
     "parameter-changed",
+    "allowed-amis",
 )
 
 
@@ -75,6 +78,8 @@ DETAIL_TYPES = {
     ChangeKind.FAILED: "AMI Failed",
     ChangeKind.DISABLED: "AMI Disabled",
     ChangeKind.DEREGISTERED: "AMI Deregistered",
+    ChangeKind.UNAVAILABLE: "AMI Unavailable",
+    ChangeKind.DISALLOWED: "AMI Disallowed",
     ChangeKind.DEPRECATED: "AMI Deprecated",
     ChangeKind.DEPRECATION_SCHEDULED: "AMI Deprecation Scheduled",
     ChangeKind.DEPRECATION_IMMINENT: "AMI Deprecation Imminent",

@@ -12,6 +12,8 @@ TIMEOUT_SECONDS = 900
 CHAT_CHANGES = (
     "failed",
     "deregistered",
+    "unavailable",
+    "disallowed",
     "deprecated",
     "deprecation-imminent",
     "disabled",

@@ -12,9 +12,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from amiwatch.allowed import Visibility
 from amiwatch.contract import Change, ChangeKind
 from amiwatch.leaving import judge_vanished
 from amiwatch.outcomes import (
+    ALLOWED,
+    ALLOWED_MARKED,
     ENTERED_BY_EDIT,
     REFRESHED,
     ImageOutcome,
@@ -46,6 +49,7 @@ def diff(
     *,
     baseline: bool = False,
     reselection: Reselection | None = None,
+    visibility: Visibility | None = None,
 ) -> list[ImageOutcome]:
     """Judge every image that needs review and every image that vanished from the scan.
 
@@ -54,7 +58,9 @@ def diff(
     found (the record now, or None when the image is no longer visible); `stored`: the stored
     records of those ids (missing ids have none). `baseline` is the watch's first run;
     `reselection` is set when the watch's selection was edited since the snapshot.
+    `visibility`: the target's account and (when needed) its Allowed AMIs settings.
     """
+    visibility = visibility or Visibility(account="")
     silent = baseline and watch.baseline == "silent"
     outcomes = []
     for image_id, record in to_review.items():
@@ -66,9 +72,8 @@ def diff(
                 outcome = replace(outcome, note=ENTERED_BY_EDIT)
             outcomes.append(outcome)
     for image_id, found in vanished.items():
-        outcome = judge_vanished(
-            watch, now, image_id, snapshot.get(image_id), stored.get(image_id), found, reselection
-        )
+        outcome = judge_vanished(watch, now, image_id, snapshot.get(image_id),
+                                 stored.get(image_id), found, reselection, visibility)  # fmt: skip
         if outcome is not None:
             outcomes.append(outcome)
     return outcomes
@@ -90,7 +95,7 @@ def _review(
     *,
     silent: bool,
 ) -> ImageOutcome | None:
-    known = live(stored)
+    known = live(stored) or _hidden_by_allowed_amis(stored)
     if record.state == "deregistered":
         return _deregistered_by_state(record, entry, stored)
     if known is None:
@@ -178,6 +183,9 @@ def _known(
     if unchanged and known.projection < record.projection:
         # Stored under an older projection: fields it lacks are new to amiwatch, not changes.
         return ImageOutcome(record.image_id, (), fresh_entry, updated, REFRESHED)
+    if unchanged and known.record.fields.get(ALLOWED) != record.fields.get(ALLOWED):
+        # Allowed AMIs turned on or off: ImageAllowed appeared as true, or went away. Not news.
+        return ImageOutcome(record.image_id, (), fresh_entry, updated, ALLOWED_MARKED)
     if unchanged:
         if fresh_entry == entry:
             return None
@@ -190,7 +198,7 @@ def _state_changes(
     record: ImageRecord, before: Mapping[str, Any], changed: list[str], revision: int
 ) -> tuple[list[Change], set[str]]:
     if "State" not in changed:
-        return [], set()
+        return _audit_changes(record, before, changed, revision)
     state = record.state
     if state in FAILED_STATES:
         kind = ChangeKind.FAILED
@@ -198,11 +206,34 @@ def _state_changes(
         kind = STATE_KINDS[state]
     else:
         return [], set()  # e.g. back to pending: reported as `updated`
-    fields = [f for f in STATE_FIELDS if f in changed]
+    # DisableImage removes every launch permission: a public image becomes private with it.
+    explained = (*STATE_FIELDS, "Public") if kind == ChangeKind.DISABLED else STATE_FIELDS
+    fields = [f for f in explained if f in changed]
     change = make_change(
         kind, record, "state", revision, str(state), previous_values(before, fields)
     )
-    return [change], set(fields)
+    audit, consumed = _audit_changes(record, before, changed, revision)
+    return [change, *audit], set(fields) | consumed
+
+
+def _audit_changes(
+    record: ImageRecord, before: Mapping[str, Any], changed: list[str], revision: int
+) -> tuple[list[Change], set[str]]:
+    """Allowed AMIs in audit mode: ImageAllowed false means launches will be refused once the
+    criteria are enforced (`disallowed`); back to true is an ordinary `updated`."""
+    if ALLOWED not in changed or record.fields.get(ALLOWED) is not False:
+        return [], set()
+    change = make_change(ChangeKind.DISALLOWED, record, "allowed-amis", revision,
+                         "allowed-amis", previous_values(before, [ALLOWED]))  # fmt: skip
+    return [change], {ALLOWED}
+
+
+def _hidden_by_allowed_amis(stored: StoredImage | None) -> StoredImage | None:
+    """A tombstone of an image the target's Allowed AMIs hid: it is still known (compared field
+    by field when it is listed again), not a stranger."""
+    if stored is not None and stored.tombstone and stored.record.fields.get(ALLOWED) is False:
+        return stored
+    return None
 
 
 def _time_changes(

@@ -9,9 +9,11 @@ from typing import Any
 from amiwatch.parameters import parameter_label
 from amiwatch.usage import usage_sentence
 
-# What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
-# What a vanished image's absence does and does not tell (DescribeImages by id found nothing).
-NOT_VISIBLE = "no longer visible to this account: deregistered, or no longer shared with it"
+# What an unavailable image's absence does and does not tell (DescribeImages by id found nothing).
+NOT_VISIBLE = (
+    "no longer visible to this account: deregistered, disabled, no longer shared, or made "
+    "private by its owner"
+)
 
 # The EC2 console's host per partition; the region goes into the host where the partition has one.
 CONSOLE_HOSTS = {
@@ -93,8 +95,10 @@ def reason_text(code: Any, message: Any) -> str:
 
 def _state(detail: Mapping[str, Any]) -> str:
     state = detail["image"].get("State") or "unknown"
-    if detail.get("reason") == "vanished":
+    if detail.get("change") == "unavailable":
         return f"{NOT_VISIBLE} (last seen {state})"
+    if detail.get("reason") == "vanished":
+        return f"deregistered (last seen {state})"
     return str(state)
 
 

@@ -1,6 +1,10 @@
-"""Judging an image missing from a complete scan: gone, or only out of the watch (pure).
+"""Judging an image missing from a complete scan: gone, hidden, or only out of the watch (pure).
 
-The pipeline looked each one up by id first; see docs/design.md ("Vanished images") for the rules.
+The pipeline looked each one up by id first; see docs/design.md ("Vanished images") for the
+rules. One that EC2 no longer shows at all is `deregistered` only when that is what EC2 reported
+or the image is the target's own (an owner always sees its own images); another owner's image
+may also have been disabled, unshared or made private (`unavailable`), or hidden by the target's
+Allowed AMIs (`disallowed`).
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from amiwatch.allowed import Visibility, is_allowed
 from amiwatch.contract import ChangeKind
 from amiwatch.outcomes import (
     LEFT_BY_EDIT,
@@ -21,7 +26,7 @@ from amiwatch.outcomes import (
     make_change,
     previous_values,
 )
-from amiwatch.records import ImageRecord
+from amiwatch.records import ImageRecord, record_from_fields
 from amiwatch.snapshot import MISSED_ONCE, SnapshotEntry, StoredImage
 from amiwatch.watches import Watch
 
@@ -34,6 +39,7 @@ def judge_vanished(
     stored: StoredImage | None,
     found: ImageRecord | None,
     reselection: Reselection | None,
+    visibility: Visibility,
 ) -> ImageOutcome | None:
     known = live(stored)
     if known is None and entry is None:
@@ -45,9 +51,7 @@ def judge_vanished(
     last_record = known.record if known else bare_record(image_id)
     revision = last_revision(entry, stored) + 1
     if found is None or found.state == "deregistered":
-        change = make_change(ChangeKind.DEREGISTERED, last_record, "vanished", revision, "vanished")
-        tombstone = StoredImage(last_record, revision, 0, tombstone=True)
-        return ImageOutcome(image_id, (change,), None, tombstone)
+        return _not_visible(now, image_id, last_record, revision, found, visibility)
     if reselection is not None:
         left = StoredImage(found, revision - 1, 0, tombstone=True)
         return ImageOutcome(image_id, (), None, left, LEFT_BY_EDIT)
@@ -68,6 +72,45 @@ def judge_vanished(
         previous_values(before, differing) or None,
     )
     return ImageOutcome(image_id, (change,), None, StoredImage(found, revision, 0, tombstone=True))
+
+
+def _not_visible(
+    now: datetime,
+    image_id: str,
+    last: ImageRecord,
+    revision: int,
+    found: ImageRecord | None,
+    visibility: Visibility,
+) -> ImageOutcome:
+    """EC2 no longer shows the image to the target (the decision table in docs/events.md)."""
+    own = last.fields.get("OwnerId") == visibility.account
+    if found is not None or own:
+        kind = ChangeKind.DEREGISTERED  # what EC2 said, or an image its owner can no longer see
+    elif hidden_by_allowed_amis(last, visibility, now):
+        record = with_allowed(last, allowed=False)
+        previous = {"ImageAllowed": last.fields.get("ImageAllowed")}
+        change = make_change(ChangeKind.DISALLOWED, record, "allowed-amis", revision,
+                             "allowed-amis", previous)  # fmt: skip
+        # Tombstoned as not allowed: allowed again, it is an `updated` (ImageAllowed), not new.
+        return ImageOutcome(image_id, (change,), None,
+                            StoredImage(record, revision, 0, tombstone=True))  # fmt: skip
+    else:
+        kind = ChangeKind.UNAVAILABLE
+    change = make_change(kind, last, "vanished", revision, "vanished")
+    return ImageOutcome(image_id, (change,), None, StoredImage(last, revision, 0, tombstone=True))
+
+
+def hidden_by_allowed_amis(record: ImageRecord, visibility: Visibility, now: datetime) -> bool:
+    """Do the target's enforced Allowed AMIs explain why it no longer sees this image?"""
+    allowed = visibility.allowed
+    if allowed is None or not allowed.enforced:
+        return False
+    return is_allowed(record, allowed.criteria, visibility.account, now) is False
+
+
+def with_allowed(record: ImageRecord, *, allowed: bool) -> ImageRecord:
+    """The record as EC2 would describe it now, ImageAllowed set."""
+    return record_from_fields({**record.fields, "ImageAllowed": allowed}, record.projection)
 
 
 def _excluded_now(watch: Watch, now: datetime, found: ImageRecord) -> bool:

@@ -22,6 +22,8 @@ HEADLINES = {
     ChangeKind.FAILED: "An AMI failed",
     ChangeKind.DISABLED: "An AMI was disabled",
     ChangeKind.DEREGISTERED: "An AMI was deregistered",
+    ChangeKind.UNAVAILABLE: "An AMI is no longer available to this account",
+    ChangeKind.DISALLOWED: "An AMI is no longer allowed in this account (Allowed AMIs)",
     ChangeKind.DEPRECATED: "An AMI is now deprecated",
     ChangeKind.DEPRECATION_SCHEDULED: "An AMI's deprecation was scheduled",
     ChangeKind.DEPRECATION_IMMINENT: "An AMI will be deprecated soon",
@@ -35,8 +37,6 @@ def change_email(detail: Mapping[str, Any], partition: str) -> str:
     """One line of what happened, a block of facts, then the console link."""
     headline = HEADLINES[ChangeKind(detail["change"])]
     image = detail["image"]
-    if detail.get("reason") == "vanished":
-        headline = "An AMI is no longer visible to this account (deregistered, or no longer shared)"
     lines = [f"{headline}: {image.get('Name') or image['ImageId']}.", ""]
     if detail.get("parameter"):
         lines = [recommended_line(detail), ""]

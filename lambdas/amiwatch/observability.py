@@ -81,6 +81,9 @@ def record_watch_metrics(result: WatchResult) -> None:
     for kind, count in result.changes.items():
         _metric("Changes", count, **target, change=kind)
     _metric("PublishFailures", len(result.undelivered), **target)
+    if result.allowed_images is not None:
+        _metric("AllowedImagesState", 1, **target,
+                state=result.allowed_images.state or "unreadable")  # fmt: skip
     if result.unknown_image_ids:
         _metric("UnknownImageIds", len(result.unknown_image_ids), **target)
         logger.warning(

@@ -20,6 +20,8 @@ REFRESHED = "refreshed"  # record rewritten under the current projection, nothin
 ENTERED_BY_EDIT = "entered-by-edit"  # entered the watch only because its selection was edited
 LEFT_BY_EDIT = "left-by-edit"  # left the watch only because its selection was edited
 MISSED_ONCE_NOTE = "missed-once"  # absent from one complete scan, still exists: wait one more
+ALLOWED_MARKED = "allowed-marked"  # ImageAllowed appeared as true (or went away): not news
+ALLOWED = "ImageAllowed"
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def live(stored: StoredImage | None) -> StoredImage | None:
 
 
 def differing_fields(watch: Watch, before: Mapping[str, Any], record: ImageRecord) -> list[str]:
-    """Tracked fields whose value differs; a field the stored record lacks is not a change."""
+    """Tracked fields whose value differs; a field the stored record lacks is not a change, nor
+    is ImageAllowed appearing as true or going away (Allowed AMIs turned on or off)."""
     return [
         name
         for name in CANONICAL_FIELDS
@@ -65,6 +68,7 @@ def differing_fields(watch: Watch, before: Mapping[str, Any], record: ImageRecor
         and name in before
         and name in record.fields
         and before[name] != record.fields[name]
+        and not (name == ALLOWED and {before[name], record.fields[name]} == {None, True})
     ]
 
 

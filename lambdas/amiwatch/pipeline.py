@@ -11,12 +11,13 @@ from __future__ import annotations
 import gc
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from amiwatch.allowed import AllowedImages, Visibility
 from amiwatch.budget import fit_event
 from amiwatch.contract import Change, OutgoingEvent, Target, build_event, event_id
 from amiwatch.diff import diff
@@ -126,6 +127,7 @@ class WatchRun:
     # Set at the first mid-scan chunk: the run then sends people one digest, with its last chunk.
     run_digest: RunDigest | None = None
     usage_deadline: float | None = None  # time.monotonic() when usage lookups stop
+    allowed: AllowedImages | None = None  # the target's Allowed AMIs, read once when needed
 
     def execute(self) -> None:
         store = self.ports.store
@@ -182,6 +184,9 @@ class WatchRun:
         lookup = self.ports.images.lookup(triage.vanished())
         self.result.lookup_calls = lookup.calls
         self._review(snapshot, triage.take(), lookup.found, reselection)
+        if self.allowed is None and self.result.changes.get("disallowed"):
+            # Audit mode said so through ImageAllowed: the summary says in which state.
+            self.result.allowed_images = self.ports.images.allowed_images()
         self.result.images, self.result.skipped_images = len(triage.seen), scan.skipped
         self.result.describe_pages = scan.pages
         self.result.unknown_image_ids = [i for i in scan.missing_ids if i not in snapshot.entries]
@@ -209,7 +214,7 @@ class WatchRun:
         stored = store.load_images([*to_review, *vanished]) if store and not baseline else {}
         outcomes = diff(
             self.watch, self.now, snapshot.entries, to_review, vanished, stored,
-            baseline=baseline, reselection=reselection,
+            baseline=baseline, reselection=reselection, visibility=self._visibility(vanished),
         )  # fmt: skip
         self.result.silent.update(o.note for o in outcomes if o.note)
         events = self._events([change for outcome in outcomes for change in outcome.changes])
@@ -224,6 +229,14 @@ class WatchRun:
         store.confirm_lease(self.owner, self.now, self.lease_seconds)
         store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
         self.updates.update({o.image_id: o.entry for o in delivered})
+
+    def _visibility(self, vanished: Mapping[str, ImageRecord | None]) -> Visibility:
+        """The target's account, and its Allowed AMIs once an image EC2 no longer shows at all
+        needs judging: one GetAllowedImagesSettings call per run at most, none otherwise."""
+        if self.allowed is None and any(found is None for found in vanished.values()):
+            self.allowed = self.ports.images.allowed_images()
+            self.result.allowed_images = self.allowed
+        return Visibility(self.target.account, self.allowed)
 
     def _events(self, changes: list[Change]) -> list[OutgoingEvent]:
         """The events of these changes, with usage where their kind carries it, each within

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from amiwatch.allowed import AllowedImages
 from amiwatch.contract import OutgoingEvent
 from amiwatch.parameters import Followed, ParameterValue
 from amiwatch.records import ImageRecord
@@ -61,6 +62,10 @@ class ImageSource(Protocol):
     def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
         """What in the target's account and region uses these images; stop at `deadline`
         (time.monotonic())."""
+        ...
+
+    def allowed_images(self) -> AllowedImages:
+        """The target account's Allowed AMIs settings in its region (errors kept, not raised)."""
         ...
 
 

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from amiwatch.allowed import AllowedImages
 from amiwatch.recommended import ParameterReport
 
 
@@ -32,6 +33,7 @@ class WatchResult:
     silent: Counter[str] = field(default_factory=Counter)
     # imageIds EC2 does not know and the snapshot never had: a typo, or an image long purged.
     unknown_image_ids: list[str] = field(default_factory=list)
+    allowed_images: AllowedImages | None = None  # read only when a hidden image was judged
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (what the Lambda returns per watch)."""
@@ -51,6 +53,7 @@ class WatchResult:
             "silent": dict(sorted(self.silent.items())),
             "unknownImageIds": list(self.unknown_image_ids),
             **({"parameters": self.parameters.summary()} if self.parameters else {}),
+            "allowedImages": self.allowed_images.summary() if self.allowed_images else None,
         }
 
     def delivery_errors(self) -> dict[str, int]:

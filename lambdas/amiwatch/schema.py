@@ -146,8 +146,9 @@ def registry_schemas() -> dict[str, dict[str, Any]]:
 USAGE: dict[str, Any] = {
     "type": ["object", "null"],
     "description": "Who still uses the image in the target's account and region (kinds "
-    "deprecated, deprecation-scheduled, deprecation-imminent, deregistered, disabled, "
-    "left-watch; null for the others). Not part of the eventId.",
+    "deprecated, deprecation-scheduled, deprecation-imminent, deregistered, unavailable, "
+    "disallowed, disabled, left-watch, and recommended for the previous AMI; null for the "
+    "others). Not part of the eventId.",
     "required": ["checkedAt", "account", "region", "total", "byType", "resources", "truncated",
                  "error"],
     "additionalProperties": False,

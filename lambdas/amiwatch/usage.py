@@ -16,7 +16,8 @@ from amiwatch.contract import Change, ChangeKind
 
 USAGE_KINDS = frozenset({
     ChangeKind.DEPRECATED, ChangeKind.DEPRECATION_SCHEDULED, ChangeKind.DEPRECATION_IMMINENT,
-    ChangeKind.DEREGISTERED, ChangeKind.DISABLED, ChangeKind.LEFT_WATCH, ChangeKind.RECOMMENDED,
+    ChangeKind.DEREGISTERED, ChangeKind.UNAVAILABLE, ChangeKind.DISALLOWED, ChangeKind.DISABLED,
+    ChangeKind.LEFT_WATCH, ChangeKind.RECOMMENDED,
 })  # fmt: skip
 MAX_RESOURCES = 25
 # Resource types in the order people care about them (instances first), with their words.

@@ -58,8 +58,8 @@ def test_the_role_may_only_read_images_and_what_uses_them(member):
     assert role["Properties"]["Policies"] == [{
         "PolicyName": "ReadImages",
         "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Action": ["ec2:DescribeImageReferences", "ec2:DescribeImages"], "Effect": "Allow",
-             "Resource": "*"},
+            {"Action": ["ec2:DescribeImageReferences", "ec2:DescribeImages",
+                        "ec2:GetAllowedImagesSettings"], "Effect": "Allow", "Resource": "*"},
             REFERENCE_CHECKS]},
     }]  # fmt: skip
 

@@ -95,7 +95,8 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
     expected = {
         # DescribeImageReferences checks the resources with the role's own permissions: the
         # reference checks too (only through EC2, asserted below; they were missing before).
-        '"*"': ["ec2:DescribeImageReferences", "ec2:DescribeImages", "xray:PutTelemetryRecords",
+        '"*"': ["ec2:DescribeImageReferences", "ec2:DescribeImages",
+                "ec2:GetAllowedImagesSettings", "xray:PutTelemetryRecords",
                 "xray:PutTraceSegments", *REFERENCE_CHECKS["Action"]],
         arn(table_id): [
             "dynamodb:BatchGetItem",

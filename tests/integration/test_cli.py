@@ -202,5 +202,6 @@ def test_a_vanished_image_is_not_shown_as_available(aws, tmp_path, capsys):
     main(flags)
     [row] = [line for line in capsys.readouterr().out.splitlines() if gone in line]
 
-    assert row.split()[:5] == ["deregistered", "golden", gone, "golden-gone", "not"]
+    # Its own image: an owner always sees its own, so not finding it means deregistered.
+    assert row.split()[:5] == ["deregistered", "golden", gone, "golden-gone", "deregistered"]
     assert "available" not in row

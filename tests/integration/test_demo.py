@@ -22,7 +22,7 @@ def test_the_demo_shows_every_change_and_a_deprecation_in_use_and_one_not():
     rows = {line.split()[0]: line for line in out if line.split()[:2][1:] == ["golden"]}
     assert set(rows) == {"new", "failed", "deprecated", "deregistered", "disabled", "updated",
                          "left-watch"}  # fmt: skip
-    assert "available" not in rows["deregistered"] and "not visible" in rows["deregistered"]
+    assert "available" not in rows["deregistered"] and "deregistered" in rows["deregistered"]
     assert any("Not left-watch, new, updated: chatChanges selects" in line for line in out)
     assert sum(line.startswith("  | ") for line in out) < 45  # one chat and one email in full
     assert any(line.startswith("  | *Usage:* Still used by 1 instance and 2 launch templates")
@@ -33,3 +33,9 @@ def test_the_demo_shows_every_change_and_a_deprecation_in_use_and_one_not():
     assert any(line.strip() == "EventBridge: AMI Recommended, parameter version 192 -> 193"
                for line in out)  # fmt: skip
     assert any("recommended AMI is now" in line and "(was ami-" in line for line in out)
+    # Allowed AMIs hide a vendor image still in use: disallowed, not a false "deregistered".
+    assert any('changes {"disallowed": 1}, Allowed AMIs enabled' in line for line in out)
+    disallowed = "EventBridge: AMI Disallowed, reason allowed-amis, ImageAllowed False"
+    assert any(line.strip() == disallowed for line in out)
+    assert any("WARNING: AMI disallowed: cis-hardened-rhel-9-v4" in line for line in out)
+    assert any("*Usage:* Still used by 2 instances" in line for line in out)

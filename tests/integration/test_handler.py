@@ -217,3 +217,32 @@ def test_a_wrong_bus_is_named_in_the_error_the_log_line_and_the_summary(
     [summary] = logged
     assert summary["undelivered"] == 1
     assert summary["deliveryErrors"] == {why: 1}
+
+
+def test_a_run_that_judged_a_hidden_image_reports_the_allowed_amis_state(
+    aws, lambda_env, fleet, capsys
+):
+    from amiwatch.aws import edges
+    from devtools.image_visibility import AllowedAmis, Ec2Visibility
+
+    visibility = Ec2Visibility(ACCOUNT, REGION, AllowedAmis("audit-mode"), shares=False)
+    undo = visibility.install_for_new_clients()
+    edges._target_clients.cache_clear()  # the warm Lambda's EC2 clients predate the double
+    try:
+        invoke()
+        aws.shared_client("ec2").deregister_image(ImageId=fleet["golden-rc"])
+        capsys.readouterr()
+
+        [summary] = invoke()["watches"]
+        metrics = emf_metrics(capsys.readouterr().out)
+    finally:
+        undo()
+        edges._target_clients.cache_clear()
+
+    target = (("account", ACCOUNT), ("region", REGION), ("service", "amiwatch"))
+    assert summary["changes"] == {"deregistered": 1}  # the target's own image
+    assert summary["allowedImages"] == {"state": "audit-mode", "managedBy": "account",
+                                        "error": None}  # fmt: skip
+    assert metrics[("AllowedImagesState", (*target, ("state", "audit-mode"),
+                                           ("watch", "golden")))] == 1  # fmt: skip
+    assert visibility.settings_calls == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def test_each_recipe_receives_exactly_its_events(aws):
     result = run(aws, T0 + timedelta(hours=1))
 
     assert set(patterns) == {"new-al2023", "client-failure", "made-public", "deprecation-imminent",
-                             "deprecated-in-use", "eks-recommended"}  # fmt: skip
+                             "deprecated-in-use", "cannot-launch-in-use",
+                             "eks-recommended"}  # fmt: skip
     assert result.summary()["changes"] == {
         "new": 2, "failed": 2, "updated": 3, "deprecation-scheduled": 1,
         "deprecation-imminent": 1,
@@ -136,3 +138,39 @@ def test_only_eks_recommended_amis_reach_the_node_group_rule(aws):
 
     assert result.summary()["changes"] == {"recommended": 2}
     assert received(aws, queues["eks-recommended"]) == ["eks-2"]
+
+
+def test_only_images_in_use_that_can_no_longer_be_launched_reach_the_move_rule(aws):
+    from amiwatch.aws.scan import Ec2Images
+    from amiwatch.contract import Target
+    from amiwatch.pipeline import run_watch
+    from amiwatch.watch_config import parse_watch
+    from devtools.image_references import answer_image_references
+    from devtools.image_visibility import AllowedAmis, Ec2Visibility
+    from devtools.local_aws import ACCOUNT, REGION
+
+    queues = route(aws, {"cannot-launch-in-use": recipes()["cannot-launch-in-use"]})
+    ec2 = aws.shared_client("ec2")
+    ids = {}
+    for name, owner in (("vendor-used", "137112412989"), ("vendor-idle", "137112412989"),
+                        ("shared-used", "444455556666")):  # fmt: skip
+        ids[name] = ec2.register_image(Name=name)["ImageId"]
+        ec2.modify_image_attribute(ImageId=ids[name], LaunchPermission={"Add": [{"Group": "all"}]})
+        set_image(ids[name], owner_id=owner, owner_alias="amazon" if owner[0] == "1" else None)
+    for name in ("vendor-used", "shared-used"):
+        ec2.run_instances(ImageId=ids[name], MinCount=1, MaxCount=1)
+    watch = parse_watch({"name": "bought", "owners": ["137112412989", "444455556666"]})
+    target = Target(watch.name, ACCOUNT, REGION)
+    visibility = Ec2Visibility(ACCOUNT, REGION)
+    scanner = visibility.install(answer_image_references(aws.client("ec2")))
+    ports = replace(aws.watch_ports(target), images=Ec2Images(scanner))
+    run_watch(watch, target, ports, T0, owner="baseline")
+    visibility.allowed = AllowedAmis("enabled", [{"ImageProviders": ["444455556666"]}],
+                                     refused={ids["vendor-used"], ids["vendor-idle"]})  # fmt: skip
+    ec2.modify_image_attribute(ImageId=ids["shared-used"],
+                               LaunchPermission={"Remove": [{"Group": "all"}]})  # fmt: skip
+
+    result = run_watch(watch, target, ports, T0 + timedelta(hours=1), owner="r")
+
+    assert result.summary()["changes"] == {"disallowed": 2, "unavailable": 1}
+    assert received(aws, queues["cannot-launch-in-use"]) == ["shared-used", "vendor-used"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from amiwatch.allowed import AllowedImages
 from amiwatch.contract import Change, Target, event_id
 from amiwatch.pipeline import WatchPorts, run_watch
 from amiwatch.records import ImageRecord, project_image
@@ -67,6 +67,8 @@ class Harness:
 
     watch: Watch
     store: MemoryStore = field(default_factory=MemoryStore)
+    last_images: ListImages | None = None  # the last run's image source (its call counts)
+    last_result: WatchResult | None = None
 
     @property
     def snapshot(self) -> Snapshot:
@@ -84,19 +86,28 @@ class Harness:
         *,
         persist_shards: bool = True,
         elsewhere: Iterable[ImageRecord] = (),
+        allowed: AllowedImages | None = None,
     ) -> list[Change]:
         """One run; returns every change it found (delivered or not). `elsewhere` are images
         that exist but are not in the watch's scan (what a lookup by id finds); any other image
         missing from the scan is gone. `persist_shards=False`: the run dies after writing the
-        records of what it delivered, before the shards (a crash in between)."""
+        records of what it delivered, before the shards (a crash in between). `allowed`: the
+        target's Allowed AMIs settings (disabled by default)."""
         publisher = RecordingPublisher(lambda event: deliver(event.change))
-        ports = WatchPorts(
-            ListImages(list(scan), list(elsewhere)), "amiwatch", self.store, publisher
-        )
+        images = ListImages(list(scan), list(elsewhere))
+        if allowed is not None:
+            images.allowed = allowed
+        self.last_images = images
+        ports = WatchPorts(images, "amiwatch", self.store, publisher)
         self.store.crash_before_shards = not persist_shards
         # What was delivered is persisted; the rest is found again next run.
-        with contextlib.suppress(PublishIncomplete, Crash):
-            run_watch(self.watch, TARGET, ports, now, owner=f"run-{now.isoformat()}")
+        try:
+            self.last_result = run_watch(self.watch, TARGET, ports, now,
+                                         owner=f"run-{now.isoformat()}")  # fmt: skip
+        except PublishIncomplete as exc:
+            self.last_result = exc.result
+        except Crash:
+            self.last_result = None
         return [event.change for event in publisher.events]
 
     def refresh(

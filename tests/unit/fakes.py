@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from amiwatch.allowed import AllowedImages
 from amiwatch.contract import OutgoingEvent
 from amiwatch.ports import Lookup, PublishReport, ReferenceLookup
 from amiwatch.records import ImageRecord, format_time
@@ -38,6 +39,8 @@ class ListImages:
     # What uses each image: (resource type, ARN); an id absent here is used by nothing.
     used_by: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     reference_calls: int = 0
+    allowed: AllowedImages = field(default_factory=lambda: AllowedImages("disabled"))
+    allowed_calls: int = 0
 
     def scan(self, watch: Watch) -> ListScan:
         return ListScan(list(self.listed))
@@ -54,6 +57,10 @@ class ListImages:
         calls = -(-len(image_ids) // 10)
         self.reference_calls += calls
         return ReferenceLookup({i: list(self.used_by.get(i, [])) for i in image_ids}, {}, calls)
+
+    def allowed_images(self) -> AllowedImages:
+        self.allowed_calls += 1
+        return self.allowed
 
 
 class Crash(RuntimeError):

@@ -40,7 +40,15 @@ def ami(n: int) -> str:
 def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
     """One run whose changes cover every change kind, as event details."""
     soon = (NOW + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    harness.run([record(ami(i)) for i in (1, 2, 3, 4, 5, 6, 9)] + [record(ami(7), State="pending")])
+    vendor = {"OwnerId": "999999999999"}
+    harness.run(
+        [record(ami(i)) for i in (1, 2, 3, 4, 5, 6, 9)]
+        + [
+            record(ami(7), State="pending"),
+            record(ami(11), **vendor),
+            record(ami(12), **vendor, ImageAllowed=True),
+        ]
+    )
     changes = harness.run(
         [
             record(
@@ -57,9 +65,11 @@ def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
             record(ami(6), Public=True),
             record(ami(7)),
             record(ami(8), Name="brand-new"),
+            record(ami(12), **vendor, ImageAllowed=False),  # Allowed AMIs in audit mode
         ],
         LATER,
-        # ami 3 vanished: deregistered; ami 9 still exists, retagged out of the watch
+        # ami 3 vanished: deregistered (the target's own); ami 11 vanished: unavailable (a
+        # vendor's); ami 9 still exists, retagged out of the watch
         elsewhere=[record(ami(9), Tags=[{"Key": "team", "Value": "data"}])],
     )  # fmt: skip
     details: dict[str, list[dict[str, Any]]] = {}
@@ -143,9 +153,10 @@ def test_default_chat_changes_follow_the_issue(every_kind):
     chatty = {d["change"] for d in all_details(every_kind) if wants_chat(d, selectors)}
     quiet_update = [d for d in every_kind["updated"] if "Public" not in d["changedFields"]]
 
-    # Issue 15: `recommended` is in chatChanges by default; issue 10: `left-watch` is not.
-    assert chatty == {"failed", "deregistered", "deprecated", "deprecation-imminent",
-                      "disabled", "updated", "recommended"}  # fmt: skip
+    # Issue 15: `recommended` is in chatChanges by default; issue 10: `left-watch` is not;
+    # issue 25: `unavailable` and `disallowed` are.
+    assert chatty == {"failed", "deregistered", "unavailable", "disallowed", "deprecated",
+                      "deprecation-imminent", "disabled", "updated", "recommended"}  # fmt: skip
     assert all(not wants_chat(d, selectors) for d in quiet_update)
     assert set(selectors) <= set(CHAT_SELECTORS)
 
@@ -256,28 +267,47 @@ def test_partitions_reach_chat_arns():
     assert "console.amazonaws.cn" in note["content"]["description"]
 
 
-def test_a_vanished_image_says_only_what_is_known(every_kind):
-    [gone] = every_kind["deregistered"]
+def rendered(every_kind, kind: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """The one change of this kind, its chat notification and its email."""
+    [detail] = every_kind[kind]
+    return detail, change_notification(detail, "aws"), change_email(detail, "aws")
 
-    note = change_notification(gone, "aws")
-    email = change_email(gone, "aws")
 
-    assert gone["reason"] == "vanished"
-    what = "no longer visible to this account: deregistered, or no longer shared with it"
+def test_a_vanished_image_of_another_owner_says_only_what_is_known(every_kind):
+    hidden, note, email = rendered(every_kind, "unavailable")
+
+    assert hidden["reason"] == "vanished"
+    what = ("no longer visible to this account: deregistered, disabled, no longer shared, or "
+            "made private by its owner")  # fmt: skip
     assert f"*State:* {what} (last seen available)" in note["content"]["description"]
     assert f"  State:      {what} (last seen available)" in email
-    assert email.startswith(
-        "An AMI is no longer visible to this account (deregistered, or no longer shared): "
-        "golden-0003."
-    )
-    assert "new launches from it will fail" not in note["content"]["nextSteps"][0]
+    assert email.startswith("An AMI is no longer available to this account: golden-000b.")
+    assert note["content"]["title"].startswith("WARNING: AMI unavailable: ")
+    assert "can no longer launch it" in note["content"]["nextSteps"][0]
+
+
+def test_a_vanished_image_of_the_targets_own_is_deregistered(every_kind):
+    gone, note, email = rendered(every_kind, "deregistered")
+
+    assert gone["reason"] == "vanished"
+    assert "*State:* deregistered (last seen available)" in note["content"]["description"]
+    assert email.startswith("An AMI was deregistered: golden-0003.")
+    assert "new launches from it will fail" in note["content"]["nextSteps"][0]
+
+
+def test_an_image_the_allowed_amis_no_longer_admit_says_launches_are_refused(every_kind):
+    disallowed, note, email = rendered(every_kind, "disallowed")
+
+    assert disallowed["reason"] == "allowed-amis"
+    assert disallowed["changedFields"] == ["ImageAllowed"]
+    assert disallowed["previous"] == {"ImageAllowed": True}
+    assert email.startswith("An AMI is no longer allowed in this account (Allowed AMIs)")
+    assert "  Changed:    ImageAllowed: true -> false" in email
+    assert "launches from it are refused" in note["content"]["nextSteps"][0]
 
 
 def test_an_image_that_left_the_watch_shows_why_and_is_not_called_gone(every_kind):
-    [left] = every_kind["left-watch"]
-
-    note = change_notification(left, "aws")
-    email = change_email(left, "aws")
+    left, note, email = rendered(every_kind, "left-watch")
 
     assert left["reason"] == "no-longer-matches"
     assert left["changedFields"] == ["Tags"]

@@ -16,7 +16,9 @@ RUNTIME_SERVICES = frozenset(
     {"ec2", "dynamodb", "sns", "events", "sts", "ssm", "sqs", "organizations"}
 )
 # The EC2 operations the code calls; a test proves each is in the model the asset ships.
-EC2_OPERATIONS = frozenset({"DescribeImages", "DescribeImageReferences"})
+EC2_OPERATIONS = frozenset(
+    {"DescribeImages", "DescribeImageReferences", "GetAllowedImagesSettings"}
+)
 
 
 def client(service: str, *, region: str | None = None, endpoint_url: str | None = None) -> Any:

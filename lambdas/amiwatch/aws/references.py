@@ -56,7 +56,7 @@ def image_references(ec2: Any, image_ids: Sequence[str], deadline: float) -> Ref
             lookup.references.update(_ask(ec2, batch, RESOURCE_TYPES, lookup))
             continue
         except Exception as exc:
-            whole_call = _why(exc)
+            whole_call = why(exc)
             if not _may_be_one_type(exc):
                 lookup.errors.update(dict.fromkeys(batch, whole_call))
                 continue
@@ -66,8 +66,8 @@ def image_references(ec2: Any, image_ids: Sequence[str], deadline: float) -> Ref
             continue
         lookup.references.update(found)
         if unchecked:
-            why = "not checked: " + "; ".join(f"{kind} ({reason})" for kind, reason in unchecked)
-            lookup.errors.update(dict.fromkeys(batch, why))
+            partial = "; ".join(f"{kind} ({reason})" for kind, reason in unchecked)
+            lookup.errors.update(dict.fromkeys(batch, f"not checked: {partial}"))
     return lookup
 
 
@@ -99,7 +99,7 @@ def _type_by_type(
             for image_id, refs in _ask(ec2, batch, [request], lookup).items():
                 found[image_id] += refs
         except Exception as exc:
-            unchecked.append((kind, _why(exc)))
+            unchecked.append((kind, why(exc)))
     return found, unchecked
 
 
@@ -109,7 +109,8 @@ def _may_be_one_type(exc: Exception) -> bool:
     return exc.response.get("Error", {}).get("Code") not in WHOLE_CALL_CODES
 
 
-def _why(exc: Exception) -> str:
+def why(exc: Exception) -> str:
+    """`<code>: <message>` of an AWS error, on one line."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         message = " ".join(str(error.get("Message", "")).split())

@@ -1,7 +1,8 @@
 """DescribeImages: a watch's images page by page, and images looked up by id.
 
 EC2 answers `InvalidAMIID.NotFound` for a whole call once one id named in `ImageIds` no longer
-exists (a deregistered AMI is purged about an hour after deregistration). Calls by id therefore
+exists (EC2's reference: a recently deregistered image is returned for a short interval, then gives
+empty results; once no instance references it, naming it fails). Calls by id therefore
 split the batch on that error and retry the halves, so the ids that still exist are always
 answered and the missing ones are isolated by the error *code*, never by parsing its text.
 """
@@ -14,8 +15,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from amiwatch.allowed import AllowedImages, settings_from
 from amiwatch.aws.accounts import explain
-from amiwatch.aws.references import image_references
+from amiwatch.aws.references import image_references, why
 from amiwatch.ports import Lookup, ReferenceLookup
 from amiwatch.records import ImageRecord, project_image
 from amiwatch.watch_config import MAX_FILTER_VALUES
@@ -61,6 +63,14 @@ class Ec2Images:
     def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
         """What uses these images (errors are kept per id, never raised)."""
         return image_references(self.ec2, image_ids, deadline)
+
+    def allowed_images(self) -> AllowedImages:
+        """GetAllowedImagesSettings; any failure (AccessDenied, a region or an SDK without it,
+        an unreadable answer) is kept as the reason the settings are unknown, never raised."""
+        try:
+            return settings_from(self.ec2.get_allowed_images_settings())
+        except Exception as exc:
+            return AllowedImages(None, error=why(exc))
 
     def _translate(self, exc: Exception) -> Exception | None:
         return explain(exc, self.account, self.region or self.ec2.meta.region_name)
