@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 
 .PHONY: venv demo test lint types pytest unit integration infra synth bench bench-targets bench-refresh clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip==25.3
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -15,12 +15,12 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk  # noqa: E402
 
-from amiwatch.errors import ConfigError  # noqa: E402
-from infra.cdk_json import load_app_config  # noqa: E402
-from infra.member import AmiWatchMemberRoleStack  # noqa: E402
-from infra.member_events import AmiWatchMemberEventsStack  # noqa: E402
+from amiwatch.model.errors import ConfigError  # noqa: E402
+from infra.config.cdk_json import load_app_config  # noqa: E402
 from infra.nag import apply_checks  # noqa: E402
-from infra.stack import WATCHER_STACK_NAME, AmiWatchStack  # noqa: E402
+from infra.stacks.member import AmiWatchMemberRoleStack  # noqa: E402
+from infra.stacks.member_events import AmiWatchMemberEventsStack  # noqa: E402
+from infra.stacks.watcher import WATCHER_STACK_NAME, AmiWatchStack  # noqa: E402
 
 
 def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App:

@@ -31,7 +31,8 @@ from typing import Any
 
 import boto3
 
-from devtools.bench import REGION, LambdaContext, local_endpoints
+from devtools.bench import REGION, LambdaContext
+from devtools.bench_servers import local_endpoints
 
 ACCOUNTS, IMAGES = 500, 100
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
@@ -48,7 +49,7 @@ CONCURRENCY, TARGET_CONCURRENCY = 10, 7  # the stack's defaults with organisatio
 
 def consumer(_: argparse.Namespace) -> None:
     """A warm 'Lambda' on the target queue: one message per invocation until it is empty."""
-    from amiwatch.handler import handler  # noqa: PLC0415  (after the environment is set)
+    from amiwatch.entry.handler import handler  # noqa: PLC0415  (after the environment is set)
 
     sqs = boto3.client("sqs", region_name=REGION)
     url, arn = os.environ["AMIWATCH_TARGET_QUEUE_URL"], os.environ["BENCH_QUEUE_ARN"]
@@ -89,7 +90,7 @@ def _organization(moto_url: str, accounts: int) -> str:
 
 def _dispatch(env: dict[str, str], watch: str, queue_url: str) -> dict[str, Any]:
     script = (
-        "import json; from amiwatch.handler import handler; "
+        "import json; from amiwatch.entry.handler import handler; "
         "from devtools.bench import LambdaContext; "
         f"print(json.dumps(handler({{'dispatch': {{'watch': '{watch}'}}}}, LambdaContext())))"
     )

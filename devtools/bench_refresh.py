@@ -20,10 +20,11 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from amiwatch.pipeline import run_watch
-from amiwatch.refresh import run_refresh
-from devtools.bench import T0, bench_watch, local_credentials, local_endpoints, results_dir
-from devtools.fleet import CHANGE_EVERY, image_id
+from amiwatch.run.pipeline import run_watch
+from amiwatch.run.refresh import run_refresh
+from devtools.bench import T0, bench_watch, results_dir
+from devtools.bench_servers import local_credentials, local_endpoints
+from devtools.fleet_images import CHANGE_EVERY, image_id
 
 SIZE, BATCHES, IDS_PER_BATCH = 100_000, 20, 10
 

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools import bench_org
-from devtools.bench import REGION, LambdaContext, local_credentials, local_endpoints, results_dir
+from devtools.bench import REGION, LambdaContext, results_dir
+from devtools.bench_servers import local_credentials, local_endpoints
 
 SIZES = (1_000, 10_000)  # the default, quick run (~5 min)
 RECORDED_SIZES = (1_000, 10_000, 50_000)  # the run docs/performance.md quotes (~35 min)
@@ -37,7 +38,7 @@ SHARE = 0.8  # leave a fifth of the period as headroom
 
 def worker(args: argparse.Namespace) -> None:
     """One warm 'Lambda': every target once for the baseline, then once more unchanged."""
-    from amiwatch.handler import handler  # noqa: PLC0415  (after the environment is set)
+    from amiwatch.entry.handler import handler  # noqa: PLC0415  (after the environment is set)
 
     watch = {"name": "fleet", "owners": ["self"], "regions": list(REGIONS),
              "accounts": ["self", *({"id": m} for m in MEMBERS)]}  # fmt: skip

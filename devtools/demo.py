@@ -16,15 +16,15 @@ from datetime import UTC, datetime, timedelta
 
 from moto.server import ThreadedMotoServer
 
-from amiwatch import defaults
 from amiwatch.aws.scan import Ec2Images
-from amiwatch.cli_output import Printer
-from amiwatch.contract import Target
-from amiwatch.mail import change_email
-from amiwatch.pipeline import run_watch
-from amiwatch.watch_config import parse_watch
-from devtools.image_references import answer_image_references
-from devtools.image_visibility import AllowedAmis, Ec2Visibility
+from amiwatch.entry.output import Printer
+from amiwatch.messages.mail import change_email
+from amiwatch.model import defaults
+from amiwatch.model.contract import Target
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.run.pipeline import run_watch
+from devtools.doubles.image_references import answer_image_references
+from devtools.doubles.image_visibility import AllowedAmis, Ec2Visibility
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image, set_parameter
 
 WATCH = parse_watch(

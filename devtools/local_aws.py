@@ -20,13 +20,13 @@ from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
-from amiwatch.contract import Target
-from amiwatch.pipeline import WatchPorts
-from amiwatch.sns_messages import CHAT, TOPIC, NoticePolicy
-from amiwatch.subscriptions import email_filter_policy
-
-ACCOUNT = "123456789012"  # moto's default account
-REGION = "us-east-1"
+from amiwatch.messages.sns import CHAT, TOPIC, NoticePolicy
+from amiwatch.messages.subscriptions import email_filter_policy
+from amiwatch.model.contract import Target
+from amiwatch.run.pipeline import WatchPorts
+from devtools.doubles.image_references import answer_image_references
+from devtools.doubles.image_visibility import Ec2Visibility
+from devtools.moto_defaults import ACCOUNT, REGION
 
 
 @dataclass
@@ -52,14 +52,11 @@ class LocalAws:
     def shared_client(self, service: str) -> Any:
         """One client per service for seeding data: making an EC2 client costs ~50 ms. The EC2
         one answers DescribeImageReferences and GetAllowedImagesSettings (disabled) too, and
-        DisableImage removes launch permissions (moto lacks them: devtools.image_references,
-        devtools.image_visibility)."""
+        DisableImage removes launch permissions (moto lacks them: devtools.doubles.image_references,
+        devtools.doubles.image_visibility)."""
         if service not in self._shared:
             self._shared[service] = self.client(service)
             if service == "ec2":
-                from devtools.image_references import answer_image_references  # noqa: PLC0415
-                from devtools.image_visibility import Ec2Visibility  # noqa: PLC0415
-
                 answer_image_references(self._shared[service])
                 Ec2Visibility(ACCOUNT, self.region, shares=False).install(self._shared[service])
         return self._shared[service]

@@ -21,7 +21,7 @@ import jsii
 from aws_cdk import ILocalBundling
 
 from amiwatch.aws.clients import RUNTIME_SERVICES
-from amiwatch.errors import ConfigError
+from amiwatch.model.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS_DIR = ROOT / "lambdas"

@@ -1,5 +1,5 @@
 """Allows `python -m amiwatch`."""
 
-from amiwatch.cli import main
+from amiwatch.entry.cli import main
 
 raise SystemExit(main())

@@ -25,12 +25,13 @@ from amiwatch.aws.clients import client
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
-from amiwatch.contract import Target
-from amiwatch.pipeline import WatchPorts, run_watch
-from amiwatch.sns_messages import NoticePolicy
-from amiwatch.watch_config import parse_watch
-from amiwatch.watches import Watch
-from devtools.fleet import CHANGE_EVERY, FleetState, image_id, serve
+from amiwatch.messages.sns import NoticePolicy
+from amiwatch.model.contract import Target
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.model.watches import Watch
+from amiwatch.run.pipeline import WatchPorts, run_watch
+from devtools.fleet import FleetState, serve
+from devtools.fleet_images import CHANGE_EVERY, image_id
 from devtools.local_aws import ACCOUNT, REGION, LocalAws
 
 from .ledger import LEDGER, Key, Ledger

@@ -9,10 +9,10 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from amiwatch import pipeline
 from amiwatch.aws.store import DynamoSnapshotStore, LeaseLost
-from amiwatch.run_result import PublishIncomplete
-from amiwatch.watch_config import parse_watch
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.run import pipeline
+from amiwatch.run.result import PublishIncomplete
 
 from ..doubles import FlakyBus, FlakyTopic, Proxy, change_is
 from .conftest import T0, Rig, generation_one_changes

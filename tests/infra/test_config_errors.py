@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from aws_cdk import aws_sns as sns
 
-from amiwatch.errors import ConfigError
-from infra.cdk_json import load_app_config
-from infra.schedule import Heartbeat
+from amiwatch.model.errors import ConfigError
+from infra.config.cdk_json import load_app_config
+from infra.config.schedule import Heartbeat
 
 from .conftest import TEST_CONTEXT
 

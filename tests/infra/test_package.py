@@ -32,9 +32,9 @@ def test_the_wheel_holds_the_package_the_command_and_the_pinned_dependencies(tmp
         metadata = archive.read(info).decode()
         entry_points = archive.read(info.replace("METADATA", "entry_points.txt")).decode()
 
-    assert "amiwatch/handler.py" in names and "amiwatch/aws/scan.py" in names
+    assert "amiwatch/entry/handler.py" in names and "amiwatch/aws/scan.py" in names
     assert not [n for n in names if n.startswith(("infra/", "tests/", "devtools/"))]
-    assert "amiwatch = amiwatch.cli:run" in entry_points
+    assert "amiwatch = amiwatch.entry.cli:run" in entry_points
     requires = {line.split(": ", 1)[1] for line in metadata.splitlines()
                 if line.startswith("Requires-Dist: ")}  # fmt: skip
     pins = pinned_versions()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from amiwatch.contract import DETAIL_TYPES
-from amiwatch.schema import registry_schemas
+from amiwatch.model.contract import DETAIL_TYPES
+from amiwatch.model.schema import registry_schemas
 
 READ_ONLY = {
     "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/ReadOnlyAccess"]]

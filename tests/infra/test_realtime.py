@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from amiwatch.aws_events import IMAGE_CALLS
+from amiwatch.judge.aws_events import IMAGE_CALLS
 from tests.synth import AL2023_TOPIC, TEST_CONTEXT, synthesize
 
 

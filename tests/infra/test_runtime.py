@@ -74,7 +74,7 @@ def ec2_name_of(operation: str) -> str:
 
 
 def test_a_cold_start_first_logs_the_versions_it_loaded(synthesized: Synthesized):
-    code = "import amiwatch.handler"
+    code = "import amiwatch.entry.handler"
     # Powertools comes from the layer in Lambda; here, from the test environment's site-packages,
     # after the asset (as /opt/python comes after /var/task).
     site = next(Path(sys.prefix).glob("lib/python3.*/site-packages"))

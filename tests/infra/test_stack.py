@@ -152,7 +152,7 @@ def test_the_lambda_is_configured_for_large_watches(synthesized, template):
         {
             "Runtime": "python3.13",
             "Architectures": ["arm64"],
-            "Handler": "amiwatch.handler.handler",
+            "Handler": "amiwatch.entry.handler.handler",
             "MemorySize": 1024,
             "Timeout": 900,
             "ReservedConcurrentExecutions": 4,
@@ -351,7 +351,7 @@ def test_the_asset_ships_the_watch_list_intact(synthesized):
 
     assert [w["name"] for w in shipped["watches"]] == ["al2023", "golden", "fleet"]
     assert shipped["watches"][0]["filters"] == {"name": ["al2023-ami-2023.*-x86_64"]}
-    assert (synthesized.asset_dir / "amiwatch" / "handler.py").exists()
+    assert (synthesized.asset_dir / "amiwatch" / "entry" / "handler.py").exists()
     assert not list(synthesized.asset_dir.rglob("__pycache__"))
 
 

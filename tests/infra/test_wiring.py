@@ -24,7 +24,7 @@ from .conftest import Synthesized
 INVOKE = """
 import json, sys
 import amiwatch
-from amiwatch.handler import handler
+from amiwatch.entry.handler import handler
 
 class Context:
     function_name = "amiwatch"

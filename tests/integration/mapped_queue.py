@@ -9,7 +9,7 @@ from typing import Any
 
 from moto.backends import get_backend
 
-from amiwatch.handler import handler
+from amiwatch.entry.handler import handler
 from devtools.local_aws import ACCOUNT, REGION, LocalAws
 
 from .conftest import FakeLambdaContext

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from amiwatch.aws import clients
-from amiwatch.cli import EXIT_AWS, EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED, main
+from amiwatch.entry.cli import EXIT_AWS, EXIT_CONFIG, EXIT_OK, EXIT_UNDELIVERED, main
 from devtools.fleet import serve
 from devtools.local_aws import REGION
 

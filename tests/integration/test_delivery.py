@@ -14,12 +14,12 @@ from botocore.stub import Stubber
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
-from amiwatch.cli import main as cli_main
-from amiwatch.contract import Target
-from amiwatch.pipeline import WatchPorts, run_watch
-from amiwatch.run_result import PublishIncomplete
-from amiwatch.sns_messages import NoticePolicy
-from amiwatch.watch_config import parse_watch
+from amiwatch.entry.cli import main as cli_main
+from amiwatch.messages.sns import NoticePolicy
+from amiwatch.model.contract import Target
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.run.pipeline import WatchPorts, run_watch
+from amiwatch.run.result import PublishIncomplete
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from ..doubles import FlakyBus, FlakyTopic, SizeLimitedBus, SizeLimitedTopic, change_is

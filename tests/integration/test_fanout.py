@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from amiwatch.aws import edges as edges_module
 from amiwatch.aws.accounts import TargetClients
 from amiwatch.aws.clients import client
-from amiwatch.handler import WatchesFailed, handler
-from amiwatch.watches import AccountRef
+from amiwatch.entry.handler import WatchesFailed, handler
+from amiwatch.model.watches import AccountRef
+from amiwatch.wiring import runs as edges_module
 from devtools.local_aws import ACCOUNT, REGION, LocalAws
 
 from ..doubles import DenyingSts

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from amiwatch.errors import ConfigError
-from amiwatch.handler import WatchesFailed, handler
+from amiwatch.entry.handler import WatchesFailed, handler
+from amiwatch.model.errors import ConfigError
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from .conftest import FakeLambdaContext, by_change, register
@@ -222,12 +222,12 @@ def test_a_wrong_bus_is_named_in_the_error_the_log_line_and_the_summary(
 def test_a_run_that_judged_a_hidden_image_reports_the_allowed_amis_state(
     aws, lambda_env, fleet, capsys
 ):
-    from amiwatch.aws import edges
-    from devtools.image_visibility import AllowedAmis, Ec2Visibility
+    from amiwatch.wiring import runs
+    from devtools.doubles.image_visibility import AllowedAmis, Ec2Visibility
 
     visibility = Ec2Visibility(ACCOUNT, REGION, AllowedAmis("audit-mode"), shares=False)
     undo = visibility.install_for_new_clients()
-    edges._target_clients.cache_clear()  # the warm Lambda's EC2 clients predate the double
+    runs._target_clients.cache_clear()  # the warm Lambda's EC2 clients predate the double
     try:
         invoke()
         aws.shared_client("ec2").deregister_image(ImageId=fleet["golden-rc"])
@@ -237,7 +237,7 @@ def test_a_run_that_judged_a_hidden_image_reports_the_allowed_amis_state(
         metrics = emf_metrics(capsys.readouterr().out)
     finally:
         undo()
-        edges._target_clients.cache_clear()
+        runs._target_clients.cache_clear()
 
     target = (("account", ACCOUNT), ("region", REGION), ("service", "amiwatch"))
     assert summary["changes"] == {"deregistered": 1}  # the target's own image

@@ -1,6 +1,6 @@
 """Alerts that stay true when AWS hides an image: Allowed AMIs, unshared and disabled images.
 
-moto models none of it: devtools.image_visibility gives the scanning client EC2's behaviour
+moto models none of it: devtools.doubles.image_visibility gives the scanning client EC2's behaviour
 (Allowed AMIs filtering and ImageAllowed, launch permissions, DisableImage), and states which
 images the criteria refuse, so amiwatch's own reading of the criteria is checked against it.
 """
@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from amiwatch.aws.scan import Ec2Images
-from amiwatch.contract import Target
-from amiwatch.pipeline import run_watch
-from amiwatch.watch_config import parse_watch
-from devtools.image_references import answer_image_references
-from devtools.image_visibility import AllowedAmis, Ec2Visibility
+from amiwatch.model.contract import Target
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.run.pipeline import run_watch
+from devtools.doubles.image_references import answer_image_references
+from devtools.doubles.image_visibility import AllowedAmis, Ec2Visibility
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

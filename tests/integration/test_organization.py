@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from amiwatch.aws import edges as edges_module
 from amiwatch.aws.clients import client
 from amiwatch.aws.dispatching import known_targets
-from amiwatch.handler import handler
+from amiwatch.entry.handler import handler
+from amiwatch.wiring import runs as edges_module
 from devtools.local_aws import REGION, LocalAws
 
 from ..doubles import DenyingSts

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from amiwatch import pipeline
-from amiwatch.pipeline import run_watch
-from amiwatch.run_result import PublishIncomplete
-from amiwatch.sns_messages import NoticePolicy
+from amiwatch.messages.sns import NoticePolicy
+from amiwatch.run import pipeline
+from amiwatch.run.pipeline import run_watch
+from amiwatch.run.result import PublishIncomplete
 from devtools.local_aws import LocalAws
 
 from ..doubles import DeafTopic

@@ -14,9 +14,9 @@ import pytest
 
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
-from amiwatch.contract import Target
-from amiwatch.handler import handler
-from amiwatch.watch_config import parse_watch
+from amiwatch.entry.handler import handler
+from amiwatch.model.contract import Target
+from amiwatch.model.watch_config import parse_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from ..doubles import eventbridge_like_aws

@@ -115,9 +115,9 @@ def test_only_deprecations_that_hit_something_reach_the_in_use_rule(aws):
 
 
 def test_only_eks_recommended_amis_reach_the_node_group_rule(aws):
-    from amiwatch.contract import Target
-    from amiwatch.pipeline import run_watch
-    from amiwatch.watch_config import parse_watch
+    from amiwatch.model.contract import Target
+    from amiwatch.model.watch_config import parse_watch
+    from amiwatch.run.pipeline import run_watch
     from devtools.local_aws import ACCOUNT, REGION, set_parameter
 
     eks = (
@@ -142,11 +142,11 @@ def test_only_eks_recommended_amis_reach_the_node_group_rule(aws):
 
 def test_only_images_in_use_that_can_no_longer_be_launched_reach_the_move_rule(aws):
     from amiwatch.aws.scan import Ec2Images
-    from amiwatch.contract import Target
-    from amiwatch.pipeline import run_watch
-    from amiwatch.watch_config import parse_watch
-    from devtools.image_references import answer_image_references
-    from devtools.image_visibility import AllowedAmis, Ec2Visibility
+    from amiwatch.model.contract import Target
+    from amiwatch.model.watch_config import parse_watch
+    from amiwatch.run.pipeline import run_watch
+    from devtools.doubles.image_references import answer_image_references
+    from devtools.doubles.image_visibility import AllowedAmis, Ec2Visibility
     from devtools.local_aws import ACCOUNT, REGION
 
     queues = route(aws, {"cannot-launch-in-use": recipes()["cannot-launch-in-use"]})

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from amiwatch.contract import Target
-from amiwatch.pipeline import run_watch
-from amiwatch.watch_config import parse_watch
+from amiwatch.model.contract import Target
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.run.pipeline import run_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_parameter
 
 from .conftest import register

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from amiwatch import records
 from amiwatch.aws.scan import Ec2Images
-from amiwatch.contract import Target
-from amiwatch.pipeline import run_watch
-from amiwatch.watch_config import parse_watch
+from amiwatch.model import records
+from amiwatch.model.contract import Target
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.run.pipeline import run_watch
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image
 
 from ..doubles import purge

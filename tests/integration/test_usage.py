@@ -1,8 +1,8 @@
 """Who is hit: deprecations, deregistrations and disables say what still uses the AMI.
 
-DescribeImageReferences is answered by devtools.image_references from moto's real instances and
-launch templates (moto lacks the operation), with request and response checked against the
-botocore model.
+DescribeImageReferences is answered by devtools.doubles.image_references from moto's real
+instances and launch templates (moto lacks the operation), with request and response checked
+against the botocore model.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from amiwatch.pipeline import WatchPorts, run_watch
-from devtools.image_references import answer_image_references
+from amiwatch.run.pipeline import WatchPorts, run_watch
+from devtools.doubles.image_references import answer_image_references
 from devtools.local_aws import LocalAws, set_image
 
 from .conftest import register
@@ -96,7 +96,7 @@ def test_people_read_the_usage_first(aws, golden):
 
 
 def email_text(message: dict[str, Any]) -> str:
-    from amiwatch.mail import change_email
+    from amiwatch.messages.mail import change_email
 
     return change_email(message["detail"], "aws")
 

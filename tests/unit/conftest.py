@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from amiwatch.allowed import AllowedImages
-from amiwatch.contract import Change, Target, event_id
-from amiwatch.pipeline import WatchPorts, run_watch
-from amiwatch.records import ImageRecord, project_image
-from amiwatch.refresh import run_refresh
-from amiwatch.run_result import PublishIncomplete, WatchResult
-from amiwatch.snapshot import Snapshot, StoredImage
-from amiwatch.watch_config import parse_watch
-from amiwatch.watches import Watch
+from amiwatch.judge.allowed import AllowedImages
+from amiwatch.model.contract import Change, Target, event_id
+from amiwatch.model.records import ImageRecord, project_image
+from amiwatch.model.snapshot import Snapshot, StoredImage
+from amiwatch.model.watch_config import parse_watch
+from amiwatch.model.watches import Watch
+from amiwatch.run.pipeline import WatchPorts, run_watch
+from amiwatch.run.refresh import run_refresh
+from amiwatch.run.result import PublishIncomplete, WatchResult
 
 from .fakes import Crash, ListImages, MemoryStore, RecordingPublisher
 

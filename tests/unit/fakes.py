@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from amiwatch.allowed import AllowedImages
-from amiwatch.contract import OutgoingEvent
-from amiwatch.ports import Lookup, PublishReport, ReferenceLookup
-from amiwatch.records import ImageRecord, format_time
-from amiwatch.snapshot import Snapshot, StoredImage, shard_of
-from amiwatch.sns_messages import Notice
-from amiwatch.watches import Watch
+from amiwatch.judge.allowed import AllowedImages
+from amiwatch.messages.sns import Notice
+from amiwatch.model.contract import OutgoingEvent
+from amiwatch.model.records import ImageRecord, format_time
+from amiwatch.model.snapshot import Snapshot, StoredImage, shard_of
+from amiwatch.model.watches import Watch
+from amiwatch.run.ports import Lookup, PublishReport, ReferenceLookup
 
 
 @dataclass

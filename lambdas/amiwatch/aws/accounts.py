@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from amiwatch.aws.clients import assumed_client, client
-from amiwatch.watches import AccountRef
+from amiwatch.model.watches import AccountRef
 
 # Refresh assumed credentials this long before they expire (a run may take up to 15 minutes).
 REFRESH_MARGIN = timedelta(minutes=20)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from amiwatch.aws.clients import assumed_client, client
-from amiwatch.dispatch import KnownTarget
+from amiwatch.judge.dispatch import KnownTarget
 
 TARGETS_BY_WATCH = "TargetsByWatch"  # GSI: targetWatch (hash), pk (range); meta items only
 # What the index projects of each meta item (besides its keys).

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from amiwatch.watches import OrgAccounts
+from amiwatch.model.watches import OrgAccounts
 
 ACTIVE = "ACTIVE"
 

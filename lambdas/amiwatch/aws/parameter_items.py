@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from amiwatch.parameters import Followed
+from amiwatch.judge.parameters import Followed
 
 PARAM_PREFIX = "param#"
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from amiwatch.parameters import ParameterValue
-from amiwatch.ports import ParameterRead
-from amiwatch.records import format_time
+from amiwatch.judge.parameters import ParameterValue
+from amiwatch.model.records import format_time
+from amiwatch.run.ports import ParameterRead
 
 NAMES_PER_CALL = 10  # GetParameters' maximum
 

@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from amiwatch.budget import eventbridge_bytes, sns_bytes
-from amiwatch.contract import OutgoingEvent
-from amiwatch.ports import PublishReport
-from amiwatch.sns_messages import Notice
+from amiwatch.messages.budget import eventbridge_bytes, sns_bytes
+from amiwatch.messages.sns import Notice
+from amiwatch.model.contract import OutgoingEvent
+from amiwatch.run.ports import PublishReport
 
 ENTRIES_PER_CALL = 10
 MAX_CALL_BYTES = 256 * 1024

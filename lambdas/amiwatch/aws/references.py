@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from amiwatch.ports import ReferenceLookup
+from amiwatch.run.ports import ReferenceLookup
 
 IDS_PER_CALL = 10
 # Instances that exist (not terminated ones), and every other type with the API's defaults.

@@ -15,13 +15,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from amiwatch.allowed import AllowedImages, settings_from
 from amiwatch.aws.accounts import explain
 from amiwatch.aws.references import image_references, why
-from amiwatch.ports import Lookup, ReferenceLookup
-from amiwatch.records import ImageRecord, project_image
-from amiwatch.watch_config import MAX_FILTER_VALUES
-from amiwatch.watches import AccountRef, Watch
+from amiwatch.judge.allowed import AllowedImages, settings_from
+from amiwatch.model.records import ImageRecord, project_image
+from amiwatch.model.watch_config import MAX_FILTER_VALUES
+from amiwatch.model.watches import AccountRef, Watch
+from amiwatch.run.ports import Lookup, ReferenceLookup
 
 PAGE_SIZE = 1000
 IDS_PER_CALL = 1000

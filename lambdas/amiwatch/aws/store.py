@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 
 from amiwatch.aws.lease import META, Lease, LeaseLost, is_condition_failure
 from amiwatch.aws.parameter_items import ParameterItems
-from amiwatch.contract import Target
-from amiwatch.records import PROJECTION, format_time, record_from_fields
-from amiwatch.snapshot import Snapshot, StoredImage, shard_of
+from amiwatch.model.contract import Target
+from amiwatch.model.records import PROJECTION, format_time, record_from_fields
+from amiwatch.model.snapshot import Snapshot, StoredImage, shard_of
 
 SHARD_PREFIX = "shard#"
 IMAGE_PREFIX = "image#"

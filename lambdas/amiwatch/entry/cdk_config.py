@@ -1,0 +1,52 @@
+"""What every `amiwatch` subcommand shares: the watches of a cdk.json, `--watch`, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from amiwatch.model.errors import ConfigError
+from amiwatch.model.watch_config import parse_watches
+from amiwatch.model.watches import Watch
+
+# 0 done; 1 something to act on (undelivered events, stale targets); 2 a configuration or flag
+# error; 3 AWS could not be used as asked.
+EXIT_OK, EXIT_UNDELIVERED, EXIT_CONFIG, EXIT_AWS = 0, 1, 2, 3
+
+
+def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
+    """The watches declared under context "amiwatch" in a cdk.json (or a top-level "amiwatch")."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(
+            f'{path}: the top level must be an object, as in cdk.json: {{"context": '
+            f'{{"amiwatch": {{"watches": [...]}}}}}}'
+        )
+    context = document.get("context", {})
+    if not isinstance(context, dict):
+        raise ConfigError(f'{path}: "context" must be an object holding "amiwatch"')
+    amiwatch = context.get("amiwatch", document.get("amiwatch"))
+    if not isinstance(amiwatch, dict):
+        raise ConfigError(f'{path}: no "amiwatch" object under "context"')
+    return parse_watches(amiwatch.get("watches"))
+
+
+def selected(watches: tuple[Watch, ...], names: list[str] | None) -> tuple[Watch, ...]:
+    """The watches named with --watch (all without it); an unknown name is an error."""
+    if not names:
+        return watches
+    known = {w.name for w in watches}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"--watch names unknown watches: {', '.join(unknown)}")
+    return tuple(w for w in watches if w.name in set(names))
+
+
+def fail(message: str, code: int) -> int:
+    """Say what went wrong in one line on stderr; the exit code."""
+    print(f"amiwatch: {message}", file=sys.stderr)
+    return code

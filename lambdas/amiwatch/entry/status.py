@@ -1,0 +1,120 @@
+"""`amiwatch status`: every target's last success, images and last changes, stale ones first.
+
+Read-only: one Query per watch on the table's TargetsByWatch index (the `meta` item each run
+writes), the same records the dispatcher judges freshness from. Exit codes: 0 all fresh; 1 some
+targets are stale or never succeeded; 2 a configuration or flag error; 3 AWS could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from amiwatch.aws.clients import client
+from amiwatch.aws.dispatching import known_targets
+from amiwatch.entry.cdk_config import (
+    EXIT_AWS,
+    EXIT_CONFIG,
+    EXIT_OK,
+    selected,
+    watches_from_cdk_json,
+)
+from amiwatch.entry.explain import SETUP_ERRORS, explain_for_cli
+from amiwatch.judge.dispatch import KnownTarget
+from amiwatch.model.errors import ConfigError
+from amiwatch.model.records import parse_time
+
+EXIT_STALE = 1  # a target is stale or never succeeded
+HEADER = ("state", "watch", "account", "region", "last success", "images", "last changes")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amiwatch status",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--config", type=Path, default=Path("cdk.json"), help="cdk.json with the watches")
+    add("--watch", action="append", help="only this watch (repeatable)")
+    add("--table", required=True, help="DynamoDB table of the snapshot (TableName output)")
+    add("--region", help="AWS region (default: the ambient one)")
+    add(
+        "--stale-after-hours",
+        type=float,
+        default=2.0,
+        help="no success for this long is stale (default 2: two periods of rate(1 hour))",
+    )
+    add("--json", action="store_true", help="one JSON object per target")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """`amiwatch status ...`; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        watches = selected(watches_from_cdk_json(args.config), args.watch)
+        if args.stale_after_hours <= 0:
+            raise ConfigError("--stale-after-hours must be more than 0")
+    except ConfigError as exc:
+        print(f"amiwatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        ddb = client("dynamodb", region=args.region)
+        rows = [(w.name, k) for w in watches for k in known_targets(ddb, args.table, w.name)]
+    except SETUP_ERRORS as exc:
+        print(f"amiwatch: {explain_for_cli(exc, table=args.table)}", file=sys.stderr)
+        return EXIT_AWS
+    now = datetime.now(UTC)
+    judged = sorted(
+        ((state_of(k, now, timedelta(hours=args.stale_after_hours)), w, k) for w, k in rows),
+        key=lambda row: (row[0] == "ok", row[1], row[2].account, row[2].region),
+    )
+    for line in render(judged, now, as_json=args.json):
+        print(line)
+    return EXIT_STALE if any(state != "ok" for state, _, _ in judged) else EXIT_OK
+
+
+def state_of(target: KnownTarget, now: datetime, stale_after: timedelta) -> str:
+    """ok, stale (no success for `stale_after`) or never (no success at all yet)."""
+    succeeded = parse_time(target.last_success_at)
+    if succeeded is None:
+        return "never"
+    return "stale" if succeeded < now - stale_after else "ok"
+
+
+def render(
+    judged: Sequence[tuple[str, str, KnownTarget]], now: datetime, *, as_json: bool
+) -> list[str]:
+    """Lines to print: a table (stale first), or JSON lines."""
+    if as_json:
+        return [
+            json.dumps({"state": s, "watch": w, "account": k.account, "region": k.region,
+                        "lastSuccessAt": k.last_success_at, "images": k.images,
+                        "lastChanges": dict(k.last_changes)})
+            for s, w, k in judged
+        ]  # fmt: skip
+    if not judged:
+        return ["no targets have run yet (the table has no meta item for these watches)"]
+    table = [HEADER] + [
+        (s, w, k.account, k.region, _age(k.last_success_at, now),
+         "" if k.images is None else f"{k.images:,}",
+         ", ".join(f"{kind} {n}" for kind, n in sorted(k.last_changes.items())) or "-")
+        for s, w, k in judged
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in table]  # fmt: skip
+
+
+def _age(stamp: str | None, now: datetime) -> str:
+    moment = parse_time(stamp)
+    if moment is None:
+        return "never"
+    minutes = int((now - moment).total_seconds() // 60)
+    ago = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+    return f"{stamp} ({ago} ago)"

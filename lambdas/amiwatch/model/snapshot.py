@@ -1,0 +1,156 @@
+"""What a watch remembers between runs, and its compact encoding. Pure: no boto3.
+
+Two layers (see docs/design.md):
+- `SnapshotEntry` per image, packed into a few compressed shard items: enough to tell in ~30 bytes
+  that an image did not change, so an unchanged run reads little and writes nothing.
+- `StoredImage` per image, the authoritative last-reported record, read only for images that
+  changed and written only when they change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from amiwatch.model.records import ImageRecord
+
+# Flag bits: which time-driven changes were already reported for the record's DeprecationTime.
+DEPRECATED_REPORTED = 1
+IMMINENT_REPORTED = 2
+# Shard entries only: the last complete scan missed this image although it still exists (one
+# omission is absorbed; a second in a row reports `left-watch`).
+MISSED_ONCE = 4
+
+SHARD_FORMAT = 1
+# Entries per shard before the shard count doubles: ~36 bytes raw each, so a full shard is
+# ~150 KB before compression, far from DynamoDB's 400 KB item limit.
+SHARD_CAPACITY = 4000
+_ENTRY_TAIL = struct.Struct(">8sBI")  # digest, flags, revision
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEntry:
+    """The cheap fingerprint of a reported image: digest of its tracked fields, flags, revision."""
+
+    digest: bytes
+    flags: int
+    revision: int
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """The last reported state of one image. A tombstone marks an image reported deregistered."""
+
+    record: ImageRecord
+    revision: int
+    flags: int = 0
+    tombstone: bool = False
+
+    @property
+    def projection(self) -> int:
+        """The record projection this image was stored with (see records.PROJECTION)."""
+        return self.record.projection
+
+    def entry(self, ignore_fields: Iterable[str]) -> SnapshotEntry:
+        """The shard entry that matches this stored image."""
+        return SnapshotEntry(
+            self.record.digest(frozenset(ignore_fields)), self.flags, self.revision
+        )
+
+
+def shard_of(image_id: str, shard_count: int) -> int:
+    """The shard an image lives in; stable for a given shard count."""
+    bucket = hashlib.blake2b(image_id.encode(), digest_size=4).digest()
+    return int.from_bytes(bucket, "big") % shard_count
+
+
+def shard_count_for(image_count: int, current: int = 1) -> int:
+    """Grow (never shrink) the shard count so shards stay under SHARD_CAPACITY on average."""
+    count = max(current, 1)
+    while image_count > count * SHARD_CAPACITY:
+        count *= 2
+    return count
+
+
+def encode_shard(entries: Mapping[str, SnapshotEntry]) -> bytes:
+    """Pack entries as [len][ImageId][digest][flags][revision]..., zlib-compressed."""
+    parts = []
+    for image_id in sorted(entries):
+        entry = entries[image_id]
+        raw_id = image_id.encode()
+        parts.append(bytes([len(raw_id)]) + raw_id)
+        parts.append(_ENTRY_TAIL.pack(entry.digest, entry.flags, entry.revision))
+    return bytes([SHARD_FORMAT]) + zlib.compress(b"".join(parts), 6)
+
+
+def decode_shard(blob: bytes) -> dict[str, SnapshotEntry]:
+    """Inverse of encode_shard."""
+    if not blob or blob[0] != SHARD_FORMAT:
+        raise ValueError(f"unknown snapshot shard format {blob[:1]!r}")
+    data = zlib.decompress(blob[1:])
+    entries: dict[str, SnapshotEntry] = {}
+    offset = 0
+    while offset < len(data):
+        length = data[offset]
+        image_id = data[offset + 1 : offset + 1 + length].decode()
+        offset += 1 + length
+        digest, flags, revision = _ENTRY_TAIL.unpack_from(data, offset)
+        offset += _ENTRY_TAIL.size
+        entries[image_id] = SnapshotEntry(digest, flags, revision)
+    return entries
+
+
+@dataclass
+class Snapshot:
+    """All entries of one watch target, how they are sharded, and what the last run recorded.
+
+    `selection` is the digest of the watch's selection (Watch.selection_digest) the snapshot was
+    taken with, None before amiwatch recorded it; `last_run_at` the last run's time.
+    """
+
+    entries: dict[str, SnapshotEntry] = field(default_factory=dict)
+    shard_count: int = 1
+    selection: str | None = None
+    last_run_at: str | None = None
+
+    @classmethod
+    def from_shards(
+        cls,
+        blobs: Iterable[bytes],
+        shard_count: int,
+        selection: str | None = None,
+        last_run_at: str | None = None,
+    ) -> Snapshot:
+        """Rebuild from the stored shard blobs and the meta item's fields."""
+        entries: dict[str, SnapshotEntry] = {}
+        for blob in blobs:
+            entries.update(decode_shard(blob))
+        return cls(entries, shard_count, selection, last_run_at)
+
+    def apply(
+        self, updates: Mapping[str, SnapshotEntry | None], *, grow: bool = True
+    ) -> dict[int, bytes]:
+        """Apply entry updates (None removes) and return the encoded shards that must be written.
+
+        `grow=False` for a snapshot holding only some shards (a targeted refresh): the shard count
+        then stays, and the next full run grows it.
+        """
+        touched = {shard_of(i, self.shard_count) for i in updates}
+        for image_id, entry in updates.items():
+            if entry is None:
+                self.entries.pop(image_id, None)
+            else:
+                self.entries[image_id] = entry
+        grown = shard_count_for(len(self.entries), self.shard_count) if grow else self.shard_count
+        if grown != self.shard_count:
+            self.shard_count = grown
+            touched = set(range(grown))
+        buckets: dict[int, dict[str, SnapshotEntry]] = {k: {} for k in sorted(touched)}
+        for image_id, entry in self.entries.items():
+            bucket = buckets.get(shard_of(image_id, self.shard_count))
+            if bucket is not None:
+                bucket[image_id] = entry
+        return {k: encode_shard(bucket) for k, bucket in buckets.items()}

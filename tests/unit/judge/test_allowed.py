@@ -1,0 +1,128 @@
+"""Allowed AMIs criteria, evaluated as the EC2 User Guide describes them ("How Allowed AMIs
+works"): any value within a parameter, all parameters of a criterion, any criterion."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from amiwatch.judge.allowed import is_allowed, settings_from
+
+from ..conftest import record
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+ACCOUNT = "111122223333"
+CANONICAL = "099720109477"  # a verified provider: its images carry the owner alias "amazon"
+
+
+def image(**fields):
+    defaults = {"OwnerId": CANONICAL, "ImageOwnerAlias": "amazon", "Name": "ubuntu-24.04-amd64",
+                "CreationDate": "2026-11-01T00:00:00.000Z"}  # fmt: skip
+    return record(**{**defaults, **fields})
+
+
+def product(code: str) -> dict[str, str]:
+    return {"ProductCodeId": code, "ProductCodeType": "marketplace"}
+
+
+def criteria(*criterion):
+    return settings_from({"State": "enabled", "ImageCriteria": list(criterion)}).criteria
+
+
+# The User Guide's ImageCriteria example: four criteria, any of which admits an image.
+GUIDE_EXAMPLE = criteria(
+    {"MarketplaceProductCodes": ["abcdefg1234567890"]},
+    {"ImageProviders": ["123456789012", "123456789013"],
+     "CreationDateCondition": {"MaximumDaysSinceCreated": 300}},
+    {"ImageProviders": ["123456789014"], "ImageNames": ["golden-ami-*"]},
+    {"ImageProviders": ["amazon"], "DeprecationTimeCondition": {"MaximumDaysSinceDeprecated": 0}},
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fields", "allowed"),
+    [
+        # Criterion 1: the Marketplace product code, whoever owns the image.
+        ({"OwnerId": "999999999999", "ImageOwnerAlias": "aws-marketplace",
+          "ProductCodes": [product("abcdefg1234567890")]}, True),
+        ({"OwnerId": "999999999999", "ImageOwnerAlias": "aws-marketplace",
+          "ProductCodes": [product("other")]}, False),
+        # Criterion 2: one of two accounts AND created within 300 days.
+        ({"OwnerId": "123456789013", "ImageOwnerAlias": None,
+          "CreationDate": "2026-03-01T00:00:00.000Z"}, True),
+        ({"OwnerId": "123456789013", "ImageOwnerAlias": None,
+          "CreationDate": "2025-01-01T00:00:00.000Z"}, False),
+        # Criterion 3: account 123456789014 AND a name like golden-ami-*.
+        ({"OwnerId": "123456789014", "ImageOwnerAlias": None, "Name": "golden-ami-2026"}, True),
+        ({"OwnerId": "123456789014", "ImageOwnerAlias": None, "Name": "silver-ami-2026"}, False),
+        # Criterion 4: Amazon or a verified provider AND not deprecated.
+        ({}, True),
+        ({"DeprecationTime": "2027-01-01T00:00:00.000Z"}, True),  # deprecated later: not yet
+        ({"DeprecationTime": "2026-11-30T00:00:00.000Z"}, False),
+        # Not one of them.
+        ({"OwnerId": "444455556666", "ImageOwnerAlias": None}, False),
+        # The account's own images are never restricted.
+        ({"OwnerId": ACCOUNT, "ImageOwnerAlias": None, "Name": "anything"}, True),
+    ],
+)  # fmt: skip
+def test_the_user_guides_example_criteria(fields, allowed):
+    assert is_allowed(image(**fields), GUIDE_EXAMPLE, ACCOUNT, NOW) is allowed
+
+
+@pytest.mark.parametrize(
+    ("criterion", "fields", "allowed"),
+    [
+        ({"ImageNames": ["ubuntu-??.04-*"]}, {}, True),
+        ({"ImageNames": ["ubuntu-?.04-*"]}, {}, False),  # ? is exactly one character
+        ({"ImageNames": ["Ubuntu-*"]}, {}, False),  # names match case-sensitively
+        ({"ImageNames": ["[x]-image"]}, {"Name": "[x]-image"}, True),  # brackets are literal
+        ({"ImageNames": ["[x]-image"]}, {"Name": "x-image"}, False),
+        ({"ImageProviders": ["aws-backup-vault"]}, {"ImageOwnerAlias": "aws-backup-vault"}, True),
+        ({"ImageProviders": ["aws-marketplace"]}, {}, False),  # amazon's alias is not it
+        ({"ImageProviders": ["none"]}, {}, False),  # only the account's own
+        ({"ImageProviders": [CANONICAL]}, {}, True),
+        ({"CreationDateCondition": {"MaximumDaysSinceCreated": 31}}, {}, True),  # 30.5 days ago
+        ({"CreationDateCondition": {"MaximumDaysSinceCreated": 30}}, {}, False),
+        ({"DeprecationTimeCondition": {"MaximumDaysSinceDeprecated": 7}},
+         {"DeprecationTime": "2026-11-25T00:00:00.000Z"}, True),
+        ({"DeprecationTimeCondition": {"MaximumDaysSinceDeprecated": 5}},
+         {"DeprecationTime": "2026-11-25T00:00:00.000Z"}, False),
+        # What a record cannot tell: never a guess.
+        ({"ImageWatermarks": [{"WatermarkKey": "golden"}]}, {}, None),
+        ({"ImageProviders": ["amazon"], "ScanResultCondition": {"MaximumSeverityLabel": "HIGH"}},
+         {}, None),
+        # ...unless another parameter of the criterion already refuses the image.
+        ({"ImageProviders": ["aws-marketplace"], "ImageWatermarks": [{"WatermarkKey": "g"}]},
+         {}, False),
+    ],
+)  # fmt: skip
+def test_each_parameter(criterion, fields, allowed):
+    assert is_allowed(image(**fields), criteria(criterion), ACCOUNT, NOW) is allowed
+
+
+def test_an_image_is_allowed_by_any_criterion_and_unknown_only_if_none_admits_it():
+    unknown = {"ImageWatermarks": [{"WatermarkKey": "golden"}]}
+
+    assert is_allowed(image(), criteria(unknown, {"ImageProviders": ["amazon"]}), ACCOUNT, NOW)
+    assert is_allowed(image(), criteria(unknown, {"ImageNames": ["x"]}), ACCOUNT, NOW) is None
+    assert is_allowed(image(), criteria(), ACCOUNT, NOW) is False  # enabled, nothing admitted
+
+
+def test_the_settings_read_from_the_api_answer():
+    answer = {
+        "State": "audit-mode",
+        "ManagedBy": "declarative-policy",
+        "ImageCriteria": [
+            {"ImageProviders": ["amazon"], "CreationDateCondition": {"MaximumDaysSinceCreated": 90}}
+        ],
+    }
+
+    settings = settings_from(answer)
+
+    assert settings.state == "audit-mode" and not settings.enforced
+    assert settings.managed_by == "declarative-policy"
+    assert settings.criteria[0].providers == ("amazon",)
+    assert settings.criteria[0].max_days_since_created == 90
+    assert settings.summary() == {"state": "audit-mode", "managedBy": "declarative-policy",
+                                  "error": None}  # fmt: skip
