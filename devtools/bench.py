@@ -152,12 +152,15 @@ def worker(args: argparse.Namespace) -> None:
         "describe_calls": counts["ec2:DescribeImages"],
         "lookup_calls": result.lookup_calls,
         "reference_calls": result.reference_calls,
+        "finding_calls": result.finding_calls,
         "put_events_calls": counts["events:PutEvents"],
         "publish_batch_calls": counts["sns:PublishBatch"],
         "ddb_calls": sum(v for k, v in counts.items() if k.startswith("dynamodb:")),
     }
     diagnostics = {
         "changes": sum(result.changes.values()),
+        "vulnerable": result.changes.get("vulnerable", 0),
+        "findings_errors": result.finding_errors,
         "bare_scan_s": round(floor, 3),
         "gc_s": round(gc_clock.total, 3),
         "phases_s": {k: round(v, 2) for k, v in sorted(phases.items())},

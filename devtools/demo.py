@@ -18,11 +18,13 @@ from moto.server import ThreadedMotoServer
 
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.entry.output import Printer
+from amiwatch.messages.chat import wants_chat
 from amiwatch.messages.mail import change_email
 from amiwatch.model import defaults
 from amiwatch.model.contract import Target
 from amiwatch.model.watch_config import parse_watch
 from amiwatch.run.pipeline import run_watch
+from devtools.doubles.image_findings import Inspector
 from devtools.doubles.image_references import answer_image_references
 from devtools.doubles.image_visibility import AllowedAmis, Ec2Visibility
 from devtools.local_aws import ACCOUNT, REGION, LocalAws, set_image, set_parameter
@@ -56,7 +58,16 @@ def _register(aws: LocalAws, name: str, team: str = "platform") -> str:
     ec2 = aws.shared_client("ec2")
     image_id: str = ec2.register_image(Name=name, Description=f"{name} platform image")["ImageId"]
     ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": team}])
+    set_image(image_id, creation_date=_created(name))
     return image_id
+
+
+def _created(name: str) -> datetime:
+    """golden-2026-08 was built in August 2026 (moto stamps every image with now)."""
+    year, month = [*name.split("-")[1:3], "", ""][:2]
+    if year.isdigit() and month.isdigit():
+        return datetime(int(year), int(month), 1, tzinfo=UTC)
+    return datetime(2026, 1, 1, tzinfo=UTC)  # golden-base: the oldest
 
 
 def _mutate(aws: LocalAws, ids: dict[str, str], now: datetime) -> None:
@@ -102,7 +113,8 @@ def _print_received(aws: LocalAws) -> None:
     same = {e["detail"]["eventId"] for e in bus} == {m["detail"]["eventId"] for m in topic}
     print(f"\nThe SNS topic's subscriber received {len(topic)} messages, the same eventIds: {same}")
     chat = {note["metadata"]["additionalContext"]["eventId"]: note for note in aws.chat_messages()}
-    kinds = sorted({m["detail"]["change"] for m in topic} - set(defaults.CHAT_CHANGES))
+    kinds = sorted({m["detail"]["change"] for m in topic
+                    if not wants_chat(m["detail"], defaults.CHAT_CHANGES)})  # fmt: skip
     print(f"\nChat (Slack/Teams) received {len(chat)} notifications. Not {', '.join(kinds)}: "
           "chatChanges selects what reaches chat, and by default leaves those out.")  # fmt: skip
     people = {m["detail"]["image"]["Name"]: m for m in aws.people_messages()}
@@ -110,7 +122,9 @@ def _print_received(aws: LocalAws) -> None:
     print(f"\nThe deprecation of {IN_USE}, which something still uses, in chat:\n")
     note = chat.pop(used["eventId"])
     print(f"  # {note['content']['title']}")
-    print(_indent(note["content"]["description"], "  | "))
+    description = note["content"]["description"].splitlines()
+    print(_indent("\n".join(description[:3]), "  | "))
+    print(f"  | ... ({len(description) - 3} more lines: the facts, the console link)")
     for step in note["content"].get("nextSteps", []):
         print(f"  > next: {step}")
     print(f"\n... and by email ({len(people)} messages in all):\n")
@@ -186,6 +200,39 @@ def _disallowed(aws: LocalAws) -> None:
     print(_indent("\n".join(change_email(email["detail"], "aws").splitlines()[:3]), "         "))
 
 
+def _vulnerable(aws: LocalAws, ids: dict[str, str]) -> None:
+    """Amazon Inspector finds a critical vulnerability in an image an instance still runs."""
+    base = ids["golden-base"]
+    aws.shared_client("ec2").run_instances(ImageId=base, MinCount=1, MaxCount=1)
+    scanned = datetime.now(UTC) - timedelta(hours=2)
+    inspector = Inspector(
+        scans={base: {"HighestFindingSeverityLabel": "critical", "FindingScanDate": scanned,
+                      "CriticalFixAvailableSince": scanned - timedelta(days=3)}},
+        findings={base: [{"Title": "CVE-2026-31337 - openssl", "SeverityLabel": "critical",
+                          "Score": 9.8, "FixAvailable": True}]},
+    )  # fmt: skip
+    target = Target(WATCH.name, ACCOUNT, REGION)
+    scanner = inspector.install(answer_image_references(aws.client("ec2")))
+    ports = replace(aws.watch_ports(target), images=Ec2Images(scanner))
+    print(
+        "\nAmazon Inspector finds a CRITICAL vulnerability in golden-base, which an instance runs:"
+    )
+    run_watch(WATCH, target, ports, datetime.now(UTC), owner="demo-inspector")
+    [event] = aws.bus_events()
+    [note] = aws.chat_messages()
+    [email] = aws.people_messages()
+    print(f"  EventBridge: {event['detail-type']}, severity "
+          f"{event['detail']['findings']['highestSeverity']}, usage total "
+          f"{event['detail']['usage']['total']}")  # fmt: skip
+    print(f"  chat:  # {note['content']['title']}")
+    said = note["content"]["description"].splitlines()
+    print(_indent("\n".join(line for line in said if line.startswith("*Replacement:*")), " " * 9))
+    print(f"  email: {email['subject']}")
+    text = change_email(email["detail"], "aws").splitlines()
+    body = [line for line in text if line and not line.startswith("Instances launched")]
+    print(_indent("\n".join(body[:5]), "         "))
+
+
 def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
@@ -210,6 +257,7 @@ def main() -> None:
         print()
         _run(aws, "third")
         print("(an unchanged run publishes nothing)")
+        _vulnerable(aws, ids)
         _recommended(aws)
         _disallowed(aws)
     finally:

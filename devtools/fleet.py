@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 
 from devtools.fleet_images import (
     ALLOWED_IMAGES_DISABLED,
+    IMAGE_FINDINGS,
     NO_REFERENCES,
     PAGE_SIZE,
     describe_image,
@@ -150,6 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if params.get("Action") == "GetAllowedImagesSettings":
             self._send(200, ALLOWED_IMAGES_DISABLED)
+            return
+        if params.get("Action") == "GetImageFindings":
+            self._send(200, IMAGE_FINDINGS)
             return
         token = params.get("NextToken", "page-0")
         index = int(token.removeprefix("page-"))

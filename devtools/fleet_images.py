@@ -86,8 +86,18 @@ def describe_image(i: int, generation: int = 0) -> dict[str, Any]:
     return image
 
 
+# What Amazon Inspector found in every changed image of generation 1 (it turns vulnerable).
+CRITICAL_SCAN = {
+    "HighestFindingSeverityLabel": "critical",
+    "FindingScanDate": "2026-11-30T08:00:00Z",
+    "CriticalFixAvailableSince": "2026-11-20T00:00:00Z",
+}
+
+
 def _change(image: dict[str, Any], k: int) -> None:
-    """One realistic change per changed image: disabled, retagged, or deprecation scheduled."""
+    """One realistic change per changed image (disabled, retagged, or deprecation scheduled),
+    and Amazon Inspector finding a critical vulnerability in it."""
+    image["ScanResults"] = CRITICAL_SCAN
     if k % 3 == 0:
         image["State"] = "disabled"
     elif k % 3 == 1:
@@ -165,6 +175,10 @@ def render_item(image: dict[str, Any]) -> str:
                 f"<ebs>{ebs}</ebs></item>"
             )
         parts.append("</blockDeviceMapping>")
+    if image.get("ScanResults"):
+        scan = "".join(f"<{key[0].lower()}{key[1:]}>{_text(value)}</{key[0].lower()}{key[1:]}>"
+                       for key, value in image["ScanResults"].items())  # fmt: skip
+        parts.append(f"<scanResults>{scan}</scanResults>")
     if image.get("Tags"):
         tags = "".join(
             f"<item><key>{_text(t['Key'])}</key><value>{_text(t['Value'])}</value></item>"
@@ -189,6 +203,15 @@ def render_page(images: list[dict[str, Any]], next_token: str | None) -> bytes:
 NO_REFERENCES = (
     b'<DescribeImageReferencesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
     b"<requestId>fleet</requestId><imageReferenceSet/></DescribeImageReferencesResponse>"
+)
+IMAGE_FINDINGS = (  # GetImageFindings: the same two findings for every vulnerable image
+    b'<GetImageFindingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+    b"<requestId>fleet</requestId><imageFindingSet>"
+    b"<item><title>CVE-2026-31337 - openssl</title><severityLabel>critical</severityLabel>"
+    b"<score>9.8</score><fixAvailable>true</fixAvailable></item>"
+    b"<item><title>CVE-2026-2222 - glibc</title><severityLabel>high</severityLabel>"
+    b"<score>7.5</score><fixAvailable>false</fixAvailable></item>"
+    b"</imageFindingSet></GetImageFindingsResponse>"
 )
 ALLOWED_IMAGES_DISABLED = (
     b'<GetAllowedImagesSettingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'

@@ -18,7 +18,11 @@ from constructs import Construct
 
 from amiwatch.aws.dispatching import TARGETS_BY_WATCH
 from infra.concerns.concern import Concern
-from infra.concerns.permissions import WILDCARD_REASON, read_target_statements
+from infra.concerns.permissions import (
+    WILDCARD_REASON,
+    lint_unlisted_actions,
+    read_target_statements,
+)
 from infra.config.cdk_json import LOG_RETENTION, AppConfig
 from infra.nag import acknowledge
 from infra.runtime import (
@@ -245,6 +249,7 @@ class WatcherFunction(Concern):
         role = self.role
         for statement in read_target_statements():
             role.add_to_policy(statement)
+        lint_unlisted_actions(role.node.find_child("DefaultPolicy").node.find_child("Resource"))
         # Hand-written: table.grant() would add `<table>/index/*`; the one index is enough.
         role.add_to_policy(
             iam.PolicyStatement(actions=list(SNAPSHOT_ACTIONS), resources=[table.table_arn])

@@ -12,6 +12,7 @@ from amiwatch.messages.sns import MESSAGE_ATTRIBUTES
 from amiwatch.messages.subscriptions import email_filter_policy, filter_policy_combinations
 from amiwatch.model.contract import ChangeKind
 from amiwatch.model.errors import ConfigError, suggest
+from amiwatch.model.records import SEVERITY_LABELS
 
 # SNS filter policy limits: keys per policy, and the product of the value-list lengths.
 SNS_POLICY_KEYS = 5
@@ -41,6 +42,7 @@ KNOWN_VALUES = {
     "state": ("pending", "available", "invalid", "deregistered", "transient", "failed",
               "error", "disabled"),
     "in_use": ("true", "false", "unknown"),
+    "severity": SEVERITY_LABELS,  # as EC2 spells them: lowercase
 }  # fmt: skip
 
 

@@ -13,7 +13,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from amiwatch.model import defaults
-from infra.concerns.permissions import WILDCARD_REASON, read_target_statements
+from infra.concerns.permissions import (
+    WILDCARD_REASON,
+    lint_unlisted_actions,
+    read_target_statements,
+)
 from infra.nag import acknowledge
 from infra.stacks.watcher import WATCHER_STACK_NAME
 
@@ -89,6 +93,7 @@ class AmiWatchMemberRoleStack(MemberStack):
             ),
             inline_policies={"ReadImages": iam.PolicyDocument(statements=read_target_statements())},
         )
+        lint_unlisted_actions(role.node.find_child("Resource"))
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",

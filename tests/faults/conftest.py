@@ -50,10 +50,11 @@ NOTICES = NoticePolicy(digest_threshold=2)
 
 
 def generation_one_changes(size: int = FLEET_SIZE) -> set[Key]:
-    """The changes the fleet's generation 1 makes: every 100th image, one change each."""
-    return {
-        (image_id(i), GENERATION_ONE_KINDS[(i // CHANGE_EVERY) % 3])
-        for i in range(0, size, CHANGE_EVERY)
+    """The changes the fleet's generation 1 makes: every 100th image, one change each, and
+    Amazon Inspector finding a critical vulnerability in it (one `vulnerable` each)."""
+    changed = range(0, size, CHANGE_EVERY)
+    return {(image_id(i), GENERATION_ONE_KINDS[(i // CHANGE_EVERY) % 3]) for i in changed} | {
+        (image_id(i), "vulnerable") for i in changed
     }
 
 

@@ -96,7 +96,9 @@ def test_publishbatch_partial_failure_is_retried_then_delivered_next_run(rig, le
     rig.run(T0 + 2 * HOUR)
 
     # The bus got the disabled events twice, under the same eventIds: allowed, and counted once.
-    assert len(rig.received.bus) == len(GEN1) + len([k for k in GEN1 if k[1] == "disabled"])
+    # An image's snapshot does not move past an unsent change: its other change is resent too.
+    disabled = {image for image, change in GEN1 if change == "disabled"}
+    assert len(rig.received.bus) == len(GEN1) + len([k for k in GEN1 if k[0] in disabled])
     ledger.settle("PublishBatch partial failure", GEN1, rig.received)
 
 
@@ -303,8 +305,8 @@ def test_without_include_disabled_a_disabled_image_leaves_the_watch_and_is_not_d
     kinds = {d["change"] for d in rig.received.bus}
     assert "deregistered" not in kinds and "disabled" not in kinds
     assert len(left) == len([k for k in GEN1 if k[1] == "disabled"])
-    assert all(d["changedFields"] == ["State"] for d in left)
-    assert all(d["previous"] == {"State": "available"} for d in left)
+    assert all("State" in d["changedFields"] for d in left)
+    assert all(d["previous"]["State"] == "available" for d in left)
 
 
 def test_reviews_larger_than_a_chunk_are_delivered_chunk_by_chunk(rig, ledger, monkeypatch):

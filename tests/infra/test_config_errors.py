@@ -57,6 +57,12 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
         ({"emails": [{"address": "a@example.com", "filterPolicy": {"change": ["faild"]}}]},
          'amiwatch.emails[0].filterPolicy "change": no message carries "faild" '
          '(did you mean "failed"?)'),
+        ({"emails": [{"address": "a@example.com", "filterPolicy": {"severity": ["CRITICAL"]}}]},
+         'amiwatch.emails[0].filterPolicy "severity": no message carries "CRITICAL" '
+         '(did you mean "critical"?)'),
+        ({"watches": [{"name": "golden", "owners": ["self"], "vulnerableAt": "severe"}]},
+         '"vulnerableAt" "severe" is not a severity (one of informational, low, medium, high, '
+         'critical)'),
         ({"emails": [{"address": "a@example.com", "filterPolicy": {"chnage": ["failed"]}}]},
          'amiwatch.emails[0].filterPolicy: unknown attribute "chnage" (did you mean "change"?)'),
         ({"emails": ["oncall@example.com\n"]}, "is not an email address"),

@@ -96,7 +96,7 @@ def test_the_role_has_exactly_the_permissions_it_needs(synthesized):
         # DescribeImageReferences checks the resources with the role's own permissions: the
         # reference checks too (only through EC2, asserted below; they were missing before).
         '"*"': ["ec2:DescribeImageReferences", "ec2:DescribeImages",
-                "ec2:GetAllowedImagesSettings", "xray:PutTelemetryRecords",
+                "ec2:GetAllowedImagesSettings", "ec2:GetImageFindings", "xray:PutTelemetryRecords",
                 "xray:PutTraceSegments", *REFERENCE_CHECKS["Action"]],
         arn(table_id): [
             "dynamodb:BatchGetItem",

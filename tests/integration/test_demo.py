@@ -23,7 +23,8 @@ def test_the_demo_shows_every_change_and_a_deprecation_in_use_and_one_not():
     assert set(rows) == {"new", "failed", "deprecated", "deregistered", "disabled", "updated",
                          "left-watch"}  # fmt: skip
     assert "available" not in rows["deregistered"] and "deregistered" in rows["deregistered"]
-    assert any("Not left-watch, new, updated: chatChanges selects" in line for line in out)
+    # The Public update reaches chat (updated:Public): the sentence says what did not.
+    assert any("Not left-watch, new: chatChanges selects" in line for line in out)
     assert sum(line.startswith("  | ") for line in out) < 45  # one chat and one email in full
     assert any(line.startswith("  | *Usage:* Still used by 1 instance and 2 launch templates")
                for line in out)  # fmt: skip
@@ -39,3 +40,8 @@ def test_the_demo_shows_every_change_and_a_deprecation_in_use_and_one_not():
     assert any(line.strip() == disallowed for line in out)
     assert any("WARNING: AMI disallowed: cis-hardened-rhel-9-v4" in line for line in out)
     assert any("*Usage:* Still used by 2 instances" in line for line in out)
+    # Inspector: a vulnerable AMI in use, with what to move to.
+    assert any(line.strip() == "EventBridge: AMI Vulnerable, severity critical, usage total 1"
+               for line in out)  # fmt: skip
+    assert any("CRITICAL: AMI vulnerable: golden-base" in line for line in out)
+    assert any(line.strip().startswith("Move to golden-2026-12") for line in out)

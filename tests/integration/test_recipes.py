@@ -79,7 +79,7 @@ def test_each_recipe_receives_exactly_its_events(aws):
     result = run(aws, T0 + timedelta(hours=1))
 
     assert set(patterns) == {"new-al2023", "client-failure", "made-public", "deprecation-imminent",
-                             "deprecated-in-use", "cannot-launch-in-use",
+                             "deprecated-in-use", "cannot-launch-in-use", "critical-in-use",
                              "eks-recommended"}  # fmt: skip
     assert result.summary()["changes"] == {
         "new": 2, "failed": 2, "updated": 3, "deprecation-scheduled": 1,
@@ -174,3 +174,36 @@ def test_only_images_in_use_that_can_no_longer_be_launched_reach_the_move_rule(a
 
     assert result.summary()["changes"] == {"disallowed": 2, "unavailable": 1}
     assert received(aws, queues["cannot-launch-in-use"]) == ["shared-used", "vendor-used"]
+
+
+def test_only_critical_images_in_use_reach_the_page_rule(aws):
+    from datetime import UTC, datetime
+
+    from amiwatch.aws.scan import Ec2Images
+    from amiwatch.model.contract import Target
+    from amiwatch.run.pipeline import run_watch
+    from devtools.doubles.image_findings import Inspector
+    from devtools.doubles.image_references import answer_image_references
+    from devtools.local_aws import ACCOUNT, REGION
+
+    queues = route(aws, {"critical-in-use": recipes()["critical-in-use"]})
+    ids = {name: register(aws, name) for name in ("critical-used", "critical-idle", "high-used")}
+    for name in ("critical-used", "high-used"):
+        aws.shared_client("ec2").run_instances(ImageId=ids[name], MinCount=1, MaxCount=1)
+    inspector = Inspector()
+    scanner = inspector.install(answer_image_references(aws.client("ec2")))
+    target = Target("golden", ACCOUNT, REGION)
+    ports = replace(aws.watch_ports(target), images=Ec2Images(scanner))
+    from .test_delivery import WATCH
+
+    run_watch(WATCH, target, ports, T0, owner="baseline")
+    scanned = datetime(2026, 11, 30, tzinfo=UTC)
+    for name, label in (("critical-used", "critical"), ("critical-idle", "critical"),
+                        ("high-used", "high")):  # fmt: skip
+        inspector.scans[ids[name]] = {"HighestFindingSeverityLabel": label,
+                                      "FindingScanDate": scanned}  # fmt: skip
+
+    result = run_watch(WATCH, target, ports, T0 + timedelta(hours=1), owner="r")
+
+    assert result.summary()["changes"] == {"vulnerable": 3}
+    assert received(aws, queues["critical-in-use"]) == ["critical-used"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from amiwatch.judge.allowed import AllowedImages
-from amiwatch.model.contract import Change, Target, event_id
+from amiwatch.model.contract import Change, OutgoingEvent, Target, event_id
 from amiwatch.model.records import ImageRecord, project_image
 from amiwatch.model.snapshot import Snapshot, StoredImage
 from amiwatch.model.watch_config import parse_watch
@@ -69,6 +69,7 @@ class Harness:
     store: MemoryStore = field(default_factory=MemoryStore)
     last_images: ListImages | None = None  # the last run's image source (its call counts)
     last_result: WatchResult | None = None
+    last_events: list[OutgoingEvent] = field(default_factory=list)  # what the last run sent
 
     @property
     def snapshot(self) -> Snapshot:
@@ -87,6 +88,9 @@ class Harness:
         persist_shards: bool = True,
         elsewhere: Iterable[ImageRecord] = (),
         allowed: AllowedImages | None = None,
+        inspector: dict[str, list[dict[str, Any]]] | None = None,
+        findings_error: str | None = None,
+        used_by: dict[str, list[tuple[str, str]]] | None = None,
     ) -> list[Change]:
         """One run; returns every change it found (delivered or not). `elsewhere` are images
         that exist but are not in the watch's scan (what a lookup by id finds); any other image
@@ -94,7 +98,13 @@ class Harness:
         records of what it delivered, before the shards (a crash in between). `allowed`: the
         target's Allowed AMIs settings (disabled by default)."""
         publisher = RecordingPublisher(lambda event: deliver(event.change))
-        images = ListImages(list(scan), list(elsewhere))
+        images = ListImages(
+            list(scan),
+            list(elsewhere),
+            used_by=dict(used_by or {}),
+            inspector=dict(inspector or {}),
+            findings_error=findings_error,
+        )
         if allowed is not None:
             images.allowed = allowed
         self.last_images = images
@@ -108,6 +118,7 @@ class Harness:
             self.last_result = exc.result
         except Crash:
             self.last_result = None
+        self.last_events = list(publisher.events)
         return [event.change for event in publisher.events]
 
     def refresh(

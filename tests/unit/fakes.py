@@ -13,7 +13,7 @@ from amiwatch.model.contract import OutgoingEvent
 from amiwatch.model.records import ImageRecord, format_time
 from amiwatch.model.snapshot import Snapshot, StoredImage, shard_of
 from amiwatch.model.watches import Watch
-from amiwatch.run.ports import Lookup, PublishReport, ReferenceLookup
+from amiwatch.run.ports import FindingsLookup, Lookup, PublishReport, ReferenceLookup
 
 
 @dataclass
@@ -41,6 +41,10 @@ class ListImages:
     reference_calls: int = 0
     allowed: AllowedImages = field(default_factory=lambda: AllowedImages("disabled"))
     allowed_calls: int = 0
+    # Inspector's findings per image id (GetImageFindings entries); an id absent has none.
+    inspector: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    findings_error: str | None = None  # every GetImageFindings call fails with this
+    finding_calls: int = 0
 
     def scan(self, watch: Watch) -> ListScan:
         return ListScan(list(self.listed))
@@ -57,6 +61,13 @@ class ListImages:
         calls = -(-len(image_ids) // 10)
         self.reference_calls += calls
         return ReferenceLookup({i: list(self.used_by.get(i, [])) for i in image_ids}, {}, calls)
+
+    def findings(self, image_ids: Sequence[str], deadline: float) -> FindingsLookup:
+        self.finding_calls += len(image_ids)
+        if self.findings_error:
+            return FindingsLookup({}, dict.fromkeys(image_ids, self.findings_error), len(image_ids))
+        found = {i: list(self.inspector.get(i, [])) for i in image_ids}
+        return FindingsLookup(found, {}, len(image_ids))
 
     def allowed_images(self) -> AllowedImages:
         self.allowed_calls += 1
@@ -78,6 +89,7 @@ class MemoryStore:
     baselined: bool = False
     selection: str | None = None
     last_run_at: str | None = None
+    candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
     lease: str | None = None
     crash_before_shards: bool = False
     shards_read: list[list[int]] = field(default_factory=list)  # by each load_shards
@@ -105,6 +117,7 @@ class MemoryStore:
             return None
         loaded = self.snapshot
         loaded.selection, loaded.last_run_at = self.selection, self.last_run_at
+        loaded.candidates = dict(self.candidates)
         return loaded
 
     def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
@@ -114,7 +127,8 @@ class MemoryStore:
         wanted = sorted({shard_of(i, self.shard_count) for i in image_ids} & set(self.shards))
         self.shards_read.append(wanted)
         blobs = [self.shards[k] for k in wanted]
-        return Snapshot.from_shards(blobs, self.shard_count, self.selection, self.last_run_at)
+        return Snapshot.from_shards(blobs, self.shard_count, self.selection, self.last_run_at,
+                                    self.candidates)  # fmt: skip
 
     def save_shards(self, shards: Mapping[int, bytes]) -> None:
         self.shards.update(shards)
@@ -146,6 +160,7 @@ class MemoryStore:
             raise Crash("the run died after writing records, before writing shards")
         self.shards.update(shards)
         self.shard_count = snapshot.shard_count
+        self.candidates = dict(snapshot.candidates)
         self.baselined = True
         self.selection, self.last_run_at = snapshot.selection, format_time(now)
 

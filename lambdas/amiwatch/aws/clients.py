@@ -17,7 +17,7 @@ RUNTIME_SERVICES = frozenset(
 )
 # The EC2 operations the code calls; a test proves each is in the model the asset ships.
 EC2_OPERATIONS = frozenset(
-    {"DescribeImages", "DescribeImageReferences", "GetAllowedImagesSettings"}
+    {"DescribeImages", "DescribeImageReferences", "GetAllowedImagesSettings", "GetImageFindings"}
 )
 
 

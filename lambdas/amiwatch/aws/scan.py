@@ -16,12 +16,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amiwatch.aws.accounts import explain
+from amiwatch.aws.findings import image_findings
 from amiwatch.aws.references import image_references, why
 from amiwatch.judge.allowed import AllowedImages, settings_from
 from amiwatch.model.records import ImageRecord, project_image
 from amiwatch.model.watch_config import MAX_FILTER_VALUES
 from amiwatch.model.watches import AccountRef, Watch
-from amiwatch.run.ports import Lookup, ReferenceLookup
+from amiwatch.run.ports import FindingsLookup, Lookup, ReferenceLookup
 
 PAGE_SIZE = 1000
 IDS_PER_CALL = 1000
@@ -63,6 +64,10 @@ class Ec2Images:
     def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
         """What uses these images (errors are kept per id, never raised)."""
         return image_references(self.ec2, image_ids, deadline)
+
+    def findings(self, image_ids: Sequence[str], deadline: float) -> FindingsLookup:
+        """Inspector's findings of these images (errors are kept per id, never raised)."""
+        return image_findings(self.ec2, image_ids, deadline)
 
     def allowed_images(self) -> AllowedImages:
         """GetAllowedImagesSettings; any failure (AccessDenied, a region or an SDK without it,

@@ -77,6 +77,7 @@ class DynamoSnapshotStore(Lease, ParameterItems):
             int(item["shardCount"]["N"]),
             selection=item.get("selectionDigest", {}).get("S"),
             last_run_at=item.get("lastRunAt", {}).get("S"),
+            candidates=_candidates(item),
         )
 
     def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
@@ -104,6 +105,7 @@ class DynamoSnapshotStore(Lease, ParameterItems):
             count,
             selection=item.get("selectionDigest", {}).get("S"),
             last_run_at=item.get("lastRunAt", {}).get("S"),
+            candidates=_candidates(item),
         )
 
     def save_shards(self, shards: Mapping[int, bytes]) -> None:
@@ -198,6 +200,9 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         if snapshot.selection is not None:
             sets.append("selectionDigest = :selection")
             values[":selection"] = {"S": snapshot.selection}
+        if snapshot.candidates:
+            sets.append("replacements = :replacements")
+            values[":replacements"] = {"S": json.dumps(snapshot.candidates, sort_keys=True)}
         if succeeded:
             sets.append("lastSuccessAt = :now")
         try:
@@ -260,3 +265,12 @@ def _stored_from_item(item: Mapping[str, Any]) -> StoredImage:
 
 def _backoff(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 2.0))
+
+
+def _candidates(meta: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The replacement candidates the last full run kept (none when unreadable)."""
+    try:
+        value = json.loads(meta.get("replacements", {}).get("S") or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from amiwatch.judge.allowed import Visibility
+from amiwatch.judge.findings import vulnerable_change
 from amiwatch.judge.leaving import judge_vanished
 from amiwatch.judge.outcomes import (
     ALLOWED,
@@ -42,6 +43,7 @@ from amiwatch.model.watches import Watch
 STATE_KINDS = {"available": ChangeKind.AVAILABLE, "disabled": ChangeKind.DISABLED}
 
 STATE_FIELDS = ("State", "StateReason")
+SCANS = "ScanResults"
 
 
 def diff(
@@ -129,6 +131,8 @@ def _first_sight(
             reason = "matches-again" if again else "first-seen"
             changes.append(make_change(ChangeKind.NEW, record, reason, revision, ""))
         changes.extend(_time_changes(record, revision, flags, None))
+        vulnerable = vulnerable_change(watch, record, None, revision)
+        changes.extend([vulnerable] if vulnerable else [])
     stored = StoredImage(record, revision, flags)
     return ImageOutcome(record.image_id, tuple(changes), stored.entry(watch.ignore_fields), stored)
 
@@ -169,6 +173,10 @@ def _known(
         previous_values(before, ["DeprecationTime"]) if deprecation_changed else None
     )
     changes.extend(_time_changes(record, revision, due & ~flags, previous_deprecation))
+    vulnerable = vulnerable_change(watch, record, before, revision) if SCANS in changed else None
+    if vulnerable is not None:
+        changes.append(vulnerable)
+        consumed.add(SCANS)
     remaining = [name for name in changed if name not in consumed]
     if remaining:
         discriminator = values_digest({n: record.fields[n] for n in remaining})

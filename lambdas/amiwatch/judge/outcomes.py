@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from amiwatch.model.contract import Change, ChangeKind
-from amiwatch.model.records import CANONICAL_FIELDS, ImageRecord, project_image
+from amiwatch.model.records import CANONICAL_FIELDS, ImageRecord, comparable, project_image
 from amiwatch.model.snapshot import SnapshotEntry, StoredImage
 from amiwatch.model.watches import Watch
 
@@ -67,7 +67,7 @@ def differing_fields(watch: Watch, before: Mapping[str, Any], record: ImageRecor
         if name not in watch.ignore_fields
         and name in before
         and name in record.fields
-        and before[name] != record.fields[name]
+        and comparable(name, before[name]) != comparable(name, record.fields[name])
         and not (name == ALLOWED and {before[name], record.fields[name]} == {None, True})
     ]
 

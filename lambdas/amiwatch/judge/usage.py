@@ -17,7 +17,7 @@ from amiwatch.model.contract import Change, ChangeKind
 USAGE_KINDS = frozenset({
     ChangeKind.DEPRECATED, ChangeKind.DEPRECATION_SCHEDULED, ChangeKind.DEPRECATION_IMMINENT,
     ChangeKind.DEREGISTERED, ChangeKind.UNAVAILABLE, ChangeKind.DISALLOWED, ChangeKind.DISABLED,
-    ChangeKind.LEFT_WATCH, ChangeKind.RECOMMENDED,
+    ChangeKind.LEFT_WATCH, ChangeKind.RECOMMENDED, ChangeKind.VULNERABLE,
 })  # fmt: skip
 MAX_RESOURCES = 25
 # Resource types in the order people care about them (instances first), with their words.

@@ -15,8 +15,10 @@ from typing import Any
 from amiwatch.messages.facts import (
     NOT_VISIBLE,
     console_url,
+    findings_lines,
     image_facts,
     recommended_line,
+    replacement_line,
     rest_pointer,
     short,
     usage_lines,
@@ -34,6 +36,7 @@ SEVERITY = {
     ChangeKind.DEREGISTERED: "WARNING",
     ChangeKind.UNAVAILABLE: "WARNING",
     ChangeKind.DISALLOWED: "WARNING",
+    ChangeKind.VULNERABLE: "WARNING",
     ChangeKind.DEPRECATED: "WARNING",
     ChangeKind.DEPRECATION_IMMINENT: "WARNING",
     ChangeKind.DISABLED: "WARNING",
@@ -77,6 +80,8 @@ NEXT_STEPS = {
     "no longer launch it: find launch templates and Auto Scaling groups that still reference it.",
     ChangeKind.DISALLOWED: "This account's Allowed AMIs no longer admit {image_id}: launches "
     "from it are refused. Move launch templates to an allowed image, or change the criteria.",
+    ChangeKind.VULNERABLE: "Move what runs {image_id} to a patched image; launch templates and "
+    "pipelines that pin it keep launching the vulnerable one.",
     ChangeKind.LEFT_WATCH: "{image_id} still exists; it no longer matches the watch's owners or "
     "filters (see what changed). Nothing to do unless that was not intended.",
     ChangeKind.RECOMMENDED: "Roll node groups, launch templates and pipelines that pin the "
@@ -111,6 +116,9 @@ def change_notification(detail: Mapping[str, Any], partition: str) -> dict[str, 
         f"*Usage:* {_escape(sentence)}" + (f" <{link}|Show the instances>" if link else "")
         for sentence, link in usage_lines(detail, partition)
     ]
+    move = replacement_line(detail)
+    lines += [f"*Replacement:* {_escape(move)}"] if move else []
+    lines += [_escape(line) for line in findings_lines(detail)]
     lines += [
         f"*{label}:* {_escape(value.replace(' -> ', ' → '))}"
         for label, value in image_facts(detail)
@@ -185,6 +193,11 @@ def _title(kind: ChangeKind) -> str:
 
 def _severity(detail: Mapping[str, Any]) -> str:
     kind = ChangeKind(detail["change"])
+    if (
+        kind == ChangeKind.VULNERABLE
+        and (detail.get("findings") or {}).get("highestSeverity") == "critical"
+    ):
+        return "CRITICAL"
     if kind == ChangeKind.UPDATED and "Public" in detail.get("changedFields", []):
         return "CRITICAL"
     return SEVERITY[kind]

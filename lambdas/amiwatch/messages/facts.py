@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from amiwatch.judge.findings import rank
 from amiwatch.judge.parameters import parameter_label
 from amiwatch.judge.usage import usage_sentence
 
@@ -44,6 +45,43 @@ def usage_lines(detail: Mapping[str, Any], partition: str) -> list[tuple[str, st
     if usage.get("byType", {}).get("ec2:Instance"):
         link = instances_url(partition, usage["region"], detail["image"]["ImageId"])
     return [(usage_sentence(usage), link)]
+
+
+def replacement_line(detail: Mapping[str, Any]) -> str | None:
+    """What to move to, right after who is hit; None when the event names no replacement."""
+    replacement = detail.get("replacement")
+    if not replacement:
+        return None
+    image = f"{replacement.get('Name') or 'unnamed'} ({replacement['ImageId']})"
+    threshold, found = replacement["vulnerableAt"], replacement.get("highestSeverity")
+    if rank(found) < rank(threshold):
+        return f"Move to {image}, no findings at or above {threshold.upper()}."
+    return f"Move to {image}, the image its parameter names now (highest finding {found})."
+
+
+def findings_lines(detail: Mapping[str, Any]) -> list[str]:
+    """Amazon Inspector's findings of a `vulnerable` image: the summary, then the top ones."""
+    findings = detail.get("findings")
+    if not findings:
+        return []
+    severity = str(findings.get("highestSeverity") or "unknown").upper()
+    head = f"Amazon Inspector: highest finding {severity} (scanned {findings.get('scanDate')})"
+    fixes = findings.get("fixAvailableSince") or {}
+    if fixes:
+        head += "; fix available since " + ", ".join(
+            f"{label.upper()} {since}" for label, since in fixes.items()
+        )
+    lines = [head + "."]
+    for finding in findings.get("top", []):
+        fix = ", fix available" if finding.get("fixAvailable") else ""
+        score = f" {finding['score']}" if finding.get("score") is not None else ""
+        lines.append(f"- {short(finding.get('title') or 'untitled', 100)} "
+                     f"({str(finding.get('severity') or '?').upper()}{score}{fix})")  # fmt: skip
+    if findings.get("truncated"):
+        lines.append("- ...and more (GetImageFindings lists them all).")
+    if findings.get("error"):
+        lines.append(f"The findings could not be listed: {findings['error']}.")
+    return lines
 
 
 def _console(partition: str, region: str, page: str) -> str:

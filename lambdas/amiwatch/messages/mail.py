@@ -7,8 +7,10 @@ from typing import Any
 
 from amiwatch.messages.facts import (
     console_url,
+    findings_lines,
     image_facts,
     recommended_line,
+    replacement_line,
     rest_pointer,
     short,
     usage_lines,
@@ -24,6 +26,7 @@ HEADLINES = {
     ChangeKind.DEREGISTERED: "An AMI was deregistered",
     ChangeKind.UNAVAILABLE: "An AMI is no longer available to this account",
     ChangeKind.DISALLOWED: "An AMI is no longer allowed in this account (Allowed AMIs)",
+    ChangeKind.VULNERABLE: "An AMI has vulnerabilities (Amazon Inspector)",
     ChangeKind.DEPRECATED: "An AMI is now deprecated",
     ChangeKind.DEPRECATION_SCHEDULED: "An AMI's deprecation was scheduled",
     ChangeKind.DEPRECATION_IMMINENT: "An AMI will be deprecated soon",
@@ -42,6 +45,10 @@ def change_email(detail: Mapping[str, Any], partition: str) -> str:
         lines = [recommended_line(detail), ""]
     for sentence, link in usage_lines(detail, partition):
         lines += [sentence, *([f"Instances launched from it: {link}"] if link else []), ""]
+    move = replacement_line(detail)
+    lines += [move, ""] if move else []
+    found = findings_lines(detail)
+    lines += [*found, ""] if found else []
     lines += [f"  {label + ':':<12}{value}" for label, value in image_facts(detail)]
     lines += [
         "",

@@ -36,7 +36,8 @@ DIGEST_THRESHOLD_LIMITS = (1, 100_000)
 # in a run that sent a digest instead). SNS drops a message with more than 10 attributes on raw
 # delivery to SQS, so the optional ones go only where they mean something: state_reason_code on
 # the kinds that report a state (when there is one), in_use on the kinds that carry usage,
-# parameter on `recommended`. No kind carries more than 10 (a test goes through all of them).
+# parameter on `recommended`, severity on `vulnerable`. No kind carries more than 10 (a test
+# goes through all of them).
 MAX_ATTRIBUTES = 10
 STATE_REASON_KINDS = frozenset({"failed", "available", "disabled", "deregistered"})
 MESSAGE_ATTRIBUTES = (
@@ -50,6 +51,7 @@ MESSAGE_ATTRIBUTES = (
     "state_reason_code",
     "in_use",
     "parameter",
+    "severity",
     "delivery",
 )
 
@@ -81,6 +83,7 @@ def message_attributes(detail: Mapping[str, Any], delivery: str) -> dict[str, di
         "state_reason_code": reason.get("Code") if detail["change"] in STATE_REASON_KINDS else None,
         "in_use": in_use(detail.get("usage")),
         "parameter": (detail.get("parameter") or {}).get("name"),
+        "severity": (detail.get("findings") or {}).get("highestSeverity"),
         "delivery": delivery,
     }
     return {

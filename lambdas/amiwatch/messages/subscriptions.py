@@ -10,7 +10,7 @@ from typing import Any
 from amiwatch.messages.sns import DIGEST, EACH
 
 PER_IMAGE_ATTRIBUTES = (
-    "image_id", "owner_id", "state", "state_reason_code", "in_use", "parameter",
+    "image_id", "owner_id", "state", "state_reason_code", "in_use", "parameter", "severity",
 )  # fmt: skip
 
 

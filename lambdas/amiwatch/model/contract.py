@@ -27,6 +27,7 @@ class ChangeKind(StrEnum):
     DEREGISTERED = "deregistered"
     UNAVAILABLE = "unavailable"
     DISALLOWED = "disallowed"
+    VULNERABLE = "vulnerable"
     DEPRECATED = "deprecated"
     DEPRECATION_SCHEDULED = "deprecation-scheduled"
     DEPRECATION_IMMINENT = "deprecation-imminent"
@@ -49,6 +50,7 @@ REASONS = (
     "fields-changed",
     "parameter-changed",
     "allowed-amis",
+    "findings",
 )
 
 
@@ -80,6 +82,7 @@ DETAIL_TYPES = {
     ChangeKind.DEREGISTERED: "AMI Deregistered",
     ChangeKind.UNAVAILABLE: "AMI Unavailable",
     ChangeKind.DISALLOWED: "AMI Disallowed",
+    ChangeKind.VULNERABLE: "AMI Vulnerable",
     ChangeKind.DEPRECATED: "AMI Deprecated",
     ChangeKind.DEPRECATION_SCHEDULED: "AMI Deprecation Scheduled",
     ChangeKind.DEPRECATION_IMMINENT: "AMI Deprecation Imminent",
@@ -133,10 +136,13 @@ def build_event(
     detected_at: datetime,
     bus_name: str,
     usage: Mapping[str, Any] | None = None,
+    *,
+    findings: Mapping[str, Any] | None = None,
+    replacement: Mapping[str, Any] | None = None,
 ) -> OutgoingEvent:
-    """Render a change to its detail and EventBridge entry. `usage` (who still uses the image,
-    see amiwatch.judge.usage) is not part of the eventId: a re-sent event may carry fresher
-    usage."""
+    """Render a change to its detail and EventBridge entry. What enriches it — `usage` (who
+    still uses the image), `findings` (Inspector's, for `vulnerable`), `replacement` (what to
+    move to) — is not part of the eventId: a re-sent event may carry fresher values."""
     eid = event_id(target, change)
     detail = {
         "version": EVENT_VERSION,
@@ -152,6 +158,8 @@ def build_event(
         "reason": change.reason,
         "usage": dict(usage) if usage is not None else None,
         "parameter": dict(change.parameter) if change.parameter is not None else None,
+        "findings": dict(findings) if findings is not None else None,
+        "replacement": dict(replacement) if replacement is not None else None,
         "truncated": [],  # parts cut to fit AWS's size limits (amiwatch.messages.budget)
     }
     detail_json = dump_detail(detail)

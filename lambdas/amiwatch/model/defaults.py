@@ -14,6 +14,7 @@ CHAT_CHANGES = (
     "deregistered",
     "unavailable",
     "disallowed",
+    "vulnerable",
     "deprecated",
     "deprecation-imminent",
     "disabled",
@@ -25,6 +26,7 @@ MAX_CONCURRENCY_DEFAULT = 10  # default concurrency: the targets (at least 4), a
 
 # A watch.
 IGNORE_FIELDS = ("LastLaunchedTime",)
+VULNERABLE_AT = "high"  # ScanResults severity (EC2's SeverityLabel) that makes an AMI vulnerable
 BASELINE = "silent"
 MEMBER_ROLE = "AmiWatchMember"
 

@@ -13,5 +13,6 @@ class ConfigError(ValueError):
 
 def suggest(word: str, choices: Collection[str]) -> str:
     """` (did you mean "x"?)` when a known word is close, else nothing."""
-    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    same_letters = [choice for choice in sorted(choices) if choice.lower() == word.lower()]
+    close = same_letters or difflib.get_close_matches(word, sorted(choices), n=1)
     return f' (did you mean "{close[0]}"?)' if close else ""

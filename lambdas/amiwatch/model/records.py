@@ -13,12 +13,13 @@ from typing import Any
 # The projection: which DescribeImages fields a record holds. Raise PROJECTION whenever a field
 # is added (and list it in FIELDS_SINCE): records stored under an older projection lack it, so the
 # first run after an upgrade refreshes them without reporting anything (see docs/design.md).
-PROJECTION = 2
+PROJECTION = 3
 FIELDS_SINCE = {
     "ProductCodes": 2,
     "SourceInstanceId": 2,
     "FreeTierEligible": 2,
     "PublicSsmParameterName": 2,
+    "ScanResults": 3,
 }
 
 # DescribeImages field names, in the order they appear in events.
@@ -54,8 +55,23 @@ CANONICAL_FIELDS = (
     "SourceInstanceId",
     "FreeTierEligible",
     "PublicSsmParameterName",
+    "ScanResults",
     "Tags",
 )
+# Amazon Inspector's summary of an image's findings (DescribeImages `ScanResults`). A rescan that
+# only moves FindingScanDate says nothing new: it is left out of digests and comparisons.
+SCAN_RESULT_FIELDS = (
+    "HighestFindingSeverityLabel",
+    "FindingScanDate",
+    "InformationalFixAvailableSince",
+    "LowFixAvailableSince",
+    "MediumFixAvailableSince",
+    "HighFixAvailableSince",
+    "CriticalFixAvailableSince",
+)
+SCAN_DATE = "FindingScanDate"
+# EC2's SeverityLabel (ScanResults.HighestFindingSeverityLabel), lowest first.
+SEVERITY_LABELS = ("informational", "low", "medium", "high", "critical")
 
 # Real values are far shorter (Description <= 255, tag values <= 256); the cap keeps one absurd
 # record from pushing an event past EventBridge's 256 KB entry limit.
@@ -63,11 +79,12 @@ MAX_STRING_CHARS = 2048
 TRUNCATION_MARK = "...[truncated]"
 
 FAILED_STATES = frozenset({"failed", "error", "invalid"})
-_STRUCTURED = {"StateReason", "Tags", "ProductCodes"}
+_STRUCTURED = {"StateReason", "Tags", "ProductCodes", "ScanResults"}
 _SCALAR_FIELDS = tuple(f for f in CANONICAL_FIELDS if f not in _STRUCTURED)
 
 
-def _cap(value: str) -> str:
+def capped(value: str) -> str:
+    """A string at most MAX_STRING_CHARS long, marked when it was cut."""
     if len(value) <= MAX_STRING_CHARS:
         return value
     return value[: MAX_STRING_CHARS - len(TRUNCATION_MARK)] + TRUNCATION_MARK
@@ -76,12 +93,12 @@ def _cap(value: str) -> str:
 def _scalar(value: Any) -> Any:
     kind = type(value)
     if kind is str:
-        return value if len(value) <= MAX_STRING_CHARS else _cap(value)
+        return value if len(value) <= MAX_STRING_CHARS else capped(value)
     if value is None or kind is bool or kind is int or kind is float:
         return value
     if isinstance(value, datetime):
         return format_time(value)
-    return _cap(str(value))
+    return capped(str(value))
 
 
 def _state_reason(value: Any) -> dict[str, str | None] | None:
@@ -99,7 +116,7 @@ def _tags(value: Any) -> dict[str, str]:
         return tags
     for tag in value:
         if type(tag) is dict and type(tag.get("Key")) is str:
-            tags[_cap(tag["Key"])] = _cap(str(tag.get("Value", "")))
+            tags[capped(tag["Key"])] = capped(str(tag.get("Value", "")))
     return dict(sorted(tags.items()))
 
 
@@ -109,9 +126,16 @@ def _product_codes(value: Any) -> list[dict[str, str]]:
         for code in value:
             if type(code) is dict and type(code.get("ProductCodeId")) is str:
                 kind = code.get("ProductCodeType")
-                codes.append({"ProductCodeId": _cap(code["ProductCodeId"]),
-                              "ProductCodeType": _cap(str(kind)) if kind else ""})  # fmt: skip
+                codes.append({"ProductCodeId": capped(code["ProductCodeId"]),
+                              "ProductCodeType": capped(str(kind)) if kind else ""})  # fmt: skip
     return sorted(codes, key=lambda c: (c["ProductCodeId"], c["ProductCodeType"]))
+
+
+def _scan_results(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    summary = {name: _scalar(value.get(name)) for name in SCAN_RESULT_FIELDS}
+    return summary if any(v is not None for v in summary.values()) else None
 
 
 def projected_fields(projection: int) -> tuple[str, ...]:
@@ -155,8 +179,17 @@ class ImageRecord:
     def digest(self, ignore_fields: Collection[str]) -> bytes:
         """8 bytes that change whenever a tracked (not ignored) field changes."""
         tracked = {k: v for k, v in self.fields.items() if k not in ignore_fields}
+        if tracked.get("ScanResults"):
+            tracked["ScanResults"] = comparable("ScanResults", tracked["ScanResults"])
         canonical = json.dumps(tracked, sort_keys=True, separators=(",", ":"))
         return hashlib.blake2b(canonical.encode(), digest_size=8).digest()
+
+
+def comparable(name: str, value: Any) -> Any:
+    """A field's value as changes are judged: ScanResults without its FindingScanDate."""
+    if name == "ScanResults" and isinstance(value, Mapping):
+        return {k: v for k, v in value.items() if k != SCAN_DATE}
+    return value
 
 
 def record_from_fields(fields: Mapping[str, Any], projection: int) -> ImageRecord:
@@ -178,6 +211,7 @@ def project_image(raw: Mapping[str, Any], projection: int | None = None) -> Imag
     fields["StateReason"] = _state_reason(raw.get("StateReason"))
     fields["Tags"] = _tags(raw.get("Tags"))
     fields["ProductCodes"] = _product_codes(raw.get("ProductCodes"))
+    fields["ScanResults"] = _scan_results(raw.get("ScanResults"))
     # Keep the canonical order: events and digests read the fields in it.
     names = projected_fields(projection)
     return ImageRecord(MappingProxyType({name: fields[name] for name in names}), projection)

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from amiwatch.model.contract import DETAIL_TYPES, EVENT_VERSION, REASONS, SOURCE, ChangeKind
-from amiwatch.model.records import CANONICAL_FIELDS
+from amiwatch.model.records import CANONICAL_FIELDS, SCAN_RESULT_FIELDS, SEVERITY_LABELS
 
 # What amiwatch.messages.budget may cut, as named in an event's `truncated`.
 TRUNCATABLE = (
@@ -35,6 +35,12 @@ def _image_field(name: str) -> dict[str, Any]:
         }
     if name == "Tags":
         return {"type": "object", "additionalProperties": {"type": "string"}}
+    if name == "ScanResults":
+        return {
+            "type": ["object", "null"],
+            "properties": {f: _NULLABLE_STRING for f in SCAN_RESULT_FIELDS},
+            "additionalProperties": False,
+        }
     if name == "ProductCodes":
         return {
             "type": ["array", "null"],
@@ -72,6 +78,8 @@ def event_schema() -> dict[str, Any]:
             "reason",
             "usage",
             "parameter",
+            "findings",
+            "replacement",
             "truncated",
         ],
         "additionalProperties": False,
@@ -104,6 +112,8 @@ def event_schema() -> dict[str, Any]:
             "reason": {"type": "string", "enum": list(REASONS)},
             "usage": USAGE,
             "parameter": PARAMETER,
+            "findings": FINDINGS,
+            "replacement": REPLACEMENT,
             "truncated": {
                 "type": "array",
                 "items": {"type": "string", "enum": list(TRUNCATABLE)},
@@ -175,6 +185,42 @@ PARAMETER: dict[str, Any] = {
         "previousVersion": {"type": ["integer", "null"]},
     },
 }
+_SEVERITY = {"type": ["string", "null"], "enum": [*SEVERITY_LABELS, None]}
+FINDINGS: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "Amazon Inspector's findings (kind vulnerable; null for the others): the "
+    "image's ScanResults summary and up to 5 of GetImageFindings, or why they are unknown. Not "
+    "part of the eventId.",
+    "required": ["highestSeverity", "scanDate", "fixAvailableSince", "top", "truncated", "error"],
+    "additionalProperties": False,
+    "properties": {
+        "highestSeverity": _SEVERITY,
+        "scanDate": _NULLABLE_STRING,
+        "fixAvailableSince": {"type": "object", "additionalProperties": {"type": "string"}},
+        "top": {"type": "array", "maxItems": 5, "items": {
+            "type": "object", "additionalProperties": False,
+            "required": ["title", "severity", "score", "fixAvailable"],
+            "properties": {"title": _NULLABLE_STRING, "severity": _SEVERITY,
+                           "score": {"type": ["number", "null"]},
+                           "fixAvailable": {"type": ["boolean", "null"]}}}},
+        "truncated": {"type": "boolean"},
+        "error": _NULLABLE_STRING,
+    },
+}  # fmt: skip
+REPLACEMENT: dict[str, Any] = {
+    "type": ["object", "null"],
+    "description": "What to move to (kinds vulnerable, deprecated, deprecation-imminent, "
+    "deregistered, unavailable, disallowed; null for the others or when there is none): the "
+    "newest image of the same watch and target that is available, not deprecated, not "
+    "disallowed, below vulnerableAt, with the same architecture and platform, created after "
+    "this one; for a parameters watch, the image the parameter names now. Not part of the "
+    "eventId.",
+    "required": ["ImageId", "Name", "CreationDate", "highestSeverity", "vulnerableAt"],
+    "additionalProperties": False,
+    "properties": {"ImageId": {"type": "string", "pattern": "^ami-"}, "Name": _NULLABLE_STRING,
+                   "CreationDate": _NULLABLE_STRING, "highestSeverity": _SEVERITY,
+                   "vulnerableAt": {"type": "string", "enum": list(SEVERITY_LABELS)}},
+}  # fmt: skip
 ENVELOPE: dict[str, Any] = {
     "version": {"type": "string"},
     "id": {"type": "string"},

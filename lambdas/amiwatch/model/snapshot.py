@@ -14,6 +14,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from amiwatch.model.records import ImageRecord
 
@@ -115,6 +116,8 @@ class Snapshot:
     shard_count: int = 1
     selection: str | None = None
     last_run_at: str | None = None
+    # The last full run's replacement candidates (judge.replacement): key -> record fields.
+    candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_shards(
@@ -123,12 +126,13 @@ class Snapshot:
         shard_count: int,
         selection: str | None = None,
         last_run_at: str | None = None,
+        candidates: dict[str, dict[str, Any]] | None = None,
     ) -> Snapshot:
         """Rebuild from the stored shard blobs and the meta item's fields."""
         entries: dict[str, SnapshotEntry] = {}
         for blob in blobs:
             entries.update(decode_shard(blob))
-        return cls(entries, shard_count, selection, last_run_at)
+        return cls(entries, shard_count, selection, last_run_at, dict(candidates or {}))
 
     def apply(
         self, updates: Mapping[str, SnapshotEntry | None], *, grow: bool = True

@@ -16,7 +16,7 @@ from amiwatch.model import defaults
 from amiwatch.model.account_config import ACCOUNT_ID, parse_accounts
 from amiwatch.model.errors import ConfigError, suggest
 from amiwatch.model.filters import DESCRIBE_IMAGES_FILTERS
-from amiwatch.model.records import CANONICAL_FIELDS
+from amiwatch.model.records import CANONICAL_FIELDS, SEVERITY_LABELS
 from amiwatch.model.watches import SELF, Watch
 
 WATCH_NAME = re.compile(r"[a-z0-9-]{1,64}", re.ASCII)
@@ -39,6 +39,7 @@ WATCH_KEYS = (
     "includeDeprecated",
     "includeDisabled",
     "deprecationWarningDays",
+    "vulnerableAt",
     "ignoreFields",
     "baseline",
     "regions",
@@ -132,6 +133,15 @@ class _WatchReader:
             raise self.fail(f'"deprecationWarningDays" must be 0..{MAX_WARNING_DAYS}, got {value}')
         return value
 
+    def severity(self) -> str:
+        """`vulnerableAt`: one of EC2's SeverityLabel values (any case, kept as EC2 spells it)."""
+        value = self.raw.get("vulnerableAt", defaults.VULNERABLE_AT)
+        label = value.lower() if isinstance(value, str) else value
+        if label not in SEVERITY_LABELS:
+            hint = suggest(str(label), SEVERITY_LABELS) or f" (one of {', '.join(SEVERITY_LABELS)})"
+            raise self.fail(f'"vulnerableAt" {json.dumps(value)} is not a severity{hint}')
+        return str(label)
+
     def ignore_fields(self) -> frozenset[str]:
         value = self.raw.get("ignoreFields", list(defaults.IGNORE_FIELDS))
         if not isinstance(value, list):
@@ -200,6 +210,7 @@ def parse_watch(raw: Any, position: int = 0) -> Watch:
         include_deprecated=reader.flag("includeDeprecated", True),
         include_disabled=reader.flag("includeDisabled", True),
         deprecation_warning_days=reader.warning_days(),
+        vulnerable_at=reader.severity(),
         ignore_fields=reader.ignore_fields(),
         baseline=reader.baseline(),
         regions=reader.regions(),

@@ -64,6 +64,7 @@ class Watch:
     include_deprecated: bool = True
     include_disabled: bool = True
     deprecation_warning_days: int = 0
+    vulnerable_at: str = defaults.VULNERABLE_AT  # the lowest severity that makes it vulnerable
     ignore_fields: frozenset[str] = field(default_factory=lambda: frozenset(defaults.IGNORE_FIELDS))
     baseline: str = defaults.BASELINE
     regions: tuple[str, ...] = ()  # empty: the watcher's own region
@@ -136,6 +137,7 @@ class Watch:
             "includeDeprecated": self.include_deprecated,
             "includeDisabled": self.include_disabled,
             "deprecationWarningDays": self.deprecation_warning_days,
+            "vulnerableAt": self.vulnerable_at,
             "ignoreFields": sorted(self.ignore_fields),
             "baseline": self.baseline,
             **({"regions": list(self.regions)} if self.regions else {}),

@@ -9,27 +9,24 @@ only then can an image count as vanished.
 from __future__ import annotations
 
 import gc
-import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from amiwatch.judge.allowed import AllowedImages, Visibility
 from amiwatch.judge.diff import diff
-from amiwatch.judge.outcomes import ImageOutcome, Reselection, bare_record
-from amiwatch.judge.parameters import judge_parameters
-from amiwatch.judge.recommended import ParameterReport, followed, recommended
+from amiwatch.judge.outcomes import ImageOutcome, Reselection
+from amiwatch.judge.replacement import Candidates
 from amiwatch.judge.triage import Triage
-from amiwatch.judge.usage import USAGE_KINDS, usage_from, usage_image
-from amiwatch.messages.budget import fit_event
 from amiwatch.messages.sns import NoticePolicy, RunDigest, plan_notices
-from amiwatch.model.contract import Change, OutgoingEvent, Target, build_event, event_id
-from amiwatch.model.records import ImageRecord, format_time, parse_time
+from amiwatch.model.contract import Change, OutgoingEvent, Target
+from amiwatch.model.records import ImageRecord, parse_time
 from amiwatch.model.snapshot import Snapshot, SnapshotEntry
 from amiwatch.model.watches import Watch
+from amiwatch.run.enrich import Enricher
+from amiwatch.run.following import follow_parameters
 from amiwatch.run.ports import (
     ImageSource,
     ParameterSource,
@@ -41,7 +38,6 @@ from amiwatch.run.ports import (
 from amiwatch.run.result import PublishIncomplete, WatchResult
 
 REVIEW_CHUNK = 5000
-USAGE_BUDGET_SECONDS = 5.0  # for all of a run's usage lookups: the alert never waits longer
 
 
 @dataclass(frozen=True)
@@ -126,41 +122,31 @@ class WatchRun:
     updates: dict[str, SnapshotEntry | None] = field(default_factory=dict)
     # Set at the first mid-scan chunk: the run then sends people one digest, with its last chunk.
     run_digest: RunDigest | None = None
-    usage_deadline: float | None = None  # time.monotonic() when usage lookups stop
     allowed: AllowedImages | None = None  # the target's Allowed AMIs, read once when needed
+    enricher: Enricher | None = None  # what events carry besides the change (execute makes it)
 
     def execute(self) -> None:
         store = self.ports.store
         loaded = store.load() if store is not None else None
+        self.enricher = self.enricher_for(loaded)
         if self.watch.follows_parameters:
-            self.watch = self._follow_parameters(baseline=loaded is None)
+            ports = (self.ports.images, self.ports.parameters, self.ports.store)
+            self.watch = follow_parameters(self.watch, self.target, ports, self.result,
+                                           self.enricher, self._publish_changes,
+                                           baseline=loaded is None)  # fmt: skip
         with _frozen_heap():
             self._scan_and_persist(store, loaded)
 
-    def _follow_parameters(self, *, baseline: bool) -> Watch:
-        """Publish `recommended` for each parameter that names another AMI now; the watch then
-        follows the AMIs the parameters name (the ones they left leave it silently)."""
-        assert self.ports.parameters is not None, "a parameters watch needs a ParameterSource"
-        store, watch = self.ports.store, self.watch
-        read = self.ports.parameters.read(watch.parameters)
-        stored = store.load_parameters() if store is not None else {}
-        exact = {n for n in watch.parameters if not n.endswith("/")}
-        judgement = judge_parameters(read.values, exact, stored, baseline=baseline)
-        self.result.parameters = ParameterReport(
-            read.calls, judgement.gone, sorted(exact - set(read.values)), judgement.not_ami
-        )
-        records = self.ports.images.lookup(judgement.current_images()).found
-        moved = {p.name: recommended(p, records.get(i) or bare_record(i), b)
-                 for p, i, b in judgement.moved}  # fmt: skip
-        events = self._events(list(moved.values()))
-        delivered = self._publish(events, last=True) if self.ports.publisher else set()
-        remember = {n: followed(p, i, records.get(i)) for n, (p, i) in judgement.recorded.items()}
-        for parameter, image, _ in judgement.moved:
-            if event_id(self.target, moved[parameter.name]) in delivered:
-                remember[parameter.name] = followed(parameter, image, records.get(image))
-        if store is not None and self.ports.publisher is not None:
-            store.save_parameters(remember, judgement.gone)
-        return replace(watch, image_ids=tuple(judgement.current_images()))
+    def _publish_changes(self, changes: list[Change]) -> set[str]:
+        events = self.events(changes)
+        return self.publish(events, last=True) if self.ports.publisher else set()
+
+    def enricher_for(self, loaded: Snapshot | None) -> Enricher:
+        """The run's enricher, its replacement candidates seeded with what the last full run
+        kept."""
+        kept = loaded.candidates if loaded is not None else {}
+        candidates = Candidates(self.watch, self.now, kept=kept)
+        return Enricher(self.ports.images, self.target, candidates)
 
     def _scan_and_persist(self, store: SnapshotStore | None, loaded: Snapshot | None) -> None:
         self.result.baseline = loaded is None
@@ -174,9 +160,12 @@ class WatchRun:
             since = None if self.watch.follows_parameters else parse_time(loaded.last_run_at)
             reselection = Reselection(since=since)
         triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)
+        assert self.enricher is not None
+        candidates = self.enricher.candidates
         scan = self.ports.images.scan(self.watch)
         for record in scan:
             triage.add(record)
+            candidates.offer(record.fields)
             if len(triage.pending) >= REVIEW_CHUNK:
                 self.run_digest = self.run_digest or RunDigest()
                 self._review(snapshot, triage.take(), {}, reselection, last=False)
@@ -193,6 +182,7 @@ class WatchRun:
         if store is not None and self.ports.publisher is not None:
             store.confirm_lease(self.owner, self.now, self.lease_seconds)
             snapshot.selection = selection
+            snapshot.candidates = candidates.kept_for_next()
             shards = snapshot.apply(self.updates)
             store.save_snapshot(shards, snapshot, self.owner, self.now,
                                 succeeded=not self.result.undelivered,
@@ -217,11 +207,11 @@ class WatchRun:
             baseline=baseline, reselection=reselection, visibility=self._visibility(vanished),
         )  # fmt: skip
         self.result.silent.update(o.note for o in outcomes if o.note)
-        events = self._events([change for outcome in outcomes for change in outcome.changes])
+        events = self.events([change for outcome in outcomes for change in outcome.changes])
         self._observe_baseline(outcomes)
         if self.ports.publisher is None or store is None:
             return
-        accepted = self._publish(events, last)
+        accepted = self.publish(events, last)
         ids_by_image: dict[str, list[str]] = defaultdict(list)
         for event in events:
             ids_by_image[event.image_id].append(event.event_id)
@@ -238,42 +228,19 @@ class WatchRun:
             self.result.allowed_images = self.allowed
         return Visibility(self.target.account, self.allowed)
 
-    def _events(self, changes: list[Change]) -> list[OutgoingEvent]:
-        """The events of these changes, with usage where their kind carries it, each within
-        AWS's size limits; counted, and shown to the observer."""
-        usage = self._usage(changes)
-        events = [
-            fit_event(build_event(self.target, change, self.now, self.ports.bus_name,
-                                  usage.get(usage_image(change))
-                                  if change.kind in USAGE_KINDS else None),
-                      self.target.partition)
-            for change in changes
-        ]  # fmt: skip
+    def events(self, changes: list[Change]) -> list[OutgoingEvent]:
+        """The events of these changes, enriched (amiwatch.run.enrich); counted, and shown to
+        the observer."""
+        assert self.enricher is not None, "execute() makes the enricher"
+        events = self.enricher.events(changes, self.now, self.ports.bus_name)
+        self.result.reference_calls = self.enricher.reference_calls
+        self.result.finding_calls = self.enricher.finding_calls
+        self.result.finding_errors = self.enricher.finding_errors
         for event in events:
             self.result.changes[event.detail["change"]] += 1
             if self.ports.observer is not None:
                 self.ports.observer.changed(event)
         return events
-
-    def _usage(self, changes: list[Change]) -> dict[str, dict[str, Any]]:
-        """Who still uses the images of the changes that warrant it: one lookup per 10 ids, all
-        of a run's lookups within USAGE_BUDGET_SECONDS."""
-        ids = list(dict.fromkeys(usage_image(c) for c in changes if c.kind in USAGE_KINDS))
-        if not ids:
-            return {}
-        if self.usage_deadline is None:
-            self.usage_deadline = time.monotonic() + USAGE_BUDGET_SECONDS
-        lookup = self.ports.images.references(ids, self.usage_deadline)
-        self.result.reference_calls += lookup.calls
-        where = {
-            "checked_at": format_time(datetime.now(UTC)),
-            "account": self.target.account,
-            "region": self.target.region,
-        }
-        return {
-            i: usage_from(lookup.references.get(i), lookup.errors.get(i), **where).as_detail()
-            for i in ids
-        }
 
     def _observe_baseline(self, outcomes: list[ImageOutcome]) -> None:
         observer = self.ports.observer
@@ -284,7 +251,7 @@ class WatchRun:
                 if outcome.stored is not None and not outcome.changes:
                     observer.recorded(outcome.stored.record)
 
-    def _publish(self, events: list[OutgoingEvent], last: bool) -> set[str]:
+    def publish(self, events: list[OutgoingEvent], last: bool) -> set[str]:
         assert self.ports.publisher is not None
         policy = self.ports.notices
         notices = plan_notices(

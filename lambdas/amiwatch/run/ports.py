@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from amiwatch.judge.allowed import AllowedImages
 from amiwatch.judge.parameters import Followed, ParameterValue
@@ -44,6 +44,16 @@ class ReferenceLookup:
     calls: int
 
 
+@dataclass
+class FindingsLookup:
+    """Per image id: Amazon Inspector's findings (GetImageFindings entries), or why they are
+    unknown."""
+
+    findings: dict[str, list[dict[str, Any]]]
+    errors: dict[str, str]  # image id -> "<code>: <message>"
+    calls: int
+
+
 class ImageSource(Protocol):
     """Where a target's images come from, and what uses them."""
 
@@ -62,6 +72,10 @@ class ImageSource(Protocol):
     def references(self, image_ids: Sequence[str], deadline: float) -> ReferenceLookup:
         """What in the target's account and region uses these images; stop at `deadline`
         (time.monotonic())."""
+        ...
+
+    def findings(self, image_ids: Sequence[str], deadline: float) -> FindingsLookup:
+        """Amazon Inspector's findings of these images; stop at `deadline` (errors kept)."""
         ...
 
     def allowed_images(self) -> AllowedImages:

@@ -37,10 +37,12 @@ class RefreshRun(WatchRun):
         if snapshot.selection not in (None, self.watch.selection_digest()):
             self.result.status = DEFERRED  # an edited watch: the scheduled run sorts it out
             return
+        self.enricher = self.enricher_for(snapshot)
         triage = Triage(self.watch, self.now, snapshot.entries)
         scan = self.ports.images.scan_ids(self.watch, self.image_ids)
         for record in scan:
             triage.add(record)
+            self.enricher.candidates.offer(record.fields)
         # A known image the watch's criteria no longer return: gone, or only out of the watch.
         missing = [i for i in self.image_ids if i in snapshot.entries and i not in triage.seen]
         lookup = self.ports.images.lookup(missing)

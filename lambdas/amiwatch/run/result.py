@@ -27,6 +27,8 @@ class WatchResult:
     describe_pages: int = 0
     lookup_calls: int = 0
     reference_calls: int = 0  # DescribeImageReferences pages (usage of the changed images)
+    finding_calls: int = 0  # GetImageFindings pages (findings of the vulnerable images)
+    finding_errors: int = 0  # vulnerable images whose findings could not be listed
     parameters: ParameterReport | None = None  # a parameters watch: what its run read
     selection_changed: bool = False
     # Silent outcomes by ImageOutcome.note: refreshed, entered-by-edit, left-by-edit, missed-once.

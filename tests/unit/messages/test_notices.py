@@ -32,6 +32,10 @@ SEVERITY_WORDS = {"CRITICAL", "WARNING", "NOTICE", "INFO"}
 REQUIRED = {"version", "source", "content"}
 
 
+CRITICAL = {"HighestFindingSeverityLabel": "critical", "FindingScanDate": "2026-11-27T12:00:00Z",
+            "CriticalFixAvailableSince": "2026-11-20T00:00:00Z"}  # fmt: skip
+
+
 def ami(n: int) -> str:
     return f"ami-{n:017x}"
 
@@ -47,6 +51,7 @@ def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
             record(ami(7), State="pending"),
             record(ami(11), **vendor),
             record(ami(12), **vendor, ImageAllowed=True),
+            record(ami(13)),
         ]
     )
     changes = harness.run(
@@ -66,6 +71,7 @@ def every_kind(harness: Harness) -> dict[str, list[dict[str, Any]]]:
             record(ami(7)),
             record(ami(8), Name="brand-new"),
             record(ami(12), **vendor, ImageAllowed=False),  # Allowed AMIs in audit mode
+            record(ami(13), ScanResults=CRITICAL),  # Inspector found a critical vulnerability
         ],
         LATER,
         # ami 3 vanished: deregistered (the target's own); ami 11 vanished: unavailable (a
@@ -154,9 +160,10 @@ def test_default_chat_changes_follow_the_issue(every_kind):
     quiet_update = [d for d in every_kind["updated"] if "Public" not in d["changedFields"]]
 
     # Issue 15: `recommended` is in chatChanges by default; issue 10: `left-watch` is not;
-    # issue 25: `unavailable` and `disallowed` are.
-    assert chatty == {"failed", "deregistered", "unavailable", "disallowed", "deprecated",
-                      "deprecation-imminent", "disabled", "updated", "recommended"}  # fmt: skip
+    # issue 25: `unavailable` and `disallowed` are; issue 22: `vulnerable` is.
+    assert chatty == {"failed", "deregistered", "unavailable", "disallowed", "vulnerable",
+                      "deprecated", "deprecation-imminent", "disabled", "updated",
+                      "recommended"}  # fmt: skip
     assert all(not wants_chat(d, selectors) for d in quiet_update)
     assert set(selectors) <= set(CHAT_SELECTORS)
 

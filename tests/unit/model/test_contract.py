@@ -88,8 +88,9 @@ def test_sns_entry_has_subject_attributes_and_both_message_forms(failed_change):
         "state_reason_code": "Server.InternalError",
         "delivery": "each",
     }
-    # What cdk.json filter policies may name (in_use, parameter only on kinds that carry them).
-    OPTIONAL = ("in_use", "parameter")
+    # What cdk.json filter policies may name (in_use, parameter, severity only on the kinds that
+    # carry them).
+    OPTIONAL = ("in_use", "parameter", "severity")
     assert tuple(attributes) == tuple(a for a in MESSAGE_ATTRIBUTES if a not in OPTIONAL)
 
 
