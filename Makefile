@@ -61,7 +61,8 @@ bench-targets: $(STAMP)
 	$(BIN)/python -m devtools.bench_targets $(if $(SIZES),--sizes $(SIZES),) \
 		$(if $(ORG_ACCOUNTS),--org-accounts $(ORG_ACCOUNTS),)
 
-## bench-refresh: a targeted refresh of 10 ids in a 100k-image watch vs its full scan, 20 batches
+## bench-refresh: a targeted refresh of 10 ids in a 100k-image watch vs its full scan, 20 batches,
+## then its forecast with 50 images due
 ## (~3 min); records bench/refresh.json (IMAGES=10000 for a quick run: bench/quick/)
 bench-refresh: $(STAMP)
 	$(BIN)/python -m devtools.bench_refresh $(if $(IMAGES),--images $(IMAGES),)

@@ -1,9 +1,12 @@
-"""`make bench-refresh`: a targeted refresh of a 100k-image watch, against its full scan.
+"""`make bench-refresh`: a targeted refresh of a 100k-image watch, against its full scan; then
+that target's forecast.
 
 The fleet (devtools.fleet) and moto run in their own server processes, as in `make bench`. One
 worker process takes the baseline, times a full unchanged run (what the schedule does), then
 switches the fleet to generation 1 (every 100th image changed) and refreshes 20 batches of 10
-changed ids, as the refresh queue would hand them over. Prints one JSON row per batch and a
+changed ids, as the refresh queue would hand them over. Then generation 2 gives 50 images a
+DeprecationTime within the forecast's 30 days, a scheduled run records it, and the target's
+forecast is timed and its calls counted. Prints one JSON row per batch, the forecast's row and a
 summary (median and max), written to bench/refresh.json (bench/quick/ for other sizes).
 """
 
@@ -20,6 +23,9 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+from amiwatch.aws.forecasts import stored_records
+from amiwatch.judge.forecast import Horizon
+from amiwatch.run.forecast import forecast_target
 from amiwatch.run.pipeline import run_watch
 from amiwatch.run.refresh import run_refresh
 from devtools.bench import T0, bench_watch, results_dir
@@ -57,6 +63,28 @@ def worker(args: argparse.Namespace) -> None:
             "ddb_calls": sum(v for k, v in calls.items() if k.startswith("dynamodb:")),
             "full_unchanged_s": round(full_s, 3), "full_snapshot_bytes": snapshot_bytes,
         }), flush=True)  # fmt: skip
+    _forecast(args, counts, (watch, target, store, ports))
+
+
+def _forecast(args: argparse.Namespace, counts: Counter[str], bench: tuple[Any, ...]) -> None:
+    """The target's forecast once 50 of its images are due (generation 2)."""
+    watch, target, store, ports = bench
+    _control(args.fleet, {"generation": 2})
+    run_watch(watch, target, ports, T0 + timedelta(hours=3), owner="bench-forecast-scan")
+    before = Counter(counts)
+    started = time.perf_counter()
+    # A year's grace: generation 1's critical findings (fixed since 2026-11-20) are not due.
+    result = forecast_target(watch, target, stored_records(store), ports.images,
+                             T0 + timedelta(hours=4), Horizon(fix_grace_days=365),
+                             period="bench", bus_name="amiwatch")  # fmt: skip
+    wall = time.perf_counter() - started
+    calls = counts - before
+    print(json.dumps({"forecast": {
+        **result.summary(), "wall_s": round(wall, 3),
+        "query_calls": calls["dynamodb:Query"],
+        "reference_calls": calls["ec2:DescribeImageReferences"],
+        "allowed_settings_calls": calls["ec2:GetAllowedImagesSettings"],
+    }}), flush=True)  # fmt: skip
 
 
 def _control(fleet_url: str, command: dict[str, Any]) -> None:
@@ -104,7 +132,9 @@ def main() -> None:
                    "--topic-arn", local.aws.topic_arn]  # fmt: skip
         out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{"batch"')]
-    summary = {"images": args.images, **summarize(rows)}
+    [forecast] = [json.loads(line)["forecast"] for line in out.stdout.splitlines()
+                  if line.startswith('{"forecast"')]  # fmt: skip
+    summary = {"images": args.images, **summarize(rows), "forecast": forecast}
     print(json.dumps(summary))
     full = (SIZE,) if args.images == SIZE else ()
     out_dir = results_dir((args.images,), full)

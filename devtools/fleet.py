@@ -7,7 +7,8 @@ Used by the scale benchmark and the fault suite.
     python -m devtools.fleet --size 100000      # prints the port, serves until killed
 
 Control (POST /control, JSON): {"generation": 1} switches to the changed fleet (1% of images
-changed); {"throttle": {"2": 3}} answers page 2 with RequestLimitExceeded 3 times;
+changed), {"generation": 2} adds the forecast's due images (devtools.fleet_images);
+{"throttle": {"2": 3}} answers page 2 with RequestLimitExceeded 3 times;
 {"broken": [2]} fails page 2 for good; {"hidden": ["ami-..."]} leaves images out (and, asked for by
 id, answers InvalidAMIID.NotFound as EC2 does for a purged AMI); {"unlisted": ["ami-..."]} leaves
 images out of the listing but still answers them by id (they left the watch).

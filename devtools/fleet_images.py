@@ -9,6 +9,9 @@ from xml.sax.saxutils import escape
 
 PAGE_SIZE = 1000
 CHANGE_EVERY = 100  # generation 1 changes every 100th image: 1% of the fleet
+# Generation 2 (the forecast's fleet) also gives every 2,000th image a DeprecationTime 23 days
+# after the benchmark's clock: 50 images due in a 100k fleet (none of them changed in generation 1).
+DUE_EVERY, DUE_OFFSET, DUE_AT = 2000, 7, "2026-12-20T00:00:00.000Z"
 FAMILIES = ("al2023-golden", "ubuntu-24-04-base", "windows-2022-iis", "rhel-9-cis", "eks-node")
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,6 +86,8 @@ def describe_image(i: int, generation: int = 0) -> dict[str, Any]:
     }
     if generation >= 1 and i % CHANGE_EVERY == 0:
         _change(image, i // CHANGE_EVERY)
+    if generation >= 2 and i % DUE_EVERY == DUE_OFFSET:
+        image["DeprecationTime"] = DUE_AT
     return image
 
 

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from amiwatch.messages.subscriptions import email_filter_policy
 from amiwatch.model.contract import SOURCE
+from amiwatch.model.forecast_schema import forecast_registry_schema
 from amiwatch.model.schema import registry_schemas
 from infra.concerns.concern import Concern
 from infra.config.cdk_json import AppConfig
@@ -64,7 +65,7 @@ class Messaging(Concern):
             registry_name=self.config.bus_name,
             description="amiwatch events: one schema per detail type",
         )
-        for name, schema in registry_schemas().items():
+        for name, schema in {**registry_schemas(), **forecast_registry_schema()}.items():
             eventschemas.CfnSchema(
                 self,
                 f"Schema{name.split('@')[1]}",

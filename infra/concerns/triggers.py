@@ -1,9 +1,12 @@
 """Triggers: what starts a run. One EventBridge Scheduler schedule per watch invokes the
 dispatcher, which puts one message per target on the target queue; the watcher consumes it with
-bounded concurrency (amiwatch.judge.dispatch). The template does not grow with accounts x
-regions."""
+bounded concurrency (amiwatch.judge.dispatch). A second schedule per watch (`forecastSchedule`)
+dispatches its forecast the same way, naming its period with the schedule's own time. The
+template does not grow with accounts x regions."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
@@ -11,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.aws_scheduler import ContextAttribute
 from constructs import Construct
 
 from infra.concerns.concern import Concern
@@ -61,7 +65,22 @@ class Schedules(Concern):
             "CDK's scheduler target grant covers the watcher function's versions and aliases "
             "(`<arn>:*`); the role can invoke this one function and nothing else.",
         )
+        for name, value in config.forecast.environment().items():
+            function.add_environment(name, value)
         for watch in config.watches:
+            target = {"function": function, "dead_letter_queue": dead_letter_queue, "role": role}
+            if config.forecast.schedule:
+                # The scheduled time, not the invocation's: a retry forecasts the same period.
+                order = {"watch": watch.name, "scheduledAt": ContextAttribute.scheduled_time}
+                scheduler.Schedule(
+                    self,
+                    f"Forecast-{watch.name}",
+                    description=f'amiwatch: forecast what will break in watch "{watch.name}"',
+                    schedule=scheduler.ScheduleExpression.expression(config.forecast.schedule),
+                    schedule_group=group,
+                    time_window=window,
+                    target=_invoke(target, {"forecast": order}),
+                )
             scheduler.Schedule(
                 self,
                 f"Dispatch-{watch.name}",
@@ -69,13 +88,15 @@ class Schedules(Concern):
                 schedule=scheduler.ScheduleExpression.expression(config.schedule),
                 schedule_group=group,
                 time_window=window,
-                target=scheduler_targets.LambdaInvoke(
-                    function,
-                    input=scheduler.ScheduleTargetInput.from_object(
-                        {"dispatch": {"watch": watch.name}}
-                    ),
-                    dead_letter_queue=dead_letter_queue,
-                    retry_attempts=2,
-                    role=role,
-                ),
+                target=_invoke(target, {"dispatch": {"watch": watch.name}}),
             )
+
+
+def _invoke(target: dict[str, Any], event: dict[str, Any]) -> scheduler_targets.LambdaInvoke:
+    return scheduler_targets.LambdaInvoke(
+        target["function"],
+        input=scheduler.ScheduleTargetInput.from_object(event),
+        dead_letter_queue=target["dead_letter_queue"],
+        retry_attempts=2,
+        role=target["role"],
+    )

@@ -15,6 +15,8 @@ from amiwatch.model import defaults
 from amiwatch.model.errors import ConfigError
 from amiwatch.model.watch_config import parse_watches
 from amiwatch.model.watches import AccountRef, Watch
+from infra.config.forecast import KEYS as FORECAST_KEYS
+from infra.config.forecast import ForecastConfig, load_forecast
 from infra.config.people import SLACK_KEYS, TEAMS_KEYS, EmailSubscription, channel, emails
 from infra.config.schedule import (
     MAX_HEARTBEAT_GAP_MINUTES,
@@ -48,6 +50,7 @@ KEYS = (
     "intakeOrganizationId",
     "organizationRoleArn",
     "targetConcurrency",
+    *FORECAST_KEYS,
 )
 ORGANIZATION_ID = re.compile(r"o-[a-z0-9]{10,32}", re.ASCII)
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
@@ -91,6 +94,7 @@ class AppConfig:
     organization_role_arn: str | None
     target_concurrency: int  # the target queue's event source mapping: scans at once
     stale_after_seconds: int  # a target with no success for this long is stale (two periods)
+    forecast: ForecastConfig
 
     def targets(self) -> list[tuple[Watch, AccountRef, str | None]]:
         """Every (watch, account, region) target; region None is the stack's own region."""
@@ -252,6 +256,7 @@ def load_app_config(raw: Any) -> AppConfig:
         organization_role_arn=_role_arn(raw.get("organizationRoleArn")),
         target_concurrency=target_concurrency,
         stale_after_seconds=2 * 60 * (gap or 60),
+        forecast=load_forecast(raw),
     )
 
 

@@ -28,6 +28,16 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
         ({"schedule": "rate(1 hours)"}, 'use "rate(1 hour)" for one'),
         ({"schedule": "rate(5 minute)"}, '"rate(N minutes)" for more'),
         ({"schedule": "cron(0 * * *)"}, "cron needs 6 fields (minutes hours day-of-month"),
+        ({"forecastSchedule": "weekly"}, 'amiwatch.forecastSchedule "weekly" is not "rate(N'),
+        ({"forecastSchedule": "cron(0 8 * * MON *)"}, "amiwatch.forecastSchedule"),
+        ({"forecastSchedule": True}, "amiwatch.forecastSchedule must be a rate() or cron() "
+         "expression, or false for no forecast, got true"),
+        ({"forecastDays": 0}, "amiwatch.forecastDays must be a whole number of days 1..365"),
+        ({"forecastDays": "30"}, 'amiwatch.forecastDays must be a whole number of days 1..365, '
+         'got "30"'),
+        ({"fixGraceDays": -1}, "amiwatch.fixGraceDays must be a whole number of days 0..365"),
+        ({"forecastQuiet": "no"}, 'amiwatch.forecastQuiet must be true or false, got "no"'),
+        ({"chatChanges": ["forcast"]}, 'unknown change "forcast" (did you mean "forecast"?)'),
         ({"emails": ["not-an-address"]}, 'amiwatch.emails[0]: "not-an-address" is not an email'),
         ({"emails": [{"address": "a@example.com", "filterPolicy": {"kind": ["failed"]}}]},
          'amiwatch.emails[0].filterPolicy: unknown attribute "kind"'),

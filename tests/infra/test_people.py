@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from amiwatch.model.contract import DETAIL_TYPES
+from amiwatch.model.forecast_schema import forecast_registry_schema
 from amiwatch.model.schema import registry_schemas
 
 READ_ONLY = {
@@ -101,12 +102,13 @@ def test_the_registry_holds_one_draft4_schema_per_detail_type(synthesized, templ
     schemas = synthesized.resources("AWS::EventSchemas::Schema").values()
 
     assert registry["Properties"]["RegistryName"] == "amiwatch-test"
+    expected = {**registry_schemas(), **forecast_registry_schema()}
     assert {s["Properties"]["SchemaName"] for s in schemas} == {
-        f"amiwatch@{t.replace(' ', '')}" for t in DETAIL_TYPES.values()
+        f"amiwatch@{t.replace(' ', '')}" for t in [*DETAIL_TYPES.values(), "AMI Forecast"]
     }
     for schema in schemas:
         props = schema["Properties"]
         assert props["Type"] == "JSONSchemaDraft4"
         assert props["RegistryName"] == {"Fn::GetAtt": [registry_id, "RegistryName"]}
-        assert json.loads(props["Content"]) == registry_schemas()[props["SchemaName"]]
+        assert json.loads(props["Content"]) == expected[props["SchemaName"]]
         assert len(props["Content"]) < 100_000

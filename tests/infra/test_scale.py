@@ -57,7 +57,7 @@ def test_twenty_thousand_targets_are_one_schedule_per_watch_and_a_template_far_f
     resources = large.template["Resources"]
     template_bytes = len(json.dumps(large.template))
 
-    assert len(large.resources("AWS::Scheduler::Schedule")) == 10
+    assert len(large.resources("AWS::Scheduler::Schedule")) == 20  # a dispatch, a forecast each
     alarms = large.resources("AWS::CloudWatch::Alarm").keys()
     assert alarms == synthesized.resources("AWS::CloudWatch::Alarm").keys()  # none per target
     assert len(resources) < RESOURCES / 4

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 
 from infra.runtime import pinned_versions
 
-from .conftest import TEST_CONTEXT, Synthesized
+from .conftest import TEST_CONTEXT, Synthesized, synthesize
 from .test_member import REFERENCE_CHECKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,8 @@ def ref(synthesized: Synthesized, kind: str, prefix: str = "") -> dict:
 def test_each_watch_has_one_dispatch_schedule_whatever_its_targets(synthesized):
     function_id, _ = synthesized.one("AWS::Lambda::Function")
     dlq_id = dead_letter_queue_id(synthesized)
-    schedules = synthesized.resources("AWS::Scheduler::Schedule").values()
+    schedules = [s for s in synthesized.resources("AWS::Scheduler::Schedule").values()
+                 if "dispatch" in json.loads(s["Properties"]["Target"]["Input"])]  # fmt: skip
 
     inputs = sorted(json.loads(s["Properties"]["Target"]["Input"])["dispatch"]["watch"]
                     for s in schedules)  # fmt: skip
@@ -47,6 +48,37 @@ def test_each_watch_has_one_dispatch_schedule_whatever_its_targets(synthesized):
         assert props["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
         assert props["Target"]["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
         assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 2
+
+
+def test_each_watch_has_a_weekly_forecast_schedule_that_names_its_period(synthesized):
+    function_id, _ = synthesized.one("AWS::Lambda::Function")
+    forecasts = [s["Properties"] for s in synthesized.resources("AWS::Scheduler::Schedule").values()
+                 if "forecast" in json.loads(s["Properties"]["Target"]["Input"])]  # fmt: skip
+    env = synthesized.one("AWS::Lambda::Function")[1]["Properties"]["Environment"]["Variables"]
+
+    orders = sorted(
+        (json.loads(p["Target"]["Input"])["forecast"] for p in forecasts),
+        key=lambda order: order["watch"],
+    )
+    assert [o["watch"] for o in orders] == ["al2023", "fleet", "golden"]
+    # The schedule's own time: a retried invocation forecasts the same period (same eventIds).
+    assert {o["scheduledAt"] for o in orders} == {"<aws.scheduler.scheduled-time>"}
+    assert {p["ScheduleExpression"] for p in forecasts} == {"cron(0 8 ? * MON *)"}
+    assert all(p["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]} for p in forecasts)
+    assert (env["AMIWATCH_FORECAST_DAYS"], env["AMIWATCH_FIX_GRACE_DAYS"],
+            env["AMIWATCH_FORECAST_QUIET"]) == ("30", "14", "true")  # fmt: skip
+
+
+def test_forecast_schedule_false_leaves_the_forecast_out(tmp_path):
+    context = {**TEST_CONTEXT, "amiwatch": {**TEST_CONTEXT["amiwatch"], "forecastSchedule": False}}
+    template = synthesize(context, tmp_path).template
+
+    inputs = [
+        json.loads(s["Properties"]["Target"]["Input"])
+        for s in template["Resources"].values()
+        if s["Type"] == "AWS::Scheduler::Schedule"
+    ]
+    assert inputs and all("dispatch" in i for i in inputs)
 
 
 def test_the_target_queue_is_consumed_one_scan_at_a_time_with_bounded_concurrency(synthesized):

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -67,12 +68,18 @@ def queued_scans(environment: dict[str, str], endpoint: str) -> list[dict[str, A
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
-def schedule_events(synthesized: Synthesized) -> list[dict[str, Any]]:
-    """What each schedule sends the Lambda, resolved as EventBridge Scheduler would."""
-    return [
-        json.loads(resolve(s["Properties"]["Target"]["Input"]))
+def schedule_events(synthesized: Synthesized, kind: str = "dispatch") -> list[dict[str, Any]]:
+    """What each schedule of this kind sends the Lambda, resolved as EventBridge Scheduler
+    would (its context attribute replaced by the schedule's time)."""
+    sent = [
+        json.loads(resolve(s["Properties"]["Target"]["Input"]).replace(
+            "<aws.scheduler.scheduled-time>", SCHEDULED_AT))
         for s in synthesized.resources("AWS::Scheduler::Schedule").values()
-    ]
+    ]  # fmt: skip
+    return [event for event in sent if kind in event]
+
+
+SCHEDULED_AT = "2026-12-07T08:00:00Z"
 
 
 def build_from_template(synthesized: Synthesized, endpoint: str) -> dict[str, str]:
@@ -174,13 +181,19 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
     readers.attach_people(environment["AMIWATCH_CHAT_TOPIC_ARN"])
     ec2 = readers.client("ec2")
     image_id = ec2.register_image(Name="golden-2026-11")["ImageId"]
-    ec2.create_tags(Resources=[image_id], Tags=[{"Key": "team", "Value": "platform"}])
+    ending = ec2.register_image(Name="golden-2026-10")["ImageId"]
+    ec2.create_tags(Resources=[image_id, ending], Tags=[{"Key": "team", "Value": "platform"}])
+    soon = datetime.now(UTC) + timedelta(days=5)
+    set_image(ending, deprecation_time=soon.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
 
     events = schedule_events(synthesized)
 
-    def period(name: str) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    def period(
+        name: str, kind: str = "dispatch"
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
         """The schedules fire (the dispatcher enqueues), then the mapping runs every scan."""
-        dispatched, emf = invoke(synthesized, environment, moto_endpoint, name, tmp_path, events)
+        fired = schedule_events(synthesized, kind)
+        dispatched, emf = invoke(synthesized, environment, moto_endpoint, name, tmp_path, fired)
         scans = queued_scans(environment, moto_endpoint)
         ran, _ = invoke(synthesized, environment, moto_endpoint, name, tmp_path, scans)
         return dispatched, ran["results"], emf
@@ -214,6 +227,24 @@ def test_the_synthesized_handler_runs_against_the_synthesized_resources(
     validate_against_registry(synthesized, bus)
     stale_dims = stale_alarm_dimensions(synthesized)
     assert stale_dims in emitted_dimensions(emf, "StaleTargets")
+
+    # The forecast schedules: each target's forecast from its snapshot, people once per watch.
+    forecast, orders, _ = period("forecast", "forecast")
+    forecasts, told = readers.bus_events(), readers.people_messages()
+
+    assert sorted(r["forecast"]["watch"] for r in forecast["results"]) == sorted(e["dispatch"][
+        "watch"] for e in events)  # fmt: skip
+    assert len(orders) == 8 and all(a == {"batchItemFailures": []} for a in orders)
+    assert {(e["detail-type"], e["detail"]["watch"], e["detail"]["period"]) for e in forecasts} == {
+        ("AMI Forecast", "golden", SCHEDULED_AT),
+        ("AMI Forecast", "fleet", SCHEDULED_AT),
+    }
+    # moto has no DescribeImageReferences: usage is unknown, so the row stays and says why.
+    assert {e["detail"]["rows"][0]["image"]["ImageId"] for e in forecasts} == {ending}
+    assert all(e["detail"]["rows"][0]["usage"]["error"] for e in forecasts)
+    assert sorted(m["detail"]["watch"] for m in told) == ["fleet", "golden"]
+    assert {m["attributes"]["change"] for m in told} == {"forecast"}
+    validate_against_registry(synthesized, forecasts)
 
 
 def validate_against_registry(synthesized: Synthesized, events: list[dict[str, Any]]) -> None:

@@ -36,7 +36,7 @@ def test_the_readme_commands_run_as_written(moto_endpoint):
         "BUS_NAME": aws.bus_name,
     }
     commands = readme_commands()
-    assert len(commands) == 4
+    assert len(commands) == 5
 
     outputs = []
     for command in commands:
@@ -45,12 +45,13 @@ def test_the_readme_commands_run_as_written(moto_endpoint):
         assert done.returncode == 0, (command, done.stderr)
         outputs.append(done.stdout)
 
-    listed, diffed, real, status = outputs
+    listed, diffed, real, status, forecast = outputs
     assert all(image in listed and image in diffed for image in images)
     assert "recorded as the baseline" in listed
     assert status.splitlines()[0].split() == ["state", "watch", "account", "region", "last",
                                               "success", "images", "last", "changes"]  # fmt: skip
     assert status.splitlines()[1].startswith("ok ")
+    assert forecast.strip() == "nothing in use is due"  # exit 0: nothing is
     summaries = [json.loads(out.splitlines()[-1]) for out in outputs[:3]]
     assert [s["status"] for s in summaries] == ["dry-run", "dry-run", "ok"]
     assert summaries[2]["baseline"] is True and real.count("\n") >= 2

@@ -80,7 +80,7 @@ def test_each_recipe_receives_exactly_its_events(aws):
 
     assert set(patterns) == {"new-al2023", "client-failure", "made-public", "deprecation-imminent",
                              "deprecated-in-use", "cannot-launch-in-use", "critical-in-use",
-                             "eks-recommended"}  # fmt: skip
+                             "eks-recommended", "forecast-rows"}  # fmt: skip
     assert result.summary()["changes"] == {
         "new": 2, "failed": 2, "updated": 3, "deprecation-scheduled": 1,
         "deprecation-imminent": 1,
@@ -207,3 +207,32 @@ def test_only_critical_images_in_use_reach_the_page_rule(aws):
 
     assert result.summary()["changes"] == {"vulnerable": 3}
     assert received(aws, queues["critical-in-use"]) == ["critical-used"]
+
+
+def test_only_forecasts_with_rows_reach_the_ticket_rule(aws):
+    from datetime import UTC, datetime
+
+    from amiwatch.aws.forecasts import put_forecast_event
+    from amiwatch.judge.forecast import Horizon
+    from amiwatch.messages.forecast import forecast_event
+    from amiwatch.model.contract import Target
+    from amiwatch.model.watch_config import parse_watch
+    from devtools.local_aws import ACCOUNT, REGION
+
+    queues = route(aws, {"forecast-rows": recipes()["forecast-rows"]})
+    watch, now = parse_watch({"name": "golden", "owners": ["self"]}), datetime.now(UTC)
+    row = {"image": {"ImageId": "ami-0123456789abcdef0", "Name": "golden-2026-06"},
+           "happens": "deprecated", "at": "2026-12-17T00:00:00Z", "overdue": False,
+           "why": "DeprecationTime", "usage": {"total": 1, "byType": {}, "error": None},
+           "replacement": None}  # fmt: skip
+    for region, rows in (("eu-west-1", [row]), (REGION, [])):  # one due, one quiet: nothing
+        target = Target(watch.name, ACCOUNT, region)
+        _, entry = forecast_event(target, "p", now, Horizon(), watch, rows, aws.bus_name)
+        put_forecast_event(aws.client("events"), entry)
+
+    sqs = aws.client("sqs")
+    bodies = [json.loads(m["Body"]) for m in sqs.receive_message(
+        QueueUrl=queues["forecast-rows"], MaxNumberOfMessages=10).get("Messages", [])]  # fmt: skip
+
+    assert [(b["detail-type"], b["detail"]["region"]) for b in bodies] == [
+        ("AMI Forecast", "eu-west-1")]  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from amiwatch.aws.lease import META, Lease, LeaseLost, is_condition_failure
-from amiwatch.aws.parameter_items import ParameterItems
+from amiwatch.aws.parameters import ParameterItems
 from amiwatch.model.contract import Target
 from amiwatch.model.records import PROJECTION, format_time, record_from_fields
 from amiwatch.model.snapshot import Snapshot, StoredImage, shard_of
@@ -37,7 +37,7 @@ class StoreStats:
 
 class DynamoSnapshotStore(Lease, ParameterItems):
     """Reads and writes one watch target's lease, snapshot shards and stored images (and, for a
-    parameters watch, what it remembers of each parameter: aws/parameter_items.py)."""
+    parameters watch, what it remembers of each parameter: aws/parameters.py)."""
 
     def __init__(self, ddb: Any, table_name: str, target: Target) -> None:
         self.ddb = ddb

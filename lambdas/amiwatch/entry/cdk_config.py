@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from amiwatch.model.errors import ConfigError
 from amiwatch.model.watch_config import parse_watches
@@ -15,8 +17,8 @@ from amiwatch.model.watches import Watch
 EXIT_OK, EXIT_UNDELIVERED, EXIT_CONFIG, EXIT_AWS = 0, 1, 2, 3
 
 
-def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
-    """The watches declared under context "amiwatch" in a cdk.json (or a top-level "amiwatch")."""
+def amiwatch_object(path: Path) -> dict[str, Any]:
+    """The `amiwatch` object of a cdk.json (under context "amiwatch", or a top-level one)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -32,7 +34,12 @@ def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
     amiwatch = context.get("amiwatch", document.get("amiwatch"))
     if not isinstance(amiwatch, dict):
         raise ConfigError(f'{path}: no "amiwatch" object under "context"')
-    return parse_watches(amiwatch.get("watches"))
+    return amiwatch
+
+
+def watches_from_cdk_json(path: Path) -> tuple[Watch, ...]:
+    """The watches declared under context "amiwatch" in a cdk.json (or a top-level "amiwatch")."""
+    return parse_watches(amiwatch_object(path).get("watches"))
 
 
 def selected(watches: tuple[Watch, ...], names: list[str] | None) -> tuple[Watch, ...]:
@@ -50,3 +57,17 @@ def fail(message: str, code: int) -> int:
     """Say what went wrong in one line on stderr; the exit code."""
     print(f"amiwatch: {message}", file=sys.stderr)
     return code
+
+
+def read_only_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The flags of the subcommands that read a deployed table: --config, --watch, --table and
+    --region (each adds its own)."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--config", type=Path, default=Path("cdk.json"), help="cdk.json with the watches")
+    add("--watch", action="append", help="only this watch (repeatable)")
+    add("--table", required=True, help="DynamoDB table of the snapshot (TableName output)")
+    add("--region", help="AWS region of the table (default: the ambient one)")
+    return parser

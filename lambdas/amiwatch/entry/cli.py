@@ -1,5 +1,6 @@
 """`amiwatch`: run the watcher pipeline locally with the ambient AWS credentials.
 `amiwatch status`: every target's freshness (see `amiwatch status --help`).
+`amiwatch forecast`: what will break, and when (see `amiwatch forecast --help`).
 
 Exit codes: 0 done; 1 some events were not delivered (they are re-sent next run, the reasons
 are printed); 2 a configuration or flag error; 3 AWS could not be used as asked (credentials,
@@ -19,7 +20,7 @@ from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
-from amiwatch.entry import status
+from amiwatch.entry import forecast_cli, status
 from amiwatch.entry.cdk_config import (
     EXIT_AWS,
     EXIT_CONFIG,
@@ -87,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["status"]:
         return status.main(argv[1:])
+    if argv[:1] == ["forecast"]:
+        return forecast_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         watches = selected(watches_from_cdk_json(args.config), args.watch)

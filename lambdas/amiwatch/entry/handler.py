@@ -1,8 +1,9 @@
-"""The Lambda entry point, a doorway: a queue batch (refreshes, dispatched scans), a watch's
-dispatch, or a direct run of the targets an event names (all without one)."""
+"""The Lambda entry point, a doorway: a queue batch (refreshes, dispatched scans, forecasts), a
+watch's dispatch or forecast, or a direct run of the targets an event names (all without one)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,6 +12,7 @@ from amiwatch.entry.queue import consume, is_queue_event, retry_delays
 from amiwatch.model.contract import Target
 from amiwatch.run.result import PublishIncomplete
 from amiwatch.wiring.dispatcher import dispatch_watch
+from amiwatch.wiring.forecasts import dispatch_forecast, forecast_queued
 from amiwatch.wiring.observability import (
     logger,
     metrics,
@@ -24,7 +26,7 @@ from amiwatch.wiring.observability import (
     tracer,
 )
 from amiwatch.wiring.runs import postpone, queue_runner, run_target, target_check
-from amiwatch.wiring.settings import Settings, dispatched_watch
+from amiwatch.wiring.settings import Settings, dispatched_watch, forecast_order
 
 # Module import is the cold start: its first log line says what this environment really loaded.
 logger.info("amiwatch cold start", extra=runtime_versions())
@@ -40,19 +42,23 @@ class WatchesFailed(RuntimeError):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run the targets the event names (all without one); return a summary per target. A batch
     of a queue refreshes what AWS's own events name, or scans dispatched targets
-    (amiwatch.entry.queue); `{"dispatch": {"watch"}}` enqueues a watch's targets."""
+    (amiwatch.entry.queue); `{"dispatch": {"watch"}}` enqueues a watch's targets, and
+    `{"forecast": {"watch", "scheduledAt"}}` their forecasts."""
     settings = Settings.from_env()
     _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
     if is_queue_event(event):
         runner = queue_runner(settings, context.aws_request_id)
         response, tally = consume(event, context, settings, runner, (partition, home_account),
-                                  report_queue_target, target_check(settings))  # fmt: skip
+                                  report_queue_target, target_check(settings),
+                                  partial(forecast_queued, settings))  # fmt: skip
         report_queue(tally)
         postpone(retry_delays(event, response))
         return response
     if isinstance(event, dict) and "dispatch" in event:
         report = dispatch_watch(settings, dispatched_watch(event), home_account)
         return report_dispatch(report)
+    if isinstance(event, dict) and "forecast" in event:
+        return dispatch_forecast(settings, *forecast_order(event), home_account)
     summaries, failures = [], []
     for watch, account, region in settings.targets_for(event):
         account_id = home_account if account.is_self else account.id

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from amiwatch.model.contract import OutgoingEvent, Target
@@ -119,3 +119,10 @@ def _change_cells(detail: Mapping[str, Any]) -> tuple[str, ...]:
         info = detail["reason"]
     return (detail["change"], detail["watch"], image["ImageId"], image.get("Name") or "",
             state, info)  # fmt: skip
+
+
+def aligned(table: Sequence[Sequence[str]]) -> list[str]:
+    """Rows as left-aligned columns two spaces apart (the first row is the header)."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in table]  # fmt: skip

@@ -23,7 +23,15 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from amiwatch.judge.aws_events import Ignored, Refresh, Request, Rescan, Scan, read_message
+from amiwatch.judge.aws_events import (
+    Forecast,
+    Ignored,
+    Refresh,
+    Request,
+    Rescan,
+    Scan,
+    read_message,
+)
 from amiwatch.model.contract import Target
 from amiwatch.run.result import PublishIncomplete, QueueTally, WatchResult
 from amiwatch.wiring.settings import Settings, TargetRef
@@ -33,6 +41,8 @@ RunTarget = Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]
 IsTarget = Callable[[str, str, str], bool]  # (watch, account, region): one the dispatcher made
 # (target, its result or failure, whether it was a full scan rather than a refresh of some ids)
 OnResult = Callable[[Target, WatchResult | Exception, bool], None]
+# A target's forecast of one period (amiwatch.wiring.forecasts); raises when it must come again.
+RunForecast = Callable[[TargetRef, Target, str], None]
 
 
 class Retry(RuntimeError):
@@ -49,6 +59,7 @@ class Plan:
     )
     rescans: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     scans: dict[Scan, list[str]] = field(default_factory=lambda: defaultdict(list))
+    forecasts: dict[Forecast, list[str]] = field(default_factory=lambda: defaultdict(list))
     ignored: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -74,6 +85,8 @@ def plan(records: list[Mapping[str, Any]]) -> Plan:
             batch.rescans[request.topic_arn].append(message_id)
         elif isinstance(request, Scan):
             batch.scans[request].append(message_id)
+        elif isinstance(request, Forecast):
+            batch.forecasts[request].append(message_id)
         else:
             batch.ignored[request.reason].append(message_id)
     return batch
@@ -106,10 +119,11 @@ def consume(
     home: tuple[str, str],
     on_result: OnResult,
     is_target: IsTarget,
+    forecast: RunForecast | None = None,
 ) -> tuple[dict[str, Any], QueueTally]:
     """Carry out a batch: the partial batch response (the messages SQS must deliver again), and
     what it did. `home` is the watcher's (partition, account); `is_target` tells which accounts
-    of an organisation scope are targets now."""
+    of an organisation scope are targets now; `forecast` runs the forecasts it orders."""
     partition, home_account = home
     batch = plan(list(event["Records"]))
     tally = QueueTally(messages=len(event["Records"]))
@@ -141,6 +155,18 @@ def consume(
         account_id = home_account if scanned[1].is_self else scanned[1].id
         work.append((scanned, Target(scan.watch, account_id, scan.region, partition), None,
                      messages))  # fmt: skip
+    for order, messages in batch.forecasts.items():
+        ordered = settings.scan_target(order.watch, order.account, order.role_name, order.region)
+        if ordered is None or forecast is None:
+            batch.ignored["no-watch"] += messages
+            continue
+        account_id = home_account if ordered[1].is_self else ordered[1].id
+        tally.targets += 1
+        try:
+            forecast(ordered, Target(order.watch, account_id, order.region, partition),
+                     order.period)  # fmt: skip
+        except Exception:  # one target's forecast failing must not fail the batch
+            retry.update(messages)
     for ref, target, wanted, answered in work:
         tally.targets += 1
         if not _ran(run, ref, target, wanted, on_result):

@@ -12,7 +12,6 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from amiwatch.aws.clients import client
 from amiwatch.aws.dispatching import known_targets
@@ -20,10 +19,12 @@ from amiwatch.entry.cdk_config import (
     EXIT_AWS,
     EXIT_CONFIG,
     EXIT_OK,
+    read_only_parser,
     selected,
     watches_from_cdk_json,
 )
 from amiwatch.entry.explain import SETUP_ERRORS, explain_for_cli
+from amiwatch.entry.output import aligned
 from amiwatch.judge.dispatch import KnownTarget
 from amiwatch.model.errors import ConfigError
 from amiwatch.model.records import parse_time
@@ -33,16 +34,8 @@ HEADER = ("state", "watch", "account", "region", "last success", "images", "last
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="amiwatch status",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = read_only_parser("amiwatch status", __doc__)
     add = parser.add_argument
-    add("--config", type=Path, default=Path("cdk.json"), help="cdk.json with the watches")
-    add("--watch", action="append", help="only this watch (repeatable)")
-    add("--table", required=True, help="DynamoDB table of the snapshot (TableName output)")
-    add("--region", help="AWS region (default: the ambient one)")
     add(
         "--stale-after-hours",
         type=float,
@@ -106,9 +99,7 @@ def render(
          ", ".join(f"{kind} {n}" for kind, n in sorted(k.last_changes.items())) or "-")
         for s, w, k in judged
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in table]  # fmt: skip
+    return aligned(table)
 
 
 def _age(stamp: str | None, now: datetime) -> str:

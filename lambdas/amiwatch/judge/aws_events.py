@@ -77,13 +77,25 @@ class Scan:
 
 
 @dataclass(frozen=True)
+class Forecast:
+    """The forecast dispatcher's message: forecast this target for this period (the
+    schedule's time; amiwatch.judge.forecast)."""
+
+    watch: str
+    account: str  # "self" or a 12-digit id
+    role_name: str
+    region: str
+    period: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     """A message that asks for nothing amiwatch can do: counted and logged, never retried."""
 
     reason: str  # no-image-id | unexpected-source | malformed | no-watch
 
 
-Request = Refresh | Rescan | Scan | Ignored
+Request = Refresh | Rescan | Scan | Forecast | Ignored
 
 
 def read_message(body: Any) -> Request:
@@ -100,6 +112,8 @@ def read_message(body: Any) -> Request:
         return Rescan(message["TopicArn"])
     if "scan" in message:
         return _scan(message["scan"])
+    if "forecast" in message:
+        return _forecast(message["forecast"])
     return read_event(message)
 
 
@@ -108,6 +122,13 @@ def _scan(order: Any) -> Request:
     if not isinstance(order, dict) or not all(isinstance(order.get(f), str) for f in fields):
         return Ignored("malformed")
     return Scan(order["watch"], order["account"], order["roleName"], order["region"])
+
+
+def _forecast(order: Any) -> Request:
+    fields = ("watch", "account", "roleName", "region", "period")
+    if not isinstance(order, dict) or not all(isinstance(order.get(f), str) for f in fields):
+        return Ignored("malformed")
+    return Forecast(*(order[f] for f in fields))
 
 
 def read_event(event: Mapping[str, Any]) -> Request:

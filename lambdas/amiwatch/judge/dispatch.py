@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from amiwatch.model.records import parse_time
 from amiwatch.model.watches import AccountRef, OrgAccounts, Watch
 
-SCAN = "scan"
+SCAN, FORECAST = "scan", "forecast"
 NOTE_LIMIT = 20  # accounts named per note in the summary; the counts are always whole
 # A retired target's snapshot is kept this long after its last run, then deleted (if its
 # account comes back sooner, its next run diffs against it).
@@ -121,6 +121,15 @@ def scan_message(watch: str, account: AccountRef, region: str) -> str:
     return json.dumps(
         {SCAN: {"watch": watch, "account": account.id, "roleName": account.role_name,
                 "region": region}},
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+def forecast_message(watch: str, account: AccountRef, region: str, period: str) -> str:
+    """The target queue's message for one target's forecast of one period."""
+    return json.dumps(
+        {FORECAST: {"watch": watch, "account": account.id, "roleName": account.role_name,
+                    "region": region, "period": period}},
         separators=(",", ":"),
     )  # fmt: skip
 

@@ -106,17 +106,18 @@ def usage_sentence(usage: Mapping[str, Any]) -> str:
     if usage.get("error") is not None and usage.get("total") is None:
         return f"Who still uses it {where} is unknown ({usage['error']})."
     if usage.get("error") is not None:
-        found = _listed(usage["byType"]) if usage.get("total") else "nothing found"
+        found = listed(usage["byType"]) if usage.get("total") else "nothing found"
         return f"Partly known {where}: {found} so far; {usage['error']}."
     if not usage.get("total"):
         return (
             "Not used by any instance, launch template, SSM parameter or Image Builder recipe "
             f"{where}."
         )
-    return f"Still used by {_listed(usage['byType'])} {where}."
+    return f"Still used by {listed(usage['byType'])} {where}."
 
 
-def _listed(by_type: Mapping[str, int]) -> str:
+def listed(by_type: Mapping[str, int]) -> str:
+    """`1 instance and 2 launch templates`."""
     parts = [_count(kind, n) for kind, n in by_type.items()]
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 

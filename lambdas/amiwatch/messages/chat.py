@@ -111,22 +111,22 @@ def change_notification(detail: Mapping[str, Any], partition: str) -> dict[str, 
     image_id = image["ImageId"]
     severity = _severity(detail)
     name = image.get("Name") or image_id
-    lines = [f"*{_escape(recommended_line(detail))}*"] if detail.get("parameter") else []
+    lines = [f"*{escape_markdown(recommended_line(detail))}*"] if detail.get("parameter") else []
     lines += [
-        f"*Usage:* {_escape(sentence)}" + (f" <{link}|Show the instances>" if link else "")
+        f"*Usage:* {escape_markdown(sentence)}" + (f" <{link}|Show the instances>" if link else "")
         for sentence, link in usage_lines(detail, partition)
     ]
     move = replacement_line(detail)
-    lines += [f"*Replacement:* {_escape(move)}"] if move else []
-    lines += [_escape(line) for line in findings_lines(detail)]
+    lines += [f"*Replacement:* {escape_markdown(move)}"] if move else []
+    lines += [escape_markdown(line) for line in findings_lines(detail)]
     lines += [
-        f"*{label}:* {_escape(value.replace(' -> ', ' → '))}"
+        f"*{label}:* {escape_markdown(value.replace(' -> ', ' → '))}"
         for label, value in image_facts(detail)
     ]
     lines.append(f"<{console_url(partition, detail['region'], image_id)}|Open in the EC2 console>")
-    return _notification(
+    return custom_notification(
         notification_id=detail["eventId"],
-        title=f"{severity}: {_title(kind)}: {_escape(name)} ({image_id})",
+        title=f"{severity}: {_title(kind)}: {escape_markdown(name)} ({image_id})",
         description="\n".join(lines),
         next_steps=_next_steps(detail),
         keywords=[severity, kind.value, detail["watch"], detail["region"]],
@@ -154,11 +154,11 @@ def digest_notification(tally: Tally, bus_name: str) -> dict[str, Any]:
     lines.append("")
     for detail in tally.first:
         image = detail["image"]
-        name = _escape(short(image.get("Name") or "unnamed", 60))
+        name = escape_markdown(short(image.get("Name") or "unnamed", 60))
         lines.append(f"- `{detail['change']}` {image['ImageId']} {name}")
     lines += ["", *rest_pointer(tally.total - len(tally.first), bus_name)]
     title = f"{worst}: {tally.total} AMI changes in watch {first['watch']} ({first['region']})"
-    return _notification(
+    return custom_notification(
         notification_id=tally.digest_id,
         title=title,
         description="\n".join(lines),
@@ -222,7 +222,7 @@ def _next_steps(detail: Mapping[str, Any]) -> list[str]:
                             not_visible=NOT_VISIBLE)]  # fmt: skip
 
 
-def _notification(
+def custom_notification(
     *,
     notification_id: str,
     title: str,
@@ -248,7 +248,7 @@ def _notification(
     }
 
 
-def _escape(text: str) -> str:
+def escape_markdown(text: str) -> str:
     # Slack treats &, < and > as control characters; AMI names and messages may hold them.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

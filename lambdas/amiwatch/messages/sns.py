@@ -103,8 +103,11 @@ def _ascii(text: str) -> str:
     return "".join(c if " " <= c <= "~" else "?" for c in text)
 
 
-CHAT_SELECTORS = tuple(kind.value for kind in ChangeKind) + tuple(
-    f"updated:{field}" for field in ("Public",)
+FORECAST = "forecast"  # the forecast's one message per run (messages.forecast)
+CHAT_SELECTORS = (
+    tuple(kind.value for kind in ChangeKind)
+    + tuple(f"updated:{field}" for field in ("Public",))
+    + (FORECAST,)
 )
 
 

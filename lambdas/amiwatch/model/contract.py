@@ -73,6 +73,7 @@ class Change:
 EVENT_VERSION = "1"
 
 SOURCE = "amiwatch"
+FORECAST_DETAIL_TYPE = "AMI Forecast"  # one target's forecast (amiwatch.messages.forecast)
 
 DETAIL_TYPES = {
     ChangeKind.NEW: "AMI New",

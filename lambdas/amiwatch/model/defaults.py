@@ -20,8 +20,13 @@ CHAT_CHANGES = (
     "disabled",
     "updated:Public",
     "recommended",
+    "forecast",
 )
 DIGEST_THRESHOLD = 20
+FORECAST_SCHEDULE = "cron(0 8 ? * MON *)"  # weekly: Mondays 08:00 UTC
+FORECAST_DAYS = 30  # how far ahead the forecast looks
+FIX_GRACE_DAYS = 14  # a fix available longer than this is overdue
+FORECAST_QUIET = True  # nothing due: nothing sent
 MAX_CONCURRENCY_DEFAULT = 10  # default concurrency: the targets (at least 4), at most this
 
 # A watch.

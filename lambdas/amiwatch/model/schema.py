@@ -18,7 +18,8 @@ TRUNCATABLE = (
     "usage.resources", "image",
 )  # fmt: skip
 
-_NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_STRING = {"type": ["string", "null"]}
+_NULLABLE_STRING = NULLABLE_STRING
 _BOOLEAN_FIELDS = ("Public", "EnaSupport", "ImageAllowed", "FreeTierEligible")
 
 
@@ -157,8 +158,8 @@ USAGE: dict[str, Any] = {
     "type": ["object", "null"],
     "description": "Who still uses the image in the target's account and region (kinds "
     "deprecated, deprecation-scheduled, deprecation-imminent, deregistered, unavailable, "
-    "disallowed, disabled, left-watch, and recommended for the previous AMI; null for the "
-    "others). Not part of the eventId.",
+    "disallowed, vulnerable, disabled, left-watch, and recommended for the previous AMI; null "
+    "for the others). Not part of the eventId.",
     "required": ["checkedAt", "account", "region", "total", "byType", "resources", "truncated",
                  "error"],
     "additionalProperties": False,
@@ -185,7 +186,8 @@ PARAMETER: dict[str, Any] = {
         "previousVersion": {"type": ["integer", "null"]},
     },
 }
-_SEVERITY = {"type": ["string", "null"], "enum": [*SEVERITY_LABELS, None]}
+SEVERITY = {"type": ["string", "null"], "enum": [*SEVERITY_LABELS, None]}
+_SEVERITY = SEVERITY
 FINDINGS: dict[str, Any] = {
     "type": ["object", "null"],
     "description": "Amazon Inspector's findings (kind vulnerable; null for the others): the "

@@ -7,10 +7,10 @@ one time budget, and a failure or a spent budget only sets an `error`.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from amiwatch.judge.findings import findings_detail
 from amiwatch.judge.replacement import REPLACED_KINDS, Candidates, replacement_detail
@@ -21,6 +21,7 @@ from amiwatch.model.records import format_time
 from amiwatch.run.ports import ImageSource
 
 LOOKUP_BUDGET_SECONDS = 5.0  # for all of a run's usage and findings lookups
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,7 +33,10 @@ class Enricher:
     candidates: Candidates
     # A parameters watch: the AMI a parameter moved away from -> the one it names now.
     moved_to: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    deadline: float | None = None  # time.monotonic() when lookups stop
+    # Seconds of lookups left. Spent time is counted per lookup, not since the first one: a run
+    # reviewed in chunks scans between them, and that time is not the lookups'.
+    budget_left: float = LOOKUP_BUDGET_SECONDS
+    clock: Callable[[], float] = time.monotonic
     reference_calls: int = 0
     finding_calls: int = 0
     finding_errors: int = 0
@@ -58,17 +62,21 @@ class Enricher:
             return replacement_detail(moved, self.candidates.watch.vulnerable_at)
         return self.candidates.for_image(change.image)
 
-    def _deadline(self) -> float:
-        if self.deadline is None:
-            self.deadline = time.monotonic() + LOOKUP_BUDGET_SECONDS
-        return self.deadline
+    def _within_budget(self, lookup: Callable[[float], T]) -> T:
+        """Run a lookup with the time the run has left for lookups (its deadline), and count
+        what it spent."""
+        started = self.clock()
+        try:
+            return lookup(started + self.budget_left)
+        finally:
+            self.budget_left = max(0.0, self.budget_left - (self.clock() - started))
 
     def _usage(self, changes: list[Change]) -> dict[str, dict[str, Any]]:
         """Who still uses the images of the changes that warrant it (10 ids a call)."""
         ids = list(dict.fromkeys(usage_image(c) for c in changes if c.kind in USAGE_KINDS))
         if not ids:
             return {}
-        lookup = self.images.references(ids, self._deadline())
+        lookup = self._within_budget(lambda deadline: self.images.references(ids, deadline))
         self.reference_calls += lookup.calls
         where = {"checked_at": format_time(datetime.now(UTC)), "account": self.target.account,
                  "region": self.target.region}  # fmt: skip
@@ -82,7 +90,7 @@ class Enricher:
         records = {c.image.image_id: c.image for c in changes if c.kind == ChangeKind.VULNERABLE}
         if not records:
             return {}
-        lookup = self.images.findings(list(records), self._deadline())
+        lookup = self._within_budget(lambda until: self.images.findings(list(records), until))
         self.finding_calls += lookup.calls
         self.finding_errors += len(lookup.errors)
         return {

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from amiwatch.judge.outcomes import bare_record
-from amiwatch.judge.parameters import judge_parameters
-from amiwatch.judge.recommended import ParameterReport, followed, recommended
+from amiwatch.judge.parameters import ParameterReport, followed, judge_parameters, recommended
 from amiwatch.model.contract import Change, Target, event_id
 from amiwatch.model.watches import Watch
 from amiwatch.run.enrich import Enricher

@@ -37,7 +37,7 @@ from amiwatch.run.ports import (
 )
 from amiwatch.run.result import PublishIncomplete, WatchResult
 
-REVIEW_CHUNK = 5000
+REVIEW_CHUNK = 1000
 
 
 @dataclass(frozen=True)

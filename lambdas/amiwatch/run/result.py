@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amiwatch.judge.allowed import AllowedImages
-from amiwatch.judge.recommended import ParameterReport
+from amiwatch.judge.parameters import ParameterReport
 
 
 @dataclass

@@ -29,7 +29,7 @@ from amiwatch.judge.dispatch import (
     watch_targets,
 )
 from amiwatch.model.records import format_time
-from amiwatch.model.watches import OrgAccounts
+from amiwatch.model.watches import AccountRef, OrgAccounts, Watch
 from amiwatch.wiring.observability import logger
 from amiwatch.wiring.runs import home_clients
 from amiwatch.wiring.settings import Settings
@@ -53,13 +53,11 @@ def _purge(ddb: Any, table: str, watch: str, expired: Sequence[str]) -> list[str
         return []
 
 
-def dispatch_watch(settings: Settings, watch_name: str, home_account: str) -> DispatchReport:
-    """One watch's period: its targets (cdk.json's accounts and the organisation's) onto the
-    target queue, and how fresh each is. DispatchIncomplete (after sending what it could) if
-    the organisation could not be read or some messages were not sent."""
-    started = time.monotonic()
-    [watch] = settings.watches_for({"watches": [watch_name]})
-    report = DispatchReport(watch.name)
+def targets_now(
+    settings: Settings, watch: Watch, home_account: str, report: DispatchReport
+) -> tuple[list[tuple[AccountRef, str]], str | None]:
+    """The watch's targets now: cdk.json's accounts and those the organisation lists (and why
+    the organisation could not be listed, if it could not)."""
     found: dict[OrgAccounts, list[str]] = {}
     failure = None
     if watch.organization_accounts:
@@ -75,6 +73,17 @@ def dispatch_watch(settings: Settings, watch_name: str, home_account: str) -> Di
             found, failure = {}, f"cannot list the organisation's accounts: {exc}"
     targets = watch_targets(watch, settings.region, home_account, found)
     report.targets = len(targets)
+    return targets, failure
+
+
+def dispatch_watch(settings: Settings, watch_name: str, home_account: str) -> DispatchReport:
+    """One watch's period: its targets (cdk.json's accounts and the organisation's) onto the
+    target queue, and how fresh each is. DispatchIncomplete (after sending what it could) if
+    the organisation could not be read or some messages were not sent."""
+    started = time.monotonic()
+    [watch] = settings.watches_for({"watches": [watch_name]})
+    report = DispatchReport(watch.name)
+    targets, failure = targets_now(settings, watch, home_account, report)
     home = home_clients(settings.region)
     queue = TargetQueue(home["sqs"], settings.target_queue_url or "")
     report.enqueued = queue.send([scan_message(watch.name, a, r) for a, r in targets])

@@ -15,6 +15,7 @@ from amiwatch import __version__
 from amiwatch.aws.accounts import TargetUnavailable
 from amiwatch.judge.dispatch import DispatchReport
 from amiwatch.model.contract import Target
+from amiwatch.run.forecast import ForecastResult
 from amiwatch.run.result import QueueTally, WatchResult
 
 SERVICE = "amiwatch"
@@ -54,6 +55,14 @@ def report_run(result: WatchResult) -> None:
     """A target's run: its metrics and one log line with its summary."""
     record_watch_metrics(result)
     logger.info("watch finished", extra=result.summary())
+
+
+def report_forecast(result: ForecastResult) -> None:
+    """A target's forecast: its rows as a metric, and one log line with its summary."""
+    target = result.target
+    _metric("ForecastRows", len(result.rows), watch=target.watch, account=target.account,
+            region=target.region)  # fmt: skip
+    logger.info("forecast finished", extra=result.summary())
 
 
 def report_target_failure(target: Target, exc: Exception) -> str:

@@ -74,14 +74,19 @@ def refresh_target(
                        lease_seconds=settings.lease_seconds)  # fmt: skip
 
 
+def target_ec2(settings: Settings, watch: Watch, account: AccountRef, target: Target) -> Any:
+    """EC2 of the target's account (its member role) and region."""
+    return _target_clients(settings.external_id, target.partition).ec2(
+        account, target.region, session_name=f"amiwatch-{watch.name}"
+    )
+
+
 def target_ports(
     settings: Settings, watch: Watch, account: AccountRef, target: Target
 ) -> WatchPorts:
     """The target's EC2 (its own account's credentials), the watcher's table, bus and topics."""
     home = home_clients(settings.region)
-    ec2 = _target_clients(settings.external_id, target.partition).ec2(
-        account, target.region, session_name=f"amiwatch-{watch.name}"
-    )
+    ec2 = target_ec2(settings, watch, account, target)
     return WatchPorts(
         images=Ec2Images(ec2, account, target.region),
         bus_name=settings.bus_name,

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from amiwatch.judge.forecast import Horizon
 from amiwatch.messages.sns import CHAT, TOPIC, NoticePolicy, chat_changes, digest_threshold
 from amiwatch.model import defaults
 from amiwatch.model.errors import ConfigError, suggest
+from amiwatch.model.records import format_time, parse_time
 from amiwatch.model.watch_config import load_watches_file, parse_watches
 from amiwatch.model.watches import SELF, AccountRef, Watch
 
@@ -40,6 +42,7 @@ class Settings:
     target_queue_url: str | None = None  # the dispatcher's queue of target scans
     stale_after_seconds: int = defaults.STALE_AFTER_SECONDS  # two schedule periods
     organization_role_arn: str | None = None  # Organizations through this role, if set
+    forecast: Horizon = field(default_factory=Horizon)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +65,7 @@ class Settings:
                 env, "AMIWATCH_STALE_AFTER_SECONDS", defaults.STALE_AFTER_SECONDS
             ),
             organization_role_arn=env.get("AMIWATCH_ORGANIZATION_ROLE_ARN") or None,
+            forecast=_horizon(env),
             notices=notice_policy(
                 chat=bool(env.get("AMIWATCH_CHAT_TOPIC_ARN")),
                 changes=env.get("AMIWATCH_CHAT_CHANGES"),
@@ -205,6 +209,21 @@ def _whole_number(env: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _horizon(env: Mapping[str, str]) -> Horizon:
+    days = {}
+    for name, default in (("AMIWATCH_FORECAST_DAYS", defaults.FORECAST_DAYS),
+                          ("AMIWATCH_FIX_GRACE_DAYS", defaults.FIX_GRACE_DAYS)):  # fmt: skip
+        text = env.get(name, str(default))
+        if not (text.isascii() and text.isdigit()):
+            raise ConfigError(f"{name} must be a whole number of days, got {text!r}")
+        days[name] = int(text)
+    quiet = env.get("AMIWATCH_FORECAST_QUIET", "true")
+    if quiet not in ("true", "false"):
+        raise ConfigError(f'AMIWATCH_FORECAST_QUIET must be "true" or "false", got {quiet!r}')
+    return Horizon(days["AMIWATCH_FORECAST_DAYS"], days["AMIWATCH_FIX_GRACE_DAYS"],
+                   quiet == "true")  # fmt: skip
+
+
 def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:
     if env.get("AMIWATCH_WATCHES_FILE"):
         path = Path(env["AMIWATCH_WATCHES_FILE"])
@@ -217,6 +236,20 @@ def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"AMIWATCH_WATCHES is not valid JSON: {exc}") from exc
     raise ConfigError("set AMIWATCH_WATCHES_FILE (or AMIWATCH_WATCHES) to the watch list")
+
+
+def forecast_order(event: Mapping[str, Any]) -> tuple[str, str]:
+    """The watch and period a forecast schedule names: `{"forecast": {"watch": "golden",
+    "scheduledAt": "2026-12-07T08:00:00Z"}}` (the schedule's own time: a retried invocation
+    forecasts the same period, under the same eventIds)."""
+    named = event.get("forecast")
+    if not isinstance(named, Mapping) or not isinstance(named.get("watch"), str):
+        raise ConfigError('event "forecast" must be {"watch": "<name>", "scheduledAt": "<time>"}')
+    moment = parse_time(named.get("scheduledAt"))
+    if moment is None:
+        raise ConfigError(f'event "forecast": "scheduledAt" {named.get("scheduledAt")!r} '
+                          "is not a time")  # fmt: skip
+    return str(named["watch"]), format_time(moment)
 
 
 def dispatched_watch(event: Mapping[str, Any]) -> str:

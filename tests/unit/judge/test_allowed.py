@@ -3,17 +3,23 @@ works"): any value within a parameter, all parameters of a criterion, any criter
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from amiwatch.judge.allowed import is_allowed, settings_from
+from amiwatch.judge.allowed import allowed_until, is_allowed, settings_from
+from amiwatch.model.records import record_from_fields
 
 from ..conftest import record
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ACCOUNT = "111122223333"
 CANONICAL = "099720109477"  # a verified provider: its images carry the owner alias "amazon"
+
+
+MEDIUM = {"HighestFindingSeverityLabel": "medium", "FindingScanDate": "2026-11-30T00:00:00Z",
+          "MediumFixAvailableSince": "2026-11-21T12:00:00Z"}  # fmt: skip
+CLEAN = {"HighestFindingSeverityLabel": None, "FindingScanDate": "2026-11-30T00:00:00Z"}
 
 
 def image(**fields):
@@ -90,8 +96,21 @@ def test_the_user_guides_example_criteria(fields, allowed):
          {"DeprecationTime": "2026-11-25T00:00:00.000Z"}, False),
         # What a record cannot tell: never a guess.
         ({"ImageWatermarks": [{"WatermarkKey": "golden"}]}, {}, None),
-        ({"ImageProviders": ["amazon"], "ScanResultCondition": {"MaximumSeverityLabel": "HIGH"}},
-         {}, None),
+        ({"ScanResultCondition": {"MaxDaysSinceLastFindingScan": 7}}, {"ScanResults": MEDIUM},
+         None),  # Inspector rescans without the record changing
+        # Amazon Inspector's scan results, as ScanResults gives them.
+        ({"ScanResultCondition": {"MaximumSeverityLabel": "high"}}, {"ScanResults": MEDIUM}, True),
+        ({"ScanResultCondition": {"MaximumSeverityLabel": "medium"}}, {"ScanResults": MEDIUM},
+         True),
+        ({"ScanResultCondition": {"MaximumSeverityLabel": "low"}}, {"ScanResults": MEDIUM}, False),
+        ({"ScanResultCondition": {"MaximumSeverityLabel": "low"}}, {"ScanResults": CLEAN}, True),
+        ({"ScanResultCondition": {"MaximumSeverityLabel": "critical"}}, {}, False),  # not scanned
+        ({"ScanResultCondition": {"MaxDaysSinceMediumFixAvailable": 11}},
+         {"ScanResults": MEDIUM}, True),  # the fix is 10 days old
+        ({"ScanResultCondition": {"MaxDaysSinceMediumFixAvailable": 9}},
+         {"ScanResults": MEDIUM}, False),
+        ({"ScanResultCondition": {"MaxDaysSinceHighFixAvailable": 1}},
+         {"ScanResults": MEDIUM}, True),  # no high finding with a fix: within the limit
         # ...unless another parameter of the criterion already refuses the image.
         ({"ImageProviders": ["aws-marketplace"], "ImageWatermarks": [{"WatermarkKey": "g"}]},
          {}, False),
@@ -126,3 +145,52 @@ def test_the_settings_read_from_the_api_answer():
     assert settings.criteria[0].max_days_since_created == 90
     assert settings.summary() == {"state": "audit-mode", "managedBy": "declarative-policy",
                                   "error": None}  # fmt: skip
+
+
+def test_scan_conditions_cannot_judge_a_record_stored_before_scan_results_were_tracked():
+    fields = dict(image().fields)
+    del fields["ScanResults"]
+    older = record_from_fields(fields, 2)
+    severity = criteria({"ScanResultCondition": {"MaximumSeverityLabel": "critical"}})
+
+    assert is_allowed(older, severity, ACCOUNT, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("criterion", "fields", "until"),
+    [
+        # The issue's example: 300 days allowed, created 290 days ago: 10 days left.
+        ({"CreationDateCondition": {"MaximumDaysSinceCreated": 300}},
+         {"CreationDate": "2026-02-14T12:00:00.000Z"}, NOW + timedelta(days=10)),
+        ({"DeprecationTimeCondition": {"MaximumDaysSinceDeprecated": 0}},
+         {"DeprecationTime": "2026-12-20T00:00:00.000Z"}, datetime(2026, 12, 20, tzinfo=UTC)),
+        ({"ScanResultCondition": {"MaxDaysSinceMediumFixAvailable": 14}},
+         {"ScanResults": MEDIUM}, datetime(2026, 12, 5, 12, tzinfo=UTC)),
+        # The earliest of a criterion's limits ends it.
+        ({"CreationDateCondition": {"MaximumDaysSinceCreated": 300},
+          "DeprecationTimeCondition": {"MaximumDaysSinceDeprecated": 0}},
+         {"CreationDate": "2026-02-14T12:00:00.000Z", "DeprecationTime": "2026-12-03T00:00:00Z"},
+         datetime(2026, 12, 3, tzinfo=UTC)),
+        # Allowed for good, not allowed now, or not knowable: no date.
+        ({"ImageProviders": ["amazon"]}, {}, None),
+        ({"CreationDateCondition": {"MaximumDaysSinceCreated": 10}}, {}, None),
+        ({"ImageWatermarks": [{"WatermarkKey": "golden"}]}, {}, None),
+    ],
+)  # fmt: skip
+def test_when_an_allowed_image_stops_being_allowed(criterion, fields, until):
+    found = allowed_until(image(**fields), criteria(criterion), ACCOUNT, NOW)
+
+    assert (found[0] if found else None) == until
+
+
+def test_the_criterion_that_admits_an_image_longest_decides():
+    young = {"CreationDateCondition": {"MaximumDaysSinceCreated": 300}}
+    marketplace = {"ImageProviders": ["amazon"], "CreationDateCondition":
+                   {"MaximumDaysSinceCreated": 330}}  # fmt: skip
+    created = {"CreationDate": "2026-02-14T12:00:00.000Z"}
+
+    found = allowed_until(image(**created), criteria(young, marketplace), ACCOUNT, NOW)
+    own = allowed_until(image(OwnerId=ACCOUNT, **created), criteria(young), ACCOUNT, NOW)
+
+    assert found is not None and found[0] == NOW + timedelta(days=40)
+    assert own is None  # the account's own images are never restricted

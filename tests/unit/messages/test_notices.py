@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from amiwatch.judge.parameters import Followed, ParameterValue
-from amiwatch.judge.recommended import recommended
+from amiwatch.judge.parameters import Followed, ParameterValue, recommended
 from amiwatch.messages.chat import (
     MAX_DESCRIPTION,
     MAX_KEYWORD,
