@@ -10,17 +10,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "lambdas"))
-# jsii prints a large end-of-life banner on Node 20 (the CLI and synth work fine on it).
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+# The constructs as a library (`amiwatch_cdk` when installed); importing them first sets jsii's
+# environment (no Node 20 banner, no deprecation warning that is cdk-nag's own).
 import aws_cdk as cdk  # noqa: E402
 
-from amiwatch.model.errors import ConfigError  # noqa: E402
-from infra.config.cdk_json import load_app_config  # noqa: E402
-from infra.nag import apply_checks  # noqa: E402
-from infra.stacks.member import AmiWatchMemberRoleStack  # noqa: E402
-from infra.stacks.member_events import AmiWatchMemberEventsStack  # noqa: E402
-from infra.stacks.watcher import WATCHER_STACK_NAME, AmiWatchStack  # noqa: E402
+from amiwatch.model.errors import check_placement  # noqa: E402
+from infra import (  # noqa: E402
+    WATCHER_STACK_NAME,
+    AmiWatchMemberEventsStack,
+    AmiWatchMemberRoleStack,
+    AmiWatchStack,
+    ConfigError,
+    apply_checks,
+    load_app_config,
+)
 
 
 def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App:
@@ -32,7 +36,10 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> cdk.App
     if context is None and "CDK_CONTEXT_JSON" not in os.environ:
         context = json.loads((HERE / "cdk.json").read_text())["context"]
     app = cdk.App(context=context, outdir=outdir)
-    config = load_app_config(app.node.try_get_context("amiwatch"))
+    raw = app.node.try_get_context("amiwatch")
+    if raw is None:
+        check_placement(json.loads((HERE / "cdk.json").read_text()))
+    config = load_app_config(raw)
     # Account and region come from the CDK CLI's environment; without them the stack is
     # environment-agnostic. Synth never calls STS.
     env = cdk.Environment(
@@ -61,7 +68,8 @@ def main() -> int:
     try:
         app = build_app()
     except ConfigError as exc:
-        print(f"amiwatch: invalid configuration in cdk.json: {exc}", file=sys.stderr)
+        # The message names the field (amiwatch.schedule ...), so it does not start "amiwatch:".
+        print(f"invalid configuration in cdk.json: {exc}", file=sys.stderr)
         return 1
     app.synth()
     return 0

@@ -13,8 +13,6 @@ import logging
 import os
 from datetime import UTC, datetime, timedelta
 
-from moto.server import ThreadedMotoServer
-
 from amiwatch.entry.output import Printer
 from amiwatch.messages.chat import wants_chat
 from amiwatch.messages.mail import change_email
@@ -101,8 +99,9 @@ def _print_received(aws: LocalAws) -> None:
     chat = {note["metadata"]["additionalContext"]["eventId"]: note for note in aws.chat_messages()}
     kinds = sorted({m["detail"]["change"] for m in topic
                     if not wants_chat(m["detail"], defaults.CHAT_CHANGES)})  # fmt: skip
-    print(f"\nChat (Slack/Teams) received {len(chat)} notifications. Not {', '.join(kinds)}: "
-          "chatChanges selects what reaches chat, and by default leaves those out.")  # fmt: skip
+    print(f"Chat (Slack/Teams) received {len(chat)} notifications. Not {', '.join(kinds)}: "
+          "chatChanges selects what reaches chat; by default an `updated` only when the image "
+          "was made public (updated:Public).")  # fmt: skip
     people = {m["detail"]["image"]["Name"]: m for m in aws.people_messages()}
     used, unused = people[IN_USE]["detail"], people[UNUSED]["detail"]
     print(f"\nThe deprecation of {IN_USE}, which something still uses, in chat:")
@@ -125,8 +124,17 @@ def _print_received(aws: LocalAws) -> None:
         print(f"  # {other['content']['title']}")
 
 
+NEXT_STEPS = """Next: scan your account, read-only: .venv/bin/amiwatch --config cdk.json --dry-run
+Deploy: docs/quickstart.md (cdk deploy, then amiwatch doctor and amiwatch test-alert)."""
+
+
 def main() -> None:
     """Run the demo end to end and print what subscribers received."""
+    # Before moto's import: else it serves ~1,300 built-in Amazon AMIs per region, and a demo run
+    # as `python -m devtools.demo` (not `make demo`) watched those too, and crashed.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "demo")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "demo")
@@ -135,7 +143,7 @@ def main() -> None:
     host, port = server.get_host_and_port()
     try:
         aws = LocalAws.provision(endpoint_url=f"http://{host}:{port}")
-        print(f"moto server on http://{host}:{port}: table, topics, bus and subscriber queues\n")
+        print(f"moto server on http://{host}:{port}: table, topics, bus and subscriber queues")
         ids = _seed(aws)
         _run(aws, "baseline")
         print(f"\nChanging AMIs: {CHANGES}\n")
@@ -150,6 +158,7 @@ def main() -> None:
         disallowed(aws)
     finally:
         server.stop()
+    print(f"\n{NEXT_STEPS}")
 
 
 if __name__ == "__main__":

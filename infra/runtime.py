@@ -20,13 +20,19 @@ from typing import Any
 import jsii
 from aws_cdk import ILocalBundling
 
+import amiwatch
 from amiwatch.aws.clients import RUNTIME_SERVICES
+from amiwatch.model import defaults
 from amiwatch.model.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
-LAMBDAS_DIR = ROOT / "lambdas"
+# The runtime package as imported: lambdas/amiwatch in this repository, site-packages/amiwatch
+# when these constructs come from `pip install "amiwatch[cdk]"` (the asset is the same code).
+PACKAGE_DIR = Path(amiwatch.__file__).resolve().parent
+LAMBDAS_DIR = PACKAGE_DIR.parent
 WATCHES_FILE = "watches.json"
-REQUIREMENTS = ROOT / "requirements.txt"
+# The pins: requirements.txt in a checkout; the installed distribution's own requirements
+# (generated from that file) in a wheel.
+REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements.txt"
 PINNED = re.compile(r"^([A-Za-z0-9_.-]+)(\[[^\]]*\])?==([^\s;#]+)")
 # The SDK and everything it imports at run time (all pure Python), as import names.
 SDK_MODULES = {
@@ -41,14 +47,18 @@ SDK_MODULES = {
 # The models the asset ships: what amiwatch creates clients for, and X-Ray, whose SDK (under
 # Powertools' Tracer) creates a client for its sampling rules at import.
 BUNDLED_SERVICES = RUNTIME_SERVICES | {"xray"}
-LAMBDA_RUNTIME = "python3.13"
-LAMBDA_ARCHITECTURE = "arm64"
+LAMBDA_RUNTIME, LAMBDA_ARCHITECTURE = defaults.LAMBDA_RUNTIME, defaults.LAMBDA_ARCHITECTURE
 
 
 def pinned_versions(path: Path = REQUIREMENTS) -> dict[str, str]:
-    """`name==version` lines of a requirements file (extras dropped), by lower-case name."""
+    """`name==version` lines of a requirements file (extras dropped), by lower-case name; without
+    the file, the installed amiwatch distribution's requirements."""
+    if path.exists():
+        lines = path.read_text(encoding="utf-8").splitlines()
+    else:
+        lines = [r.split(";", 1)[0] for r in importlib.metadata.requires("amiwatch") or []]
     versions = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         match = PINNED.match(line.strip())
         if match:
             versions[match.group(1).lower()] = match.group(3)
@@ -57,8 +67,7 @@ def pinned_versions(path: Path = REQUIREMENTS) -> dict[str, str]:
 
 def powertools_parameter(version: str | None = None) -> str:
     """Powertools' public SSM parameter holding the layer ARN of that version for our runtime."""
-    version = version or pinned_versions()["aws-lambda-powertools"]
-    return f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{version}"
+    return defaults.powertools_parameter(version or pinned_versions()["aws-lambda-powertools"])
 
 
 def bundle_sdk(out: Path) -> None:
@@ -108,7 +117,7 @@ class LambdaSources:
         out = Path(output_dir)
         bundle_sdk(out)
         shutil.copytree(
-            LAMBDAS_DIR / "amiwatch",
+            PACKAGE_DIR,
             out / "amiwatch",
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
             dirs_exist_ok=True,

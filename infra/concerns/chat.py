@@ -13,9 +13,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.concerns.concern import Concern
-from infra.config.cdk_json import AppConfig
-from infra.nag import acknowledge
+from ..concerns.concern import Concern
+from ..config.cdk_json import AppConfig
+from ..nag import acknowledge
 
 
 class ChatChannels(Concern):

@@ -16,18 +16,20 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from amiwatch.aws.clients import ORGANIZATION_READ, SNAPSHOT_ACTIONS
 from amiwatch.aws.dispatching import TARGETS_BY_WATCH
-from infra.concerns.concern import Concern
-from infra.concerns.permissions import (
+
+from ..concerns.concern import Concern
+from ..concerns.permissions import (
     WILDCARD_REASON,
     lint_unlisted_actions,
     read_target_statements,
 )
-from infra.config.cdk_json import LOG_RETENTION, AppConfig
-from infra.nag import acknowledge
-from infra.runtime import (
+from ..config.cdk_json import LOG_RETENTION, AppConfig
+from ..nag import acknowledge
+from ..runtime import (
     LAMBDA_RUNTIME,
-    LAMBDAS_DIR,
+    PACKAGE_DIR,
     WATCHES_FILE,
     LambdaSources,
     powertools_parameter,
@@ -35,20 +37,6 @@ from infra.runtime import (
 
 # Member role ARNs listed one by one up to this many (~60 characters each in the policy).
 LISTED_ROLES_MAX = 40
-# The dispatcher lists the accounts of organisation scopes (none support resource-level rules).
-ORGANIZATION_READ = [
-    "organizations:ListAccounts",
-    "organizations:ListAccountsForParent",
-    "organizations:ListOrganizationalUnitsForParent",
-]
-SNAPSHOT_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:Query",
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-)
 
 
 class WatcherFunction(Concern):
@@ -129,7 +117,7 @@ class WatcherFunction(Concern):
             architecture=lambda_.Architecture.ARM_64,
             handler="amiwatch.entry.handler.handler",
             code=lambda_.Code.from_asset(
-                str(LAMBDAS_DIR),
+                str(PACKAGE_DIR),
                 # Hash the bundle, not the sources: a changed watch list must change the asset.
                 asset_hash_type=AssetHashType.OUTPUT,
                 bundling=BundlingOptions(
@@ -225,7 +213,9 @@ class WatcherFunction(Concern):
         )
         if via is None:  # the watcher is in the organisation: only its accounts' roles
             statement.add_condition("StringEquals", {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"})
-            role.add_to_policy(iam.PolicyStatement(actions=ORGANIZATION_READ, resources=["*"]))
+            role.add_to_policy(
+                iam.PolicyStatement(actions=list(ORGANIZATION_READ), resources=["*"])
+            )
         else:
             role.add_to_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[via]))
         role.add_to_policy(statement)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from aws_cdk import CfnElement, Stack
 from constructs import Construct
 
 MAX_HUMAN_LENGTH = 240
@@ -21,6 +22,14 @@ HASH_LENGTH = 8
 
 class Concern(Construct):
     """A construct that owns one concern; transparent for logical ids."""
+
+
+def concern_free_logical_id(stack: Stack, cfn_element: CfnElement) -> str:
+    """The logical id of `cfn_element` from its path in `stack` without Concern segments."""
+    scopes = cfn_element.node.scopes
+    paths = [scope.node.path for scope in scopes]
+    inside = scopes[paths.index(stack.node.path) + 1 :]
+    return make_unique_id([s.node.id for s in inside if not isinstance(s, Concern)])
 
 
 def make_unique_id(components: list[str]) -> str:

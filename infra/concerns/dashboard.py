@@ -10,8 +10,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.concerns.concern import Concern
-from infra.config.cdk_json import AppConfig
+from ..concerns.concern import Concern
+from ..config.cdk_json import AppConfig
 
 NAMESPACE = "amiwatch"
 HOUR = Duration.hours(1)

@@ -16,8 +16,9 @@ from amiwatch.messages.subscriptions import email_filter_policy
 from amiwatch.model.contract import SOURCE
 from amiwatch.model.forecast_schema import forecast_registry_schema
 from amiwatch.model.schema import registry_schemas
-from infra.concerns.concern import Concern
-from infra.config.cdk_json import AppConfig
+
+from ..concerns.concern import Concern
+from ..config.cdk_json import AppConfig
 
 
 def topic_key(scope: Construct, construct_id: str, description: str) -> kms.Key:

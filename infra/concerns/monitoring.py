@@ -15,10 +15,11 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.concerns.concern import Concern
-from infra.concerns.messaging import topic_key
-from infra.config.cdk_json import AppConfig
-from infra.config.schedule import Heartbeat
+from amiwatch.model.schedule import Heartbeat
+
+from ..concerns.concern import Concern
+from ..concerns.messaging import topic_key
+from ..config.cdk_json import AppConfig
 
 CLOUDWATCH = iam.ServicePrincipal("cloudwatch.amazonaws.com")
 

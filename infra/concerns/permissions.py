@@ -6,30 +6,9 @@ from __future__ import annotations
 from aws_cdk import CfnResource
 from aws_cdk import aws_iam as iam
 
-# The target's images, what uses them (usage in events), its Allowed AMIs settings (why an image
-# may be hidden) and Amazon Inspector's findings of an image (vulnerable events). None supports
-# resource-level rules; the EC2 API reference names no action GetImageFindings depends on.
-READ_IMAGES = (
-    "ec2:DescribeImages",
-    "ec2:DescribeImageReferences",
-    "ec2:GetAllowedImagesSettings",
-    "ec2:GetImageFindings",
-)
-# DescribeImageReferences looks at the referencing resources with the caller's own permissions
-# (EC2 User Guide, "Identify your resources referencing specified AMIs", the policy AWS
-# publishes as AmazonEC2ImageReferencesAccessPolicy v3): granted only through EC2's images
-# service, so the role cannot list instances or read parameters by itself.
-IMAGE_REFERENCE_CHECKS = (
-    "ec2:DescribeInstances",
-    "ec2:DescribeLaunchTemplates",
-    "ec2:DescribeLaunchTemplateVersions",
-    "ssm:DescribeParameters",
-    "ssm:GetParameters",
-    "imagebuilder:ListImageRecipes",
-    "imagebuilder:ListContainerRecipes",
-    "imagebuilder:GetContainerRecipe",
-)
-CALLED_VIA_IMAGES = {"ForAnyValue:StringEquals": {"aws:CalledVia": ["ec2-images.amazonaws.com"]}}
+from amiwatch.aws.clients import IMAGE_REFERENCE_CHECKS, IMAGES_SERVICE, READ_IMAGES
+
+CALLED_VIA_IMAGES = {"ForAnyValue:StringEquals": {"aws:CalledVia": [IMAGES_SERVICE]}}
 WILDCARD_REASON = (
     "ec2:DescribeImages, ec2:DescribeImageReferences, ec2:GetAllowedImagesSettings and "
     "ec2:GetImageFindings support no resource-level permissions; "

@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.nag import acknowledge
+from ..nag import acknowledge
 
 # Then a message is a poison message: the dead-letter queue (and its alarm). A message retried
 # because a run holds the lease comes back after 30 s, doubling to 15 min: 8 receives span

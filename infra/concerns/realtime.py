@@ -18,10 +18,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from amiwatch.judge.aws_events import API_CALL, IMAGE_CALLS, STATE_CHANGE, TAG_CALLS
-from infra.concerns.concern import Concern
-from infra.concerns.queues import consume, work_queue
-from infra.config.cdk_json import AppConfig
-from infra.config.targets import INTAKE_ACCOUNTS_MAX
+
+from ..concerns.concern import Concern
+from ..concerns.queues import consume, work_queue
+from ..config.cdk_json import AppConfig
+from ..config.targets import INTAKE_ACCOUNTS_MAX
 
 REFRESH_CONCURRENCY = 2
 BATCH_SIZE = 100

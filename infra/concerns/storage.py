@@ -7,7 +7,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from amiwatch.aws.dispatching import META_SUMMARY, TARGETS_BY_WATCH
-from infra.concerns.concern import Concern
+
+from ..concerns.concern import Concern
 
 
 class Storage(Concern):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Aws, CfnElement, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
@@ -17,10 +17,10 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_scheduler import ContextAttribute
 from constructs import Construct
 
-from infra.concerns.concern import Concern
-from infra.concerns.queues import consume, work_queue
-from infra.config.cdk_json import AppConfig
-from infra.nag import acknowledge
+from ..concerns.concern import Concern
+from ..concerns.queues import consume, work_queue
+from ..config.cdk_json import AppConfig
+from ..nag import acknowledge
 
 
 class Schedules(Concern):
@@ -59,9 +59,12 @@ class Schedules(Concern):
             ),
             description="amiwatch schedules: invoke the watcher, dead-letter what cannot be sent",
         )
+        cfn_function = function.node.default_child
+        assert isinstance(cfn_function, CfnElement)
+        function_id = Stack.of(function).get_logical_id(cfn_function)
         acknowledge(
             role,
-            "AwsSolutions-IAM5[Resource::<WatcherFunctionD966CE9F.Arn>:*]",
+            f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
             "CDK's scheduler target grant covers the watcher function's versions and aliases "
             "(`<arn>:*`); the role can invoke this one function and nothing else.",
         )

@@ -11,24 +11,33 @@ Operations ───────── the CloudWatch dashboard
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from constructs import Construct
 
-from infra.concerns.chat import ChatChannels
-from infra.concerns.compute import WatcherFunction
-from infra.concerns.dashboard import Dashboard
-from infra.concerns.messaging import Messaging
-from infra.concerns.monitoring import Monitoring
-from infra.concerns.realtime import NearRealTime
-from infra.concerns.storage import Storage
-from infra.concerns.triggers import Schedules
-from infra.config.cdk_json import AppConfig
+from ..concerns.chat import ChatChannels
+from ..concerns.compute import WatcherFunction
+from ..concerns.dashboard import Dashboard
+from ..concerns.messaging import Messaging
+from ..concerns.monitoring import Monitoring
+from ..concerns.realtime import NearRealTime
+from ..concerns.storage import Storage
+from ..concerns.triggers import Schedules
+from ..config.cdk_json import AppConfig, load_app_config
 
 
 class AmiWatcher(Construct):
-    """Everything one amiwatch deployment needs; exposes what the stack outputs."""
+    """Everything one amiwatch deployment needs; exposes what the stack outputs. `config` is
+    cdk.json's `amiwatch` object (a mapping, validated here by the same rules as cdk.json:
+    ConfigError names the field) or an AppConfig already validated by `load_app_config`."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: AppConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: AppConfig | Mapping[str, Any]
+    ) -> None:
         super().__init__(scope, construct_id)
+        if not isinstance(config, AppConfig):
+            config = load_app_config(dict(config))
         storage = Storage(self, "Storage")
         messaging = Messaging(self, "Messaging", config=config)
         compute = WatcherFunction(

@@ -12,19 +12,21 @@ from amiwatch.messages.sns import (
     chat_changes,
 )
 from amiwatch.model import defaults
-from amiwatch.model.errors import ConfigError
-from amiwatch.model.watch_config import parse_watches
-from amiwatch.model.watches import AccountRef, Watch
-from infra.config.forecast import KEYS as FORECAST_KEYS
-from infra.config.forecast import ForecastConfig, load_forecast
-from infra.config.people import SLACK_KEYS, TEAMS_KEYS, EmailSubscription, channel, emails
-from infra.config.schedule import (
+from amiwatch.model.errors import ConfigError, unknown_key
+from amiwatch.model.schedule import (
     MAX_HEARTBEAT_GAP_MINUTES,
     Heartbeat,
     heartbeat_for,
     parse_schedule,
+    stale_after_minutes,
 )
-from infra.config.targets import check_intake, check_targets
+from amiwatch.model.watch_config import parse_watches
+from amiwatch.model.watches import AccountRef, Watch
+
+from ..config.forecast import KEYS as FORECAST_KEYS
+from ..config.forecast import ForecastConfig, load_forecast
+from ..config.people import SLACK_KEYS, TEAMS_KEYS, EmailSubscription, channel, emails
+from ..config.targets import check_intake, check_targets
 
 KEYS = (
     "schedule",
@@ -196,7 +198,7 @@ def load_app_config(raw: Any) -> AppConfig:
         )
     for key in raw:
         if key not in KEYS:
-            raise ConfigError(f'amiwatch: unknown key "{key}" (known: {", ".join(KEYS)})')
+            raise ConfigError(unknown_key("amiwatch", key, KEYS))
     schedule = parse_schedule(raw.get("schedule", defaults.SCHEDULE))
     gap = schedule.longest_gap_minutes
     bus_name = _bus_name(raw.get("busName", defaults.BUS_NAME))
@@ -255,7 +257,7 @@ def load_app_config(raw: Any) -> AppConfig:
         intake_organization_id=intake_organization_id,
         organization_role_arn=_role_arn(raw.get("organizationRoleArn")),
         target_concurrency=target_concurrency,
-        stale_after_seconds=2 * 60 * (gap or 60),
+        stale_after_seconds=60 * stale_after_minutes(schedule),
         forecast=load_forecast(raw),
     )
 

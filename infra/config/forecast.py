@@ -9,7 +9,7 @@ from typing import Any
 
 from amiwatch.model import defaults
 from amiwatch.model.errors import ConfigError
-from infra.config.schedule import parse_schedule
+from amiwatch.model.schedule import parse_schedule
 
 KEYS = ("forecastSchedule", "forecastDays", "fixGraceDays", "forecastQuiet")
 MAX_DAYS = 365

@@ -11,7 +11,7 @@ from typing import Any
 from amiwatch.messages.sns import MESSAGE_ATTRIBUTES
 from amiwatch.messages.subscriptions import email_filter_policy, filter_policy_combinations
 from amiwatch.model.contract import ChangeKind
-from amiwatch.model.errors import ConfigError, suggest
+from amiwatch.model.errors import ConfigError, suggest, unknown_key
 from amiwatch.model.records import SEVERITY_LABELS
 
 # SNS filter policy limits: keys per policy, and the product of the value-list lengths.
@@ -127,12 +127,17 @@ def channel(raw: Any, key: str, rules: dict[str, tuple[bool, re.Pattern[str]]]) 
         raise ConfigError(f"amiwatch.{key} must be an object with {', '.join(rules)}")
     for name in value:
         if name not in rules:
-            raise ConfigError(f'amiwatch.{key}: unknown key "{name}" (known: {", ".join(rules)})')
+            raise ConfigError(unknown_key(f"amiwatch.{key}", name, rules))
     for name, (required, pattern) in rules.items():
         if name not in value:
             if required:
                 raise ConfigError(f"amiwatch.{key}.{name} is required")
             continue
+        if key == "slack" and name == "channelId" and str(value[name]).startswith("#"):
+            raise ConfigError(
+                f"amiwatch.slack.channelId {json.dumps(value[name])} is a channel name: use the "
+                "channel ID (in Slack: the channel's name > About, at the bottom, e.g. C0123ABCD)"
+            )
         if not isinstance(value[name], str) or not pattern.fullmatch(value[name]):
             raise ConfigError(
                 f"amiwatch.{key}.{name} {json.dumps(value[name])} does not match {pattern.pattern}"

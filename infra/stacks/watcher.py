@@ -7,9 +7,9 @@ from typing import Any
 from aws_cdk import CfnElement, CfnOutput, Stack
 from constructs import Construct
 
-from infra.concerns.concern import Concern, make_unique_id
-from infra.concerns.watcher import AmiWatcher
-from infra.config.cdk_json import AppConfig
+from ..concerns.concern import concern_free_logical_id
+from ..concerns.watcher import AmiWatcher
+from ..config.cdk_json import AppConfig
 
 # The member role's default trust pattern (`<name>-*`) relies on this stack name.
 WATCHER_STACK_NAME = "AmiWatch"
@@ -62,7 +62,4 @@ class AmiWatchStack(Stack):
     def _allocate_logical_id(self, cfn_element: CfnElement) -> str:
         """Logical ids from the path without Concern segments: grouping resources by concern
         must not make CloudFormation replace the table, topics or the named bus."""
-        scopes = cfn_element.node.scopes
-        paths = [scope.node.path for scope in scopes]
-        inside = scopes[paths.index(self.node.path) + 1 :]
-        return make_unique_id([s.node.id for s in inside if not isinstance(s, Concern)])
+        return concern_free_logical_id(self, cfn_element)

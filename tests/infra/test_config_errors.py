@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 from aws_cdk import aws_sns as sns
 
 from amiwatch.model.errors import ConfigError
+from amiwatch.model.schedule import Heartbeat
 from infra.config.cdk_json import load_app_config
-from infra.config.schedule import Heartbeat
 
 from .conftest import TEST_CONTEXT
 
@@ -136,6 +137,15 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
          'amiwatch.intakeOrganizationId "123456789012" is not an organization id'),
         ({"watches": [{**GOLDEN, "refreshOn": ["amazon-linux-2023-ami-updates"]}]},
          '"refreshOn" has invalid value "amazon-linux-2023-ami-updates"'),
+        # Day one (issue 24): what people typed.
+        ({"schedul": "rate(1 hour)"}, 'amiwatch: unknown key "schedul" (did you mean "schedule"?)'),
+        ({"watches": [{**GOLDEN, "accounts": [{"id": 111122223333}]}]},
+         '"accounts"[0].id must be a string: "111122223333" in quotes'),
+        ({"watches": [{**GOLDEN, "accounts": [{"id": 11122223333}]}]}, '"011122223333" in quotes'),
+        ({"slack": {"workspaceId": "T0123ABCD", "channelId": "#platform"}},
+         'amiwatch.slack.channelId "#platform" is a channel name: use the channel ID'),
+        ({"slack": {"workspaceId": "T0123ABCD", "chanelId": "C1"}},
+         'amiwatch.slack: unknown key "chanelId" (did you mean "channelId"?)'),
     ],
 )  # fmt: skip
 def test_each_bad_setting_is_named(overrides, message):
@@ -180,9 +190,43 @@ def test_synth_of_a_bad_cdk_json_exits_with_the_message_and_no_traceback():
 
     assert synth.returncode == 1
     assert synth.stderr.strip() == (
-        'amiwatch: invalid configuration in cdk.json: watch "golden": unknown filter "nmae" '
+        'invalid configuration in cdk.json: watch "golden": unknown filter "nmae" '
         '(did you mean "name"?)'
     )
+
+
+def test_a_key_far_from_every_known_one_lists_them_all():
+    with pytest.raises(ConfigError, match=r'unknown key "zzz" \(known: schedule, watches, '):
+        load_app_config({"watches": [GOLDEN], "zzz": 1})
+
+
+def test_amiwatch_at_the_top_of_cdk_json_says_move_it_under_context():
+    from amiwatch.model.errors import check_placement
+
+    with pytest.raises(ConfigError, match=r'top level of cdk\.json.*move it under "context"'):
+        check_placement({"app": "sh devtools/cdk_app.sh", "amiwatch": {"watches": []}})
+
+
+def test_cdk_synth_before_make_venv_says_make_venv_first(tmp_path):
+    shutil.copy2(ROOT / "devtools" / "cdk_app.sh", tmp_path / "cdk_app.sh")
+
+    run = subprocess.run(["sh", "cdk_app.sh"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=30, check=False)  # fmt: skip
+
+    assert run.returncode == 1
+    assert "run `make venv` first" in run.stderr and "not found" not in run.stderr
+    assert json.loads((ROOT / "cdk.json").read_text())["app"] == "sh devtools/cdk_app.sh"
+
+
+def test_synth_with_an_intake_bus_prints_no_deprecation_warning(tmp_path):
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(TEST_CONTEXT), "CDK_OUTDIR": str(tmp_path)}
+
+    synth = subprocess.run([sys.executable, str(ROOT / "app.py")], capture_output=True, text=True,
+                           env=env, check=False, timeout=300)  # fmt: skip
+
+    assert synth.returncode == 0, synth.stderr
+    assert "IntakeBus" in (tmp_path / "AmiWatch.template.json").read_text()
+    assert "deprecated" not in synth.stderr
 
 
 def small_context(**amiwatch: object) -> dict:

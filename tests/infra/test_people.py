@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from amiwatch.model.contract import DETAIL_TYPES
+from amiwatch.model.contract import DETAIL_TYPES, TEST_DETAIL_TYPE
 from amiwatch.model.forecast_schema import forecast_registry_schema
 from amiwatch.model.schema import registry_schemas
 
@@ -104,7 +104,8 @@ def test_the_registry_holds_one_draft4_schema_per_detail_type(synthesized, templ
     assert registry["Properties"]["RegistryName"] == "amiwatch-test"
     expected = {**registry_schemas(), **forecast_registry_schema()}
     assert {s["Properties"]["SchemaName"] for s in schemas} == {
-        f"amiwatch@{t.replace(' ', '')}" for t in [*DETAIL_TYPES.values(), "AMI Forecast"]
+        f"amiwatch@{t.replace(' ', '')}"
+        for t in [*DETAIL_TYPES.values(), "AMI Forecast", TEST_DETAIL_TYPE]
     }
     for schema in schemas:
         props = schema["Properties"]

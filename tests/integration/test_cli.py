@@ -52,7 +52,8 @@ def test_a_dry_run_table_prints_every_row(fleet_of_1500, tmp_path, capsys):
     main(["--config", str(cdk_json(tmp_path, FLEET)), "--dry-run", "--region", REGION])
     out = capsys.readouterr().out.splitlines()
 
-    assert out[0].split() == ["CHANGE", "WATCH", "IMAGE", "NAME", "STATE", "DETAIL"]
+    assert out[0] == "DRY RUN: nothing is written or published"
+    assert out[1].split() == ["CHANGE", "WATCH", "IMAGE", "NAME", "STATE", "DETAIL"]
     assert len([line for line in out if line.startswith("new ")]) == 1500
     assert json.loads(out[-1])["images"] == 1500
 

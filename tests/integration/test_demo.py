@@ -25,6 +25,11 @@ def test_the_demo_shows_every_change_and_a_deprecation_in_use_and_one_not():
     assert "available" not in rows["deregistered"] and "deregistered" in rows["deregistered"]
     # The Public update reaches chat (updated:Public): the sentence says what did not.
     assert any("Not left-watch, new: chatChanges selects" in line for line in out)
+    # ... and the README says the same of it (it once said `updated` did not reach chat).
+    shows = (ROOT / "README.md").read_text().split("## What `make demo` shows", 1)[1]
+    assert "why `new` and `left-watch` do not reach chat" in " ".join(shows.split())
+    assert out[-2].startswith("Next: scan your account, read-only: .venv/bin/amiwatch")
+    assert out[-1].startswith("Deploy: docs/quickstart.md")
     assert sum(line.startswith("  | ") for line in out) < 45  # one chat and one email in full
     assert any(line.startswith("  | *Usage:* Still used by 1 instance and 2 launch templates")
                for line in out)  # fmt: skip

@@ -212,7 +212,7 @@ def test_only_critical_images_in_use_reach_the_page_rule(aws):
 def test_only_forecasts_with_rows_reach_the_ticket_rule(aws):
     from datetime import UTC, datetime
 
-    from amiwatch.aws.forecasts import put_forecast_event
+    from amiwatch.aws.forecasts import put_one_event
     from amiwatch.judge.forecast import Horizon
     from amiwatch.messages.forecast import forecast_event
     from amiwatch.model.contract import Target
@@ -228,7 +228,7 @@ def test_only_forecasts_with_rows_reach_the_ticket_rule(aws):
     for region, rows in (("eu-west-1", [row]), (REGION, [])):  # one due, one quiet: nothing
         target = Target(watch.name, ACCOUNT, region)
         _, entry = forecast_event(target, "p", now, Horizon(), watch, rows, aws.bus_name)
-        put_forecast_event(aws.client("events"), entry)
+        put_one_event(aws.client("events"), entry)
 
     sqs = aws.client("sqs")
     bodies = [json.loads(m["Body"]) for m in sqs.receive_message(
@@ -236,3 +236,26 @@ def test_only_forecasts_with_rows_reach_the_ticket_rule(aws):
 
     assert [(b["detail-type"], b["detail"]["region"]) for b in bodies] == [
         ("AMI Forecast", "eu-west-1")]  # fmt: skip
+
+
+def test_no_recipe_receives_a_test_alert(aws):
+    from datetime import UTC, datetime
+
+    from amiwatch.aws.forecasts import put_one_event
+    from amiwatch.messages.alert import alert_bus_entry, alert_detail
+    from amiwatch.model.contract import Target
+    from devtools.local_aws import ACCOUNT, REGION
+
+    patterns = recipes()
+    queues = route(aws, patterns)
+    catch_all = route(aws, {"anything-amiwatch": {"source": ["amiwatch"]}})
+    now = datetime.now(UTC)
+    detail = alert_detail(Target("golden", ACCOUNT, REGION), now)
+
+    put_one_event(aws.client("events"), alert_bus_entry(detail, aws.bus_name, now))
+
+    sqs = aws.client("sqs")
+    got = {name: sqs.receive_message(QueueUrl=url).get("Messages", []) for name, url in
+           {**queues, **catch_all}.items()}  # fmt: skip
+    assert {name for name, messages in got.items() if messages} == {"anything-amiwatch"}
+    assert len(patterns) >= 6

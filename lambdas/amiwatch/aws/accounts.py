@@ -1,4 +1,5 @@
-"""EC2 clients for a target: the watcher's own credentials, or a member account's role.
+"""The accounts a watch reads and how: EC2 clients for a target (the watcher's own
+credentials, or a member account's role), and the accounts of an organisation scope.
 
 Member roles are assumed through the target region's own STS endpoint, so a target depends only
 on its region: a region where STS is deactivated, or an opt-in region the account has not
@@ -8,7 +9,8 @@ enabled, fails that target alone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -16,7 +18,7 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from amiwatch.aws.clients import assumed_client, client
-from amiwatch.model.watches import AccountRef
+from amiwatch.model.watches import AccountRef, OrgAccounts
 
 # Refresh assumed credentials this long before they expire (a run may take up to 15 minutes).
 REFRESH_MARGIN = timedelta(minutes=20)
@@ -112,3 +114,50 @@ class TargetClients:
         with self._lock:
             self._credentials[key] = credentials
         return credentials
+
+
+# The accounts of an organisation scope (`{"organizationalUnit"}` / `{"organization": true}`),
+# read at dispatch time from AWS Organizations: from the management account or a delegated
+# administrator (the watcher's own credentials), or through `organizationRoleArn`. Only ACTIVE
+# accounts count (`State`; `Status` before Organizations retired it). Every list is paginated;
+# throttling (a few calls per second) is retried by botocore's adaptive mode.
+ACTIVE = "ACTIVE"
+
+
+@dataclass
+class OrgDirectory:
+    """Lists the ACTIVE accounts of organisation scopes; counts its calls."""
+
+    organizations: Any  # a boto3 Organizations client
+    calls: int = 0
+
+    def accounts(self, scope: OrgAccounts) -> tuple[list[str], list[str]]:
+        """(the ACTIVE accounts of the scope less its exclusions, the inactive ones found):
+        an OU is walked recursively through its child OUs."""
+        found = self._organization() if scope.unit is None else self._unit(scope.unit)
+        active: list[str] = []
+        inactive: list[str] = []
+        for account in found:
+            state = account.get("State") or account.get("Status")
+            if account["Id"] in scope.exclude:
+                continue
+            (active if state == ACTIVE else inactive).append(account["Id"])
+        return sorted(set(active)), sorted(set(inactive))
+
+    def _organization(self) -> Iterator[dict[str, Any]]:
+        yield from self._pages("list_accounts", "Accounts")
+
+    def _unit(self, unit: str) -> Iterator[dict[str, Any]]:
+        parents = [unit]
+        while parents:
+            parent = parents.pop()
+            yield from self._pages("list_accounts_for_parent", "Accounts", ParentId=parent)
+            children = self._pages(
+                "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent
+            )
+            parents.extend(child["Id"] for child in children)
+
+    def _pages(self, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+        for page in self.organizations.get_paginator(operation).paginate(**params):
+            self.calls += 1
+            yield from page.get(key, [])

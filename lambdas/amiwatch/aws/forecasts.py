@@ -47,8 +47,8 @@ def stored_records(store: DynamoSnapshotStore) -> Iterator[ImageRecord]:
             yield record_from_fields(json.loads(item["record"]["S"]), projection)
 
 
-def put_forecast_event(events: Any, entry: Mapping[str, Any]) -> None:
-    """PutEvents of one forecast entry; raises when EventBridge keeps refusing it."""
+def put_one_event(events: Any, entry: Mapping[str, Any]) -> None:
+    """PutEvents of one entry (a forecast, a test alert); raises if EventBridge keeps refusing."""
     reason = "no answer"
     for _ in range(PUT_ATTEMPTS):
         answer = events.put_events(Entries=[dict(entry)])
@@ -56,7 +56,7 @@ def put_forecast_event(events: Any, entry: Mapping[str, Any]) -> None:
             return
         failed = answer["Entries"][0]
         reason = f"{failed.get('ErrorCode')}: {failed.get('ErrorMessage')}"
-    raise RuntimeError(f"the forecast event was not accepted: {reason}")
+    raise RuntimeError(f"EventBridge did not accept the {entry.get('DetailType')} event: {reason}")
 
 
 def publish(sns: Any, topic_arn: str, entry: Mapping[str, Any]) -> None:

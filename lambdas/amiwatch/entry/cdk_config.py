@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from amiwatch.model.errors import ConfigError
+from amiwatch.model.errors import ConfigError, check_placement
 from amiwatch.model.watch_config import parse_watches
 from amiwatch.model.watches import Watch
 
@@ -28,6 +28,8 @@ def amiwatch_object(path: Path) -> dict[str, Any]:
             f'{path}: the top level must be an object, as in cdk.json: {{"context": '
             f'{{"amiwatch": {{"watches": [...]}}}}}}'
         )
+    if "app" in document:  # a CDK app's cdk.json: what the stack would see
+        check_placement(document)
     context = document.get("context", {})
     if not isinstance(context, dict):
         raise ConfigError(f'{path}: "context" must be an object holding "amiwatch"')
@@ -70,4 +72,17 @@ def read_only_parser(prog: str, description: str | None) -> argparse.ArgumentPar
     add("--watch", action="append", help="only this watch (repeatable)")
     add("--table", required=True, help="DynamoDB table of the snapshot (TableName output)")
     add("--region", help="AWS region of the table (default: the ambient one)")
+    return parser
+
+
+def deployed_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """The flags of the subcommands that talk to a deployed stack: --config, --stack, --region
+    (each adds its own)."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--config", type=Path, default=Path("cdk.json"), help="the cdk.json of the deployment")
+    add("--stack", default="AmiWatch", help="the watcher stack's name (default AmiWatch)")
+    add("--region", help="the stack's region (default: the ambient one)")
     return parser

@@ -13,11 +13,12 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from amiwatch.aws.accounts import TargetUnavailable
 
 # What can stop a CLI run before anything could be delivered (catch these, explain, exit 3).
-SETUP_ERRORS = (BotoCoreError, ClientError, TargetUnavailable)
+SETUP_ERRORS = (BotoCoreError, ClientError, ResponseParserError, TargetUnavailable)
 BAD_CREDENTIALS = frozenset({
     "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken",
     "ExpiredTokenException", "AuthFailure", "SignatureDoesNotMatch", "InvalidSignatureException",
@@ -41,6 +42,12 @@ def explain_for_cli(exc: Exception, *, table: str | None = None) -> str:
         return f"cannot reach {where}: check --region (a real region name?) and your network"
     if isinstance(exc, ClientError):
         return _client_error(exc, table)
+    if isinstance(exc, ResponseParserError):
+        first = str(exc).split("\n", 1)[0].split(", invalid", 1)[0]
+        return (
+            f"the endpoint answered with something that is not an AWS response ({first}): "
+            "check AWS_ENDPOINT_URL and any proxy, or try again later"
+        )
     if isinstance(exc, BotoCoreError):
         return f"the AWS SDK failed: {exc}"
     return str(exc)
@@ -64,3 +71,15 @@ def _client_error(exc: ClientError, table: str | None) -> str:
     if "AccessDenied" in code or code == "UnauthorizedOperation":
         return f"not allowed to call {operation} ({code}: {message}): use credentials that may"
     return f"{operation} failed: {code}: {message}"
+
+
+def invalid_endpoint(exc: ValueError) -> str | None:
+    """The line for botocore's "Invalid endpoint: localhost:5000" (no scheme), else None."""
+    text = str(exc)
+    if not text.startswith("Invalid endpoint: "):
+        return None
+    endpoint = text.removeprefix("Invalid endpoint: ")
+    return (
+        f"the endpoint {endpoint!r} (AWS_ENDPOINT_URL or --endpoint-url) is not a URL: write "
+        f"it with its scheme, e.g. http://{endpoint}"
+    )

@@ -11,13 +11,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from amiwatch.entry.queue import consume, is_queue_event, retry_delays
 from amiwatch.model.contract import Target
 from amiwatch.run.result import PublishIncomplete
-from amiwatch.wiring.dispatcher import dispatch_watch
-from amiwatch.wiring.forecasts import dispatch_forecast, forecast_queued
+from amiwatch.wiring.forecasts import forecast_queued
 from amiwatch.wiring.observability import (
     logger,
     metrics,
     record_invocation,
-    report_dispatch,
     report_queue,
     report_queue_target,
     report_run,
@@ -25,8 +23,9 @@ from amiwatch.wiring.observability import (
     runtime_versions,
     tracer,
 )
+from amiwatch.wiring.orders import ORDERS
 from amiwatch.wiring.runs import postpone, queue_runner, run_target, target_check
-from amiwatch.wiring.settings import Settings, dispatched_watch, forecast_order
+from amiwatch.wiring.settings import Settings
 
 # Module import is the cold start: its first log line says what this environment really loaded.
 logger.info("amiwatch cold start", extra=runtime_versions())
@@ -42,8 +41,8 @@ class WatchesFailed(RuntimeError):
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run the targets the event names (all without one); return a summary per target. A batch
     of a queue refreshes what AWS's own events name, or scans dispatched targets
-    (amiwatch.entry.queue); `{"dispatch": {"watch"}}` enqueues a watch's targets, and
-    `{"forecast": {"watch", "scheduledAt"}}` their forecasts."""
+    (amiwatch.entry.queue); an order (amiwatch.wiring.orders) dispatches a watch's targets,
+    their forecasts or `amiwatch doctor`'s checks."""
     settings = Settings.from_env()
     _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
     if is_queue_event(event):
@@ -54,11 +53,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         report_queue(tally)
         postpone(retry_delays(event, response))
         return response
-    if isinstance(event, dict) and "dispatch" in event:
-        report = dispatch_watch(settings, dispatched_watch(event), home_account)
-        return report_dispatch(report)
-    if isinstance(event, dict) and "forecast" in event:
-        return dispatch_forecast(settings, *forecast_order(event), home_account)
+    for name, order in ORDERS.items():
+        if isinstance(event, dict) and name in event:
+            return dict(order(settings, event, home_account, partition))
     summaries, failures = [], []
     for watch, account, region in settings.targets_for(event):
         account_id = home_account if account.is_self else account.id

@@ -7,6 +7,7 @@ Cells are cut to a display width (wide characters count two), one line each.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -46,11 +47,13 @@ def fit(text: str, width: int, *, pad: bool = True) -> str:
 class Printer:
     """The run observer of the CLI: one row (or JSON line) per change or recorded image."""
 
-    def __init__(self, *, as_json: bool, out: TextIO | None = None) -> None:
+    def __init__(self, *, as_json: bool, out: TextIO | None = None, dry_run: bool = False) -> None:
         self.as_json = as_json
         self.out = out or sys.stdout
+        self.dry_run = dry_run
         self.target = Target("", "", "")
         self.header_done = False
+        self.closed = False  # the reader went away (`| head`): the run goes on, printing nothing
 
     def start(self, target: Target) -> None:
         """The next rows belong to this target."""
@@ -74,24 +77,37 @@ class Printer:
                      "region": self.target.region}  # fmt: skip
             self._line(json.dumps({**where, "baseline": True, "image": record.as_dict()}))
             return
+        said = "would be recorded" if self.dry_run else "recorded"
         cells = (BASELINE_ROW, self.target.watch, record.image_id, record.name or "",
-                 record.state or "", "recorded as the baseline, no event")  # fmt: skip
+                 record.state or "", f"{said} as the baseline, no event")  # fmt: skip
         self._row(cells)
 
     def summary(self, result: WatchResult) -> None:
         """The run's summary as one JSON line: on stdout after a table, on stderr after JSON."""
         line = json.dumps(result.summary())
-        print(line, file=sys.stderr if self.as_json else self.out, flush=True)
+        if self.as_json:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            self._line(line)
 
     def _row(self, cells: tuple[str, ...]) -> None:
         if not self.header_done:
             self.header_done = True
+            if self.dry_run:
+                self._line("DRY RUN: nothing is written or published")
             self._row((*(name for name, _ in COLUMNS), "DETAIL"))
         fixed = [fit(cell, width) for cell, (_, width) in zip(cells, COLUMNS, strict=False)]
         self._line("  ".join([*fixed, fit(cells[-1], MAX_DETAIL, pad=False)]).rstrip())
 
     def _line(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        if self.closed:
+            return
+        try:
+            print(text, file=self.out, flush=True)
+        except BrokenPipeError:
+            self.closed = True
+            if self.out is sys.stdout:  # no second error when Python flushes stdout at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _change_cells(detail: Mapping[str, Any]) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """`amiwatch status`: every target's last success, images and last changes, stale ones first.
 
 Read-only: one Query per watch on the table's TargetsByWatch index (the `meta` item each run
-writes), the same records the dispatcher judges freshness from. Exit codes: 0 all fresh; 1 some
-targets are stale or never succeeded; 2 a configuration or flag error; 3 AWS could not be used.
+writes), the same records the dispatcher judges freshness from, by the same rule: stale after two
+of the cdk.json schedule's longest gaps. Exit codes: 0 all fresh; 1 some targets are stale or
+never succeeded, or none has run yet; 2 a configuration or flag error; 3 AWS could not be used.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from amiwatch.entry.cdk_config import (
     EXIT_AWS,
     EXIT_CONFIG,
     EXIT_OK,
+    amiwatch_object,
     read_only_parser,
     selected,
     watches_from_cdk_json,
@@ -26,10 +28,12 @@ from amiwatch.entry.cdk_config import (
 from amiwatch.entry.explain import SETUP_ERRORS, explain_for_cli
 from amiwatch.entry.output import aligned
 from amiwatch.judge.dispatch import KnownTarget
+from amiwatch.model import defaults
 from amiwatch.model.errors import ConfigError
 from amiwatch.model.records import parse_time
+from amiwatch.model.schedule import parse_schedule, stale_after_minutes
 
-EXIT_STALE = 1  # a target is stale or never succeeded
+EXIT_STALE = 1  # a target is stale or never succeeded, or none has run yet
 HEADER = ("state", "watch", "account", "region", "last success", "images", "last changes")
 
 
@@ -39,8 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--stale-after-hours",
         type=float,
-        default=2.0,
-        help="no success for this long is stale (default 2: two periods of rate(1 hour))",
+        help="no success for this long is stale (default: two of the longest gaps of cdk.json's "
+        "schedule, as the StaleTargets alarm judges: 2 for rate(1 hour))",
     )
     add("--json", action="store_true", help="one JSON object per target")
     return parser
@@ -51,8 +55,7 @@ def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         watches = selected(watches_from_cdk_json(args.config), args.watch)
-        if args.stale_after_hours <= 0:
-            raise ConfigError("--stale-after-hours must be more than 0")
+        stale_after = _stale_after(args)
     except ConfigError as exc:
         print(f"amiwatch: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -64,12 +67,21 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_AWS
     now = datetime.now(UTC)
     judged = sorted(
-        ((state_of(k, now, timedelta(hours=args.stale_after_hours)), w, k) for w, k in rows),
+        ((state_of(k, now, stale_after), w, k) for w, k in rows),
         key=lambda row: (row[0] == "ok", row[1], row[2].account, row[2].region),
     )
     for line in render(judged, now, as_json=args.json):
         print(line)
-    return EXIT_STALE if any(state != "ok" for state, _, _ in judged) else EXIT_OK
+    return EXIT_STALE if not judged or any(state != "ok" for state, _, _ in judged) else EXIT_OK
+
+
+def _stale_after(args: argparse.Namespace) -> timedelta:
+    if args.stale_after_hours is not None:
+        if args.stale_after_hours <= 0:
+            raise ConfigError("--stale-after-hours must be more than 0")
+        return timedelta(hours=args.stale_after_hours)
+    schedule = amiwatch_object(args.config).get("schedule", defaults.SCHEDULE)
+    return timedelta(minutes=stale_after_minutes(parse_schedule(schedule)))
 
 
 def state_of(target: KnownTarget, now: datetime, stale_after: timedelta) -> str:
@@ -92,7 +104,10 @@ def render(
             for s, w, k in judged
         ]  # fmt: skip
     if not judged:
-        return ["no targets have run yet (the table has no meta item for these watches)"]
+        return [
+            "no targets have run yet (the table has no meta item for these watches): after "
+            "a deploy, the first scheduled run takes the baseline"
+        ]
     table = [HEADER] + [
         (s, w, k.account, k.region, _age(k.last_success_at, now),
          "" if k.images is None else f"{k.images:,}",

@@ -55,6 +55,11 @@ def _account(item: Any, where: str, fail: Fail) -> AccountRef:
     if not isinstance(item, dict) or set(item) - {"id", "roleName"}:
         raise fail(f"{where} must be one of {SHAPES}")
     account_id = item.get("id")
+    if isinstance(account_id, int) and not isinstance(account_id, bool):
+        raise fail(
+            f'{where}.id must be a string: "{account_id:012d}" in quotes (a JSON number loses '
+            "an account id's leading zeros)"
+        )
     if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
         raise fail(f"{where}.id must be a 12-digit account id, got {json.dumps(account_id)}")
     return AccountRef(account_id, _role(item, where, fail))

@@ -51,6 +51,7 @@ REASONS = (
     "parameter-changed",
     "allowed-amis",
     "findings",
+    "test",
 )
 
 
@@ -74,6 +75,8 @@ EVENT_VERSION = "1"
 
 SOURCE = "amiwatch"
 FORECAST_DETAIL_TYPE = "AMI Forecast"  # one target's forecast (amiwatch.messages.forecast)
+# `amiwatch test-alert` (amiwatch.messages.alert): the change contract with image null.
+TEST_CHANGE, TEST_DETAIL_TYPE = "test", "AMI Watch Test"
 
 DETAIL_TYPES = {
     ChangeKind.NEW: "AMI New",

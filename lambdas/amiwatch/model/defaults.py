@@ -38,3 +38,10 @@ MEMBER_ROLE = "AmiWatchMember"
 # The Lambda.
 LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute
 STALE_AFTER_SECONDS = 2 * 3600  # two periods of the default schedule
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+
+
+def powertools_parameter(version: str) -> str:
+    """Powertools' public SSM parameter holding the layer ARN of `version` for our runtime."""
+    return f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{version}"

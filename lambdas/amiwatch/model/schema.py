@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from amiwatch.model.contract import DETAIL_TYPES, EVENT_VERSION, REASONS, SOURCE, ChangeKind
+from amiwatch.model.contract import (
+    DETAIL_TYPES,
+    EVENT_VERSION,
+    REASONS,
+    SOURCE,
+    TEST_CHANGE,
+    TEST_DETAIL_TYPE,
+    ChangeKind,
+)
 from amiwatch.model.records import CANONICAL_FIELDS, SCAN_RESULT_FIELDS, SEVERITY_LABELS
 
 # What amiwatch.messages.budget may cut, as named in an event's `truncated`.
@@ -91,16 +99,14 @@ def event_schema() -> dict[str, Any]:
                 "pattern": "^[0-9a-f]{32}$",
                 "description": "Deterministic: the same change detected again has the same id.",
             },
-            "change": {"type": "string", "enum": [k.value for k in ChangeKind]},
+            "change": {"type": "string", "enum": [*(k.value for k in ChangeKind), TEST_CHANGE]},
             "watch": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$"},
             "account": {"type": "string", "pattern": "^[0-9]{12}$"},
             "region": {"type": "string"},
             "detectedAt": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
             "image": {
-                "type": "object",
-                "required": list(CANONICAL_FIELDS),
-                "additionalProperties": False,
-                "properties": {name: _image_field(name) for name in CANONICAL_FIELDS},
+                "oneOf": [_image(), {"type": "null"}],
+                "description": "The image as seen; null only in a test alert (change test).",
             },
             "previous": {
                 "type": ["object", "null"],
@@ -126,6 +132,15 @@ def event_schema() -> dict[str, Any]:
     }
 
 
+def _image() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(CANONICAL_FIELDS),
+        "additionalProperties": False,
+        "properties": {name: _image_field(name) for name in CANONICAL_FIELDS},
+    }
+
+
 def schema_name(detail_type: str) -> str:
     """The registry's name for a detail type: `amiwatch@AMIFailed` (discovered-schema style)."""
     return f"{SOURCE}@{detail_type.replace(' ', '')}"
@@ -134,14 +149,16 @@ def schema_name(detail_type: str) -> str:
 def registry_schemas() -> dict[str, dict[str, Any]]:
     """One draft-4 schema per detail type, of the whole EventBridge event (envelope + detail)."""
     schemas = {}
-    for kind, detail_type in DETAIL_TYPES.items():
+    kinds = {kind.value: detail_type for kind, detail_type in DETAIL_TYPES.items()}
+    for change, detail_type in {**kinds, TEST_CHANGE: TEST_DETAIL_TYPE}.items():
         detail = event_schema()
         del detail["$schema"]
-        detail["properties"]["change"] = {"type": "string", "enum": [kind.value]}
+        detail["properties"]["change"] = {"type": "string", "enum": [change]}
+        detail["properties"]["image"] = {"type": "null"} if change == TEST_CHANGE else _image()
         schemas[schema_name(detail_type)] = {
             "$schema": "http://json-schema.org/draft-04/schema#",
             "title": f"{SOURCE} {detail_type}",
-            "description": f"An amiwatch event of change {kind.value!r}, as rules receive it.",
+            "description": f"An amiwatch event of change {change!r}, as rules receive it.",
             "type": "object",
             "required": list(ENVELOPE),
             "properties": {

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from amiwatch.aws.accounts import OrgDirectory
 from amiwatch.aws.dispatching import (
     DispatchIncomplete,
     TargetQueue,
@@ -19,7 +20,6 @@ from amiwatch.aws.dispatching import (
     retire_targets,
     retired_key,
 )
-from amiwatch.aws.organizations import OrgDirectory
 from amiwatch.judge.dispatch import (
     DispatchReport,
     KnownTarget,

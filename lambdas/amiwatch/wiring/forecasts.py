@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from amiwatch.aws.dispatching import TargetQueue
-from amiwatch.aws.forecasts import ForecastRun, publish, put_forecast_event, stored_records
+from amiwatch.aws.forecasts import ForecastRun, publish, put_one_event, stored_records
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.judge.dispatch import DispatchReport, forecast_message
@@ -64,7 +64,7 @@ def forecast_queued(settings: Settings, ref: TargetRef, target: Target, period: 
                              period=period, bus_name=settings.bus_name)  # fmt: skip
     report_forecast(result)
     if result.rows or not horizon.quiet:
-        put_forecast_event(home["events"], result.entry)
+        put_one_event(home["events"], result.entry)
     run = ForecastRun(home["dynamodb"], settings.table_name, watch.name, period)
     if run.report(target, people_part(result.detail), now) and run.claim(now):
         try:

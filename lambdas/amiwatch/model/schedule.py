@@ -69,6 +69,13 @@ class Schedule:
     is_rate: bool
 
 
+def stale_after_minutes(schedule: Schedule) -> int:
+    """No success for this long makes a target stale: two of the schedule's longest gaps (a
+    schedule that never repeats: two hours). The dispatcher, its alarm and `amiwatch status`
+    judge by the same rule."""
+    return 2 * (schedule.longest_gap_minutes or 60)
+
+
 def parse_schedule(expression: Any, where: str = "amiwatch.schedule") -> Schedule:
     """Validate a rate() or cron() expression; ConfigError names the field at fault."""
     if not isinstance(expression, str):

@@ -1,0 +1,202 @@
+"""What `amiwatch doctor` asks AWS, and how it reads the answers: a few read-only calls per
+check, each answer reduced to (ok, what was found). The Lambda's own part (each target, as the
+watcher role) is `target_checks`; the rest runs with the caller's credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from amiwatch.aws.clients import IMAGE_REFERENCE_CHECKS, IMAGES_SERVICE
+
+# A syntactically valid id: a dry run checks the permission before it looks the image up.
+PLACEHOLDER_IMAGE = "ami-00000000000000000"
+DRY_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ec2:DescribeImages": ("describe_images", {"Owners": ["self"], "MaxResults": 6}),
+    "ec2:DescribeImageReferences": ("describe_image_references",
+                                    {"ImageIds": [PLACEHOLDER_IMAGE]}),
+    "ec2:GetAllowedImagesSettings": ("get_allowed_images_settings", {}),
+    "ec2:GetImageFindings": ("get_image_findings", {"ImageId": PLACEHOLDER_IMAGE}),
+}  # fmt: skip
+SIMULATION_CHUNK = 100  # SimulatePrincipalPolicy: up to 100 action names per call (we send fewer)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's answer: passed or not, and what was found (the fix, when it failed)."""
+
+    ok: bool
+    detail: str
+
+
+def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+    """The stack's outputs by key (raises ClientError ValidationError if there is no stack)."""
+    [found] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+
+
+def function_role(lambda_client: Any, function_name: str) -> tuple[str, str]:
+    """(the function's ARN, its execution role's ARN)."""
+    config = lambda_client.get_function_configuration(FunctionName=function_name)
+    return config["FunctionArn"], config["Role"]
+
+
+def denied_actions(
+    iam: Any,
+    role_arn: str,
+    actions: Sequence[str],
+    *,
+    resources: Sequence[str] = (),
+    called_via: str | None = None,
+) -> list[str]:
+    """The actions IAM's policy simulator says `role_arn` may not call on `resources` (none:
+    "*"), each as "action (decision)". `called_via`: as called through that service."""
+    context = []
+    if called_via:
+        context = [{"ContextKeyName": "aws:CalledVia", "ContextKeyType": "stringList",
+                    "ContextKeyValues": [called_via]}]  # fmt: skip
+    scope = {"ResourceArns": list(resources)} if resources else {}
+    denied = []
+    for start in range(0, len(actions), SIMULATION_CHUNK):
+        pages = iam.get_paginator("simulate_principal_policy").paginate(
+            PolicySourceArn=role_arn, ActionNames=list(actions[start : start + SIMULATION_CHUNK]),
+            ContextEntries=context, **scope,
+        )  # fmt: skip
+        for page in pages:
+            results = page["EvaluationResults"]
+            denied += [f"{r['EvalActionName']} ({r['EvalDecision']})"
+                       for r in results if r["EvalDecision"] != "allowed"]  # fmt: skip
+    return sorted(set(denied))
+
+
+def reference_checks_denied(iam: Any, role_arn: str) -> list[str]:
+    """What DescribeImageReferences checks with the caller's permissions, through EC2."""
+    return denied_actions(iam, role_arn, IMAGE_REFERENCE_CHECKS, called_via=IMAGES_SERVICE)
+
+
+def layer_parameter(ssm: Any, name: str) -> Finding:
+    """Powertools' public parameter of the pinned version resolves here (CloudFormation reads
+    it at deploy time)."""
+    try:
+        value = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    except ClientError as exc:
+        return Finding(False, f"{name}: {exc.response['Error'].get('Code')}")
+    return Finding(True, f"{name} = {value}")
+
+
+def management_trail(cloudtrail_in: Callable[[str], Any], region: str) -> Finding:
+    """A trail that logs write management events in `region` (what "AWS API Call via
+    CloudTrail" events need): multi-region or homed there, logging, with a selector that takes
+    management events that are not read-only. A trail's status and selectors are asked in its
+    home region (`cloudtrail_in(region)` is a client there)."""
+    trails = cloudtrail_in(region).describe_trails(includeShadowTrails=True)["trailList"]
+    covering = [t for t in trails if t.get("IsMultiRegionTrail") or t.get("HomeRegion") == region]
+    seen = []
+    for trail in covering:
+        arn = trail.get("TrailARN") or trail["Name"]
+        home = cloudtrail_in(trail.get("HomeRegion") or region)
+        logging = home.get_trail_status(Name=arn).get("IsLogging", False)
+        if logging and _records_management_writes(home.get_event_selectors(TrailName=arn)):
+            return Finding(True, f"trail {trail['Name']} logs management events in {region}")
+        seen.append(f"{trail['Name']} ({'no write management events' if logging else 'off'})")
+    found = f" (found: {', '.join(seen)})" if seen else ""
+    return Finding(False, f"no trail logs write management events in {region}{found}")
+
+
+def _records_management_writes(selectors: Mapping[str, Any]) -> bool:
+    for selector in selectors.get("EventSelectors") or []:
+        if selector.get("IncludeManagementEvents", True) and selector.get(
+            "ReadWriteType", "All"
+        ) in ("All", "WriteOnly"):
+            return True
+    for advanced in selectors.get("AdvancedEventSelectors") or []:
+        fields = {f["Field"]: f for f in advanced.get("FieldSelectors", [])}
+        category = fields.get("eventCategory", {}).get("Equals", [])
+        read_only = fields.get("readOnly", {}).get("Equals", [])
+        if "Management" in category and "true" not in read_only:
+            return True
+    return False
+
+
+def bus_admits(events: Any, bus_arn: str, accounts: Iterable[str], org_id: str | None) -> Finding:
+    """The intake bus's resource policy admits each member account (or the organisation)."""
+    policy = json.loads(events.describe_event_bus(Name=bus_arn).get("Policy") or "{}")
+    admitted: set[str] = set()
+    orgs: set[str] = set()
+    for statement in policy.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        condition = statement.get("Condition", {}).get("StringEquals", {})
+        admitted |= set(_listed(condition.get("aws:PrincipalAccount")))
+        orgs |= set(_listed(condition.get("aws:PrincipalOrgID")))
+        principal = statement.get("Principal", {})
+        aws = principal.get("AWS") if isinstance(principal, dict) else None
+        admitted |= {p.split(":")[4] if p.startswith("arn:") else p
+                     for p in _listed(aws) if p != "*"}  # fmt: skip
+    if org_id and org_id in orgs:
+        return Finding(True, f"admits the organisation {org_id}")
+    missing = sorted(set(accounts) - admitted)
+    if missing:
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        return Finding(False, f"does not admit {', '.join(missing[:10])}{more}")
+    return Finding(True, f"admits the {len(admitted)} member accounts")
+
+
+def _listed(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def watch_schedules(scheduler: Any, function_arn: str) -> dict[str, str]:
+    """The EventBridge Scheduler schedules that invoke the function, as {input: state}."""
+    found = {}
+    for page in scheduler.get_paginator("list_schedules").paginate():
+        for summary in page.get("Schedules", []):
+            if summary.get("Target", {}).get("Arn") != function_arn:
+                continue
+            schedule = scheduler.get_schedule(
+                Name=summary["Name"], GroupName=summary.get("GroupName", "default")
+            )
+            found[schedule["Target"].get("Input", "")] = schedule.get("State", "ENABLED")
+    return found
+
+
+def stale_targets_alarm(cloudwatch: Any, alarm_topic_arn: str) -> Finding:
+    """The one StaleTargets alarm exists and tells the alarm topic."""
+    alarms = cloudwatch.describe_alarms_for_metric(
+        MetricName="StaleTargets", Namespace="amiwatch",
+        Dimensions=[{"Name": "service", "Value": "amiwatch"}],
+    )["MetricAlarms"]  # fmt: skip
+    if not alarms:
+        return Finding(False, "no alarm on amiwatch StaleTargets")
+    [alarm, *_] = alarms
+    if alarm_topic_arn not in alarm.get("AlarmActions", []):
+        return Finding(False, f"{alarm['AlarmName']} does not notify {alarm_topic_arn}")
+    return Finding(True, f"{alarm['AlarmName']} ({alarm.get('StateValue', '?')})")
+
+
+def target_checks(ec2: Any) -> tuple[list[str], Finding]:
+    """As the role that reads the target: the EC2 actions a dry run refuses, and the target's
+    Allowed AMIs state."""
+    denied = []
+    for action, (method, params) in DRY_RUNS.items():
+        try:
+            getattr(ec2, method)(DryRun=True, **params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException"):
+                denied.append(action)
+    try:
+        settings = ec2.get_allowed_images_settings()
+    except (BotoCoreError, ClientError) as exc:
+        return denied, Finding(False, f"GetAllowedImagesSettings failed: {exc}")
+    criteria = len(settings.get("ImageCriteria") or [])
+    state = settings.get("State", "disabled")
+    said = f"Allowed AMIs {state}" + (f", {criteria} criteria" if state != "disabled" else "")
+    return denied, Finding(True, said)
