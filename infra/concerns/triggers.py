@@ -44,6 +44,7 @@ class Schedules(Concern):
         self.queue.grant_send_messages(function)
         function.add_environment("AMIWATCH_TARGET_QUEUE_URL", self.queue.queue_url)
         function.add_environment("AMIWATCH_STALE_AFTER_SECONDS", str(config.stale_after_seconds))
+        function.add_environment("AMIWATCH_TARGET_METRICS", str(config.target_metrics).lower())
         group = scheduler.ScheduleGroup(self, "Schedules")
         window = (
             scheduler.TimeWindow.flexible(Duration.minutes(config.flexible_window_minutes))

@@ -42,6 +42,7 @@ KEYS = (
     "teams",
     "chatChanges",
     "chatCommands",
+    "targetMetrics",
     "digestThreshold",
     "externalId",
     "concurrency",
@@ -85,6 +86,7 @@ class AppConfig:
     teams: dict[str, str] | None
     chat_changes: tuple[str, ...]
     chat_commands: bool  # read-only commands from the channel, each user with their own role
+    target_metrics: bool  # metrics per target (watch, account, region), or per watch
     digest_threshold: int
     external_id: str | None
     concurrency: int
@@ -245,6 +247,7 @@ def load_app_config(raw: Any) -> AppConfig:
         teams=channel(raw, "teams", TEAMS_KEYS),
         chat_changes=_chat_changes(raw),
         chat_commands=_flag(raw, "chatCommands", False),
+        target_metrics=_flag(raw, "targetMetrics", True),
         digest_threshold=_int(
             raw, "digestThreshold", defaults.DIGEST_THRESHOLD, *DIGEST_THRESHOLD_LIMITS
         ),

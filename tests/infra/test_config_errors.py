@@ -138,6 +138,7 @@ GOLDEN = {"name": "golden", "owners": ["self"]}
         ({"watches": [{**GOLDEN, "refreshOn": ["amazon-linux-2023-ami-updates"]}]},
          '"refreshOn" has invalid value "amazon-linux-2023-ami-updates"'),
         # Day one (issue 24): what people typed.
+        ({"targetMetrics": "no"}, "amiwatch.targetMetrics must be true or false"),
         ({"schedul": "rate(1 hour)"}, 'amiwatch: unknown key "schedul" (did you mean "schedule"?)'),
         ({"watches": [{**GOLDEN, "accounts": [{"id": 111122223333}]}]},
          '"accounts"[0].id must be a string: "111122223333" in quotes'),

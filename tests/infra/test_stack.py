@@ -98,6 +98,7 @@ def test_the_target_queue_is_consumed_one_scan_at_a_time_with_bounded_concurrenc
     }
     assert env["AMIWATCH_TARGET_QUEUE_URL"] == {"Ref": queue_id}
     assert env["AMIWATCH_STALE_AFTER_SECONDS"] == "3600"  # two 30-minute periods
+    assert env["AMIWATCH_TARGET_METRICS"] == "true"  # targetMetrics' default
 
 
 def test_the_role_has_exactly_the_permissions_it_needs(synthesized):

@@ -200,6 +200,22 @@ def test_runs_emit_emf_metrics_per_target_and_change_kind(aws, lambda_env, fleet
     assert metrics[("WatchesRun", (("service", "amiwatch"),))] == 1
 
 
+def test_target_metrics_false_emits_per_watch_metrics(aws, lambda_env, fleet, capsys, monkeypatch):
+    monkeypatch.setenv("AMIWATCH_TARGET_METRICS", "false")  # cdk.json targetMetrics: false
+    invoke()
+    set_image(fleet["golden-rc"], state="failed", state_reason=FAILED_REASON)
+    capsys.readouterr()
+
+    invoke()
+    metrics = emf_metrics(capsys.readouterr().out)
+
+    per_watch = (("service", "amiwatch"), ("watch", "golden"))
+    assert metrics[("ImagesScanned", per_watch)] == 6
+    assert metrics[("Changes", (("change", "failed"), *per_watch))] == 1
+    assert metrics[("SuccessfulRuns", per_watch)] == 1
+    assert not [key for key in metrics if ("account", ACCOUNT) in key[1]]
+
+
 def test_a_wrong_bus_is_named_in_the_error_the_log_line_and_the_summary(
     aws, lambda_env, fleet, monkeypatch, caplog
 ):

@@ -17,6 +17,7 @@ from amiwatch.judge.dispatch import DispatchReport
 from amiwatch.model.contract import Target
 from amiwatch.run.forecast import ForecastResult
 from amiwatch.run.result import QueueTally, WatchResult
+from amiwatch.wiring.settings import target_metrics
 
 SERVICE = "amiwatch"
 NAMESPACE = "amiwatch"
@@ -51,6 +52,14 @@ def _metric(name: str, value: float, **dimensions: str) -> None:
             m.add_dimension(name=key, value=dim)
 
 
+def _where(watch: str, account: str, region: str) -> dict[str, str]:
+    """A target's metric dimensions: {watch, account, region}, or with `targetMetrics` false
+    {watch} only (each dimension set is a custom metric billed per month: docs/cost.md)."""
+    if target_metrics():
+        return {"watch": watch, "account": account, "region": region}
+    return {"watch": watch}
+
+
 def report_run(result: WatchResult) -> None:
     """A target's run: its metrics and one log line with its summary."""
     record_watch_metrics(result)
@@ -60,15 +69,14 @@ def report_run(result: WatchResult) -> None:
 def report_forecast(result: ForecastResult) -> None:
     """A target's forecast: its rows as a metric, and one log line with its summary."""
     target = result.target
-    _metric("ForecastRows", len(result.rows), watch=target.watch, account=target.account,
-            region=target.region)  # fmt: skip
+    _metric("ForecastRows", len(result.rows), **_where(target.watch, target.account, target.region))
     logger.info("forecast finished", extra=result.summary())
 
 
 def report_target_failure(target: Target, exc: Exception) -> str:
     """A target that could not run: the log line with its traceback, the metrics, and the
     one-line reason the invocation's error will carry."""
-    where = {"watch": target.watch, "account": target.account, "region": target.region}
+    where = _where(target.watch, target.account, target.region)
     unavailable = isinstance(exc, TargetUnavailable)  # its message names account and region
     logger.exception("target unavailable" if unavailable else "target failed", extra=where)
     record_target_failure(target.watch, target.account, target.region)
@@ -79,7 +87,7 @@ def report_target_failure(target: Target, exc: Exception) -> str:
 
 def record_watch_metrics(result: WatchResult) -> None:
     """EMF metrics per target: images scanned, changes by kind, publish failures, heartbeat."""
-    target = {"watch": result.watch, "account": result.account, "region": result.region}
+    target = _where(result.watch, result.account, result.region)
     if result.status == "locked":
         _metric("RunsSkippedLocked", 1, **target)
         return
@@ -113,7 +121,7 @@ def record_watch_metrics(result: WatchResult) -> None:
 def record_target_failure(watch: str, account: str, region: str) -> None:
     """A target that could not run: once for the stack's alarm ({service}), once per target."""
     _metric("TargetFailures", 1)
-    _metric("TargetFailures", 1, watch=watch, account=account, region=region)
+    _metric("TargetFailures", 1, **_where(watch, account, region))
 
 
 def report_queue_target(target: Target, outcome: WatchResult | Exception, full: bool) -> None:
@@ -125,7 +133,7 @@ def report_queue_target(target: Target, outcome: WatchResult | Exception, full: 
     if full:
         report_run(outcome)
         return
-    where = {"watch": target.watch, "account": target.account, "region": target.region}
+    where = _where(target.watch, target.account, target.region)
     _metric("Refreshes", 1, **where)
     for kind, count in outcome.changes.items():
         _metric("Changes", count, **where, change=kind)

@@ -238,6 +238,12 @@ def _watches(env: Mapping[str, str]) -> tuple[Watch, ...]:
     raise ConfigError("set AMIWATCH_WATCHES_FILE (or AMIWATCH_WATCHES) to the watch list")
 
 
+def target_metrics(env: Mapping[str, str] = os.environ) -> bool:
+    """Metrics per target ({watch, account, region}), unless AMIWATCH_TARGET_METRICS is "false"
+    (cdk.json `targetMetrics`): then per watch."""
+    return env.get("AMIWATCH_TARGET_METRICS", "true") != "false"
+
+
 def forecast_order(event: Mapping[str, Any]) -> tuple[str, str]:
     """The watch and period a forecast schedule names: `{"forecast": {"watch": "golden",
     "scheduledAt": "2026-12-07T08:00:00Z"}}` (the schedule's own time: a retried invocation
