@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -90,16 +90,9 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         wanted = sorted({shard_of(i, count) for i in image_ids})
         keys = [self._key(f"{SHARD_PREFIX}{k:05d}") for k in wanted]
         blobs = []
-        for start in range(0, len(keys), BATCH_GET_KEYS):
-            request: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": True}
-            }
-            while request:
-                answer = self.ddb.batch_get_item(RequestItems=request)
-                for shard in answer.get("Responses", {}).get(self.table, []):
-                    blobs.append(shard["data"]["B"])
-                    self.stats.snapshot_bytes_read += len(shard["data"]["B"])
-                request = answer.get("UnprocessedKeys") or {}
+        for shard in self._batch_get(keys):
+            blobs.append(shard["data"]["B"])
+            self.stats.snapshot_bytes_read += len(shard["data"]["B"])
         return Snapshot.from_shards(
             blobs,
             count,
@@ -117,21 +110,27 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         """The stored records of these images (ids without one are absent from the result)."""
         ids = sorted(set(image_ids))
         found: dict[str, StoredImage] = {}
-        for start in range(0, len(ids), BATCH_GET_KEYS):
-            keys = [self._key(IMAGE_PREFIX + i) for i in ids[start : start + BATCH_GET_KEYS]]
-            request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        for item in self._batch_get([self._key(IMAGE_PREFIX + i) for i in ids]):
+            stored = _stored_from_item(item)
+            found[stored.record.image_id] = stored
+        return found
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Consistent BatchGetItem of `keys`, 100 at a time; what DynamoDB leaves unprocessed is
+        asked again with bounded backoff (RuntimeError when it keeps leaving some)."""
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": True}
+            }
             for attempt in range(UNPROCESSED_ATTEMPTS):
                 answer = self.ddb.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self.table, []):
-                    stored = _stored_from_item(item)
-                    found[stored.record.image_id] = stored
+                yield from answer.get("Responses", {}).get(self.table, [])
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
                 _backoff(attempt)
             else:
                 raise RuntimeError(f"{self.pk}: DynamoDB left keys unprocessed after retries")
-        return found
 
     # --- writing ----------------------------------------------------------------------------
 
