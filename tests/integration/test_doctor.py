@@ -105,7 +105,11 @@ def deployed(aws, lambda_env, synthesized, tmp_path, monkeypatch) -> Any:
         defaults.powertools_parameter(doctor.version("aws-lambda-powertools")),
         f"arn:aws:lambda:{REGION}:017000801446:layer:AWSLambdaPowertoolsPythonV3:1",
     )
+    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b0e7c3e-0000-4000-8000-00000000beef"
+    aws.client("sns").set_topic_attributes(TopicArn=aws.topic_arn, AttributeName="KmsMasterKeyId",
+                                           AttributeValue=key_arn)  # fmt: skip
     arns = {
+        logical(synthesized, "AWS::KMS::Key", "WatcherKey"): key_arn,
         logical(synthesized, "AWS::DynamoDB::Table", "WatcherSnapshot"):
             f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{aws.table_name}",
         logical(synthesized, "AWS::SNS::Topic", "WatcherTopic"): aws.topic_arn,
@@ -147,7 +151,7 @@ def test_a_healthy_deployment_passes_every_check(deployed, monkeypatch, capsys):
                          "intake bus", "targets of al2023", "targets of golden",
                          "targets of fleet"}  # fmt: skip
     assert all(line.startswith("✓ ") for line in said.values())
-    assert "may call all" in said["watcher role"]
+    assert "may call all 26 actions a run calls" in said["watcher role"]
     assert (
         "6 of 6 readable as the watcher role; Allowed AMIs disabled in 6"
         in said["targets of fleet"]
@@ -174,6 +178,17 @@ def test_a_permission_missing_from_the_watcher_role_is_named_with_the_fix(deploy
     assert line.startswith("✗ watcher role: AmiWatch-WatcherRole2FDAA555-X1 may not call "
                            "ec2:DescribeLaunchTemplateVersions (implicitDeny)")  # fmt: skip
     assert "-> redeploy this version" in line
+
+
+def test_a_topic_key_the_watcher_role_may_not_use_is_named(deployed, monkeypatch, capsys):
+    deployed.undo.append(answer_dry_runs(own_access_key=os.environ["AWS_ACCESS_KEY_ID"]))
+    deployed.iam = deployed.iam.without(ROLE, "kms:GenerateDataKey")
+
+    code = run_doctor(deployed, monkeypatch)
+    line = lines(capsys)["watcher role"]
+
+    assert code == 1
+    assert "kms:GenerateDataKey (implicitDeny) on arn:aws:kms:" in line
 
 
 def test_a_member_role_that_refuses_an_action_names_the_accounts(deployed, monkeypatch, capsys):

@@ -102,6 +102,10 @@ def assumed_client(service: str, region: str, credentials: Any) -> Any:
 def any_client(service: str, *, region: str | None = None) -> Any:
     """The `amiwatch` command's client for any service it uses (a Lambda runs up to 15 minutes:
     a synchronous Invoke waits that long)."""
+    if service == "lambda":  # one attempt more, not eight: an Invoke may take 15 minutes
+        config = Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=910)
+        region = region or os.environ.get("AWS_REGION") or None
+        return boto3.client(service, region_name=region, config=config)
     if service in CLI_SERVICES:
-        return cli_client(service, region=region, read_timeout=910 if service == "lambda" else 30)
+        return cli_client(service, region=region)
     return client(service, region=region)

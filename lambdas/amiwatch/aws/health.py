@@ -79,6 +79,12 @@ def reference_checks_denied(iam: Any, role_arn: str) -> list[str]:
     return denied_actions(iam, role_arn, IMAGE_REFERENCE_CHECKS, called_via=IMAGES_SERVICE)
 
 
+def topic_key(sns: Any, topic_arn: str) -> str | None:
+    """The ARN of the KMS key that encrypts the topic (None: none, or not given as an ARN)."""
+    key = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"].get("KmsMasterKeyId")
+    return key if key and key.startswith("arn:") else None
+
+
 def layer_parameter(ssm: Any, name: str) -> Finding:
     """Powertools' public parameter of the pinned version resolves here (CloudFormation reads
     it at deploy time)."""

@@ -151,6 +151,9 @@ class Doctor:
             (("sqs:SendMessage",), queue),
             *((("sns:Publish",), self.outputs[t]) for t in ("TopicArn", "ChatTopicArn")),
         ]
+        key = health.topic_key(self.clients("sns"), self.outputs["TopicArn"])
+        if key:  # SNS encrypts with it on the publisher's behalf
+            scoped.append((("kms:GenerateDataKey", "kms:Decrypt"), key))
         members = sorted({a.role_arn(self.partition) for w in self.watches for a in w.accounts
                           if not a.is_self})  # fmt: skip
         scoped += [(("sts:AssumeRole",), arn) for arn in members]
