@@ -20,14 +20,19 @@ LAMBDA_MODEL = boto3.session.Session().client("lambda", region_name="us-east-1")
 class InProcessFunction:
     """A Lambda client for one function whose Invoke calls `run(payload)` here."""
 
-    def __init__(self, function_arn: str, role_arn: str, run: Callable[[Any], Any]) -> None:
+    def __init__(
+        self, function_arn: str, role_arn: str, run: Callable[[Any], Any],
+        environment: dict[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.function_arn, self.role_arn, self.run = function_arn, role_arn, run
+        self.environment = environment or {}  # the stack's, as synthesized
         self.invocations: list[Any] = []
 
     def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
         assert FunctionName in (self.function_arn, self.function_arn.rsplit(":", 1)[-1])
         answer = {"FunctionName": FunctionName, "FunctionArn": self.function_arn,
-                  "Role": self.role_arn, "Runtime": "python3.13"}  # fmt: skip
+                  "Role": self.role_arn, "Runtime": "python3.13",
+                  "Environment": {"Variables": self.environment}}  # fmt: skip
         return _checked("GetFunctionConfiguration", answer)
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:

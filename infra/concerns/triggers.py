@@ -17,6 +17,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_scheduler import ContextAttribute
 from constructs import Construct
 
+from amiwatch.model import defaults
+
 from ..concerns.concern import Concern
 from ..concerns.queues import consume, work_queue
 from ..config.cdk_json import AppConfig
@@ -45,6 +47,7 @@ class Schedules(Concern):
         function.add_environment("AMIWATCH_TARGET_QUEUE_URL", self.queue.queue_url)
         function.add_environment("AMIWATCH_STALE_AFTER_SECONDS", str(config.stale_after_seconds))
         function.add_environment("AMIWATCH_TARGET_METRICS", str(config.target_metrics).lower())
+        function.add_environment("AMIWATCH_ORDERS", ",".join(defaults.ORDERS))
         group = scheduler.ScheduleGroup(self, "Schedules")
         window = (
             scheduler.TimeWindow.flexible(Duration.minutes(config.flexible_window_minutes))

@@ -17,6 +17,8 @@ import pytest
 from amiwatch.entry import cli, doctor
 from amiwatch.entry.handler import handler
 from amiwatch.model import defaults
+from amiwatch.model.errors import ConfigError
+from amiwatch.wiring.orders import ORDERS
 from devtools.doubles.deployed_function import InProcessFunction, answer_dry_runs
 from devtools.doubles.iam_simulation import PolicySimulator
 from devtools.doubles.image_visibility import Ec2Visibility
@@ -119,8 +121,11 @@ def deployed(aws, lambda_env, synthesized, tmp_path, monkeypatch) -> Any:
     }  # fmt: skip
     role = logical(synthesized, "AWS::IAM::Role", "WatcherRole")
     iam = PolicySimulator.from_template(synthesized.template, {role: ROLE}, arns, ACCOUNT, REGION)
+    _, resource = synthesized.one("AWS::Lambda::Function")
+    environment = {k: v for k, v in resource["Properties"]["Environment"]["Variables"].items()
+                   if isinstance(v, str)}  # fmt: skip
     function = InProcessFunction(FUNCTION, ROLE, lambda payload: handler(
-        payload, FakeLambdaContext(invoked_function_arn=FUNCTION)))  # fmt: skip
+        payload, FakeLambdaContext(invoked_function_arn=FUNCTION)), environment)  # fmt: skip
     deployment = Deployment(aws, tmp_path / "cdk.json", iam, function)
     deployment.undo.append(Ec2Visibility(ACCOUNT, REGION).install_for_new_clients())
     yield deployment
@@ -205,6 +210,29 @@ def test_a_member_role_that_refuses_an_action_names_the_accounts(deployed, monke
     assert "111111111111 / us-east-1: dry run refused ec2:GetImageFindings" in line
     assert "-> deploy or update the AmiWatchMemberRole stack" in line
     assert said["targets of golden"].startswith("✓ ")
+
+
+def test_a_function_older_than_the_doctor_is_not_invoked(deployed, monkeypatch, capsys):
+    deployed.function.environment.pop("AMIWATCH_ORDERS")  # as deployed before this version
+
+    code = run_doctor(deployed, monkeypatch)
+    line = lines(capsys)["targets of golden"]
+
+    assert code == 1 and deployed.function.invocations == []
+    assert line == (
+        "✗ targets of golden: the deployed function predates `amiwatch doctor` and "
+        "cannot check its targets -> redeploy this version (npx cdk deploy AmiWatch)"
+    )
+
+
+def test_the_function_refuses_an_order_it_does_not_know_instead_of_running_everything(
+    deployed, aws
+):  # fmt: skip
+    with pytest.raises(ConfigError, match='the event holds "doktor", which this version does not'):
+        handler({"doktor": {"watch": "golden"}}, FakeLambdaContext(invoked_function_arn=FUNCTION))
+
+    assert aws.bus_events() == []
+    assert set(ORDERS) == set(defaults.ORDERS)
 
 
 def test_no_trail_and_no_alarm_fail_with_what_to_do(deployed, monkeypatch, capsys):

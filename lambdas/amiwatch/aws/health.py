@@ -46,6 +46,13 @@ def function_role(lambda_client: Any, function_name: str) -> tuple[str, str]:
     return config["FunctionArn"], config["Role"]
 
 
+def function_orders(lambda_client: Any, function_name: str) -> set[str]:
+    """The orders the deployed function understands (its AMIWATCH_ORDERS; none before them)."""
+    config = lambda_client.get_function_configuration(FunctionName=function_name)
+    listed = config.get("Environment", {}).get("Variables", {}).get("AMIWATCH_ORDERS", "")
+    return {o for o in listed.split(",") if o}
+
+
 def denied_actions(
     iam: Any,
     role_arn: str,

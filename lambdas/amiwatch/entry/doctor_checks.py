@@ -253,6 +253,11 @@ class Doctor:
                 file=sys.stderr,
                 flush=True,
             )
+        orders = health.function_orders(self.clients("lambda"), self.outputs["FunctionName"])
+        if "doctor" not in orders:  # an older function would take the order for a run of all
+            return Check(f"targets of {watch.name}", False, "the deployed function predates "
+                         "`amiwatch doctor` and cannot check its targets",
+                         "redeploy this version (npx cdk deploy AmiWatch)")  # fmt: skip
         answer = self.invoke(self.outputs["FunctionName"], {"doctor": {"watch": watch.name}})
         targets = answer.get("targets", [])
         failing = [t for t in targets if not t["ok"]]

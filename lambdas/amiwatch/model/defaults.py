@@ -38,6 +38,10 @@ MEMBER_ROLE = "AmiWatchMember"
 # The Lambda.
 LEASE_SECONDS = 960  # the Lambda's 15-minute ceiling plus a minute
 STALE_AFTER_SECONDS = 2 * 3600  # two periods of the default schedule
+# The orders an invocation may carry (amiwatch.wiring.orders); the stack lists them in the
+# function's AMIWATCH_ORDERS, so `amiwatch doctor` knows before invoking what a deployed
+# version understands.
+ORDERS = ("dispatch", "forecast", "doctor")
 LAMBDA_RUNTIME = "python3.13"
 LAMBDA_ARCHITECTURE = "arm64"
 

@@ -85,6 +85,12 @@ class Settings:
         sends), or every target of all watches / of the ones named in `{"watches": [...]}`."""
         if event is not None and not isinstance(event, Mapping):
             raise ConfigError(f"the event must be an object, got {json.dumps(event)[:80]}")
+        unknown = sorted(set(event or {}) - {"target", "watches"})
+        if unknown:  # an order this version does not know must not run every target instead
+            raise ConfigError(
+                f'the event holds "{unknown[0]}", which this version does not understand '
+                f"(known: target, watches, {', '.join(defaults.ORDERS)}): nothing was run"
+            )
         named = (event or {}).get("target")
         if named is None:
             return [
