@@ -235,6 +235,20 @@ def test_the_function_refuses_an_order_it_does_not_know_instead_of_running_every
     assert set(ORDERS) == set(defaults.ORDERS)
 
 
+def test_a_watch_the_deployment_does_not_have_says_which_cdk_json(deployed, monkeypatch, capsys):
+    config = json.loads(deployed.config.read_text())
+    config["context"]["amiwatch"]["watches"].append({"name": "not-deployed", "owners": ["self"]})
+    deployed.config.write_text(json.dumps(config))
+
+    code = run_doctor(deployed, monkeypatch)
+    line = lines(capsys)["targets of not-deployed"]
+
+    assert code == 1
+    assert line.startswith("✗ targets of not-deployed: the function failed: event names unknown "
+                           "watches: not-deployed -> is --config the cdk.json this stack was "
+                           "deployed from?")  # fmt: skip
+
+
 def test_no_trail_and_no_alarm_fail_with_what_to_do(deployed, monkeypatch, capsys):
     deployed.undo.append(answer_dry_runs(own_access_key=os.environ["AWS_ACCESS_KEY_ID"]))
     deployed.aws.client("cloudtrail").stop_logging(Name="org-trail")

@@ -99,14 +99,21 @@ class Doctor:
             return step()
         except (*SETUP_ERRORS, RuntimeError) as exc:
             said = explain_for_cli(exc) if isinstance(exc, SETUP_ERRORS) else str(exc)
-            return Check(name, False, said, "use credentials that may read the stack, or "
-                         "see docs/troubleshooting.md")  # fmt: skip
+            return Check(name, False, said, "see docs/operations.md, Troubleshooting: "
+                         f"{name.split(' of ', maxsplit=1)[0]}")  # fmt: skip
 
     def _each_guarded(self, name: str, steps: Callable[[], Iterator[Check]]) -> list[Check]:
         try:
             return list(steps())
         except (BotoCoreError, ClientError) as exc:
-            return [Check(name, False, explain_for_cli(exc), "see docs/troubleshooting.md")]
+            return [
+                Check(
+                    name,
+                    False,
+                    explain_for_cli(exc),
+                    "see docs/operations.md, Troubleshooting: cloudtrail",
+                )
+            ]
 
     def _stack(self) -> Check:
         try:
@@ -258,7 +265,12 @@ class Doctor:
             return Check(f"targets of {watch.name}", False, "the deployed function predates "
                          "`amiwatch doctor` and cannot check its targets",
                          "redeploy this version (npx cdk deploy AmiWatch)")  # fmt: skip
-        answer = self.invoke(self.outputs["FunctionName"], {"doctor": {"watch": watch.name}})
+        try:
+            answer = self.invoke(self.outputs["FunctionName"], {"doctor": {"watch": watch.name}})
+        except RuntimeError as exc:  # the function's own error (FunctionError)
+            return Check(f"targets of {watch.name}", False, str(exc), "is --config the "
+                         "cdk.json this stack was deployed from? (the function knows its own "
+                         "watches; redeploy after editing them)")  # fmt: skip
         targets = answer.get("targets", [])
         failing = [t for t in targets if not t["ok"]]
         states: dict[str, int] = {}
