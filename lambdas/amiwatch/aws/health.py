@@ -213,3 +213,16 @@ def target_checks(ec2: Any) -> tuple[list[str], Finding]:
     state = settings.get("State", "disabled")
     said = f"Allowed AMIs {state}" + (f", {criteria} criteria" if state != "disabled" else "")
     return denied, Finding(True, said)
+
+
+def invoke_function(lambda_client: Any) -> Callable[[str, dict[str, Any]], Any]:
+    """Lambda's synchronous Invoke: the function's JSON answer, or RuntimeError with its error."""
+
+    def invoke(function: str, payload: dict[str, Any]) -> Any:
+        answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+        body = json.loads(answer["Payload"].read() or b"null")
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"the function failed: {body.get('errorMessage', body)}")
+        return body
+
+    return invoke

@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib.metadata import version
-from typing import Any
 
 from amiwatch.aws.clients import any_client, client
 from amiwatch.entry.cdk_config import (
@@ -46,9 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str], invoke: Callable[[str, dict[str, Any]], Any] | None = None) -> int:
-    """`amiwatch doctor ...`; `invoke` (function name, payload) -> answer stands in for
-    Lambda's Invoke in tests (moto runs no function without Docker)."""
+def main(argv: Sequence[str]) -> int:
+    """`amiwatch doctor ...`; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         config = amiwatch_object(args.config)
@@ -64,7 +62,7 @@ def main(argv: Sequence[str], invoke: Callable[[str, dict[str, Any]], Any] | Non
     doctor = Doctor(
         config, watches, args.stack, account, region,
         clients=lambda service, where=None: any_client(service, region=where or region),
-        invoke=invoke,
+        invoke=None,
         powertools=version("aws-lambda-powertools"),
         progress=sys.stderr.isatty(),
     )  # fmt: skip

@@ -46,19 +46,6 @@ class Check:
         return asdict(self)
 
 
-def invoke_function(lambda_client: Any) -> Invoke:
-    """Lambda's synchronous Invoke: the function's JSON answer, or RuntimeError with its error."""
-
-    def invoke(function: str, payload: dict[str, Any]) -> Any:
-        answer = lambda_client.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
-        body = json.loads(answer["Payload"].read() or b"null")
-        if answer.get("FunctionError"):
-            raise RuntimeError(f"the function failed: {body.get('errorMessage', body)}")
-        return body
-
-    return invoke
-
-
 class Doctor:
     """Runs the checks of one deployment (cdk.json's `amiwatch` object and the stack)."""
 
@@ -70,7 +57,7 @@ class Doctor:
         self.config, self.watches, self.stack = config, watches, stack
         self.account, self.region = account, region
         self.clients, self.powertools, self.progress = clients, powertools, progress
-        self.invoke = invoke or invoke_function(clients("lambda"))
+        self.invoke = invoke or health.invoke_function(clients("lambda"))
         self.outputs: dict[str, str] = {}
         self.partition = "aws"
 
