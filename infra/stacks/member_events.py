@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import CfnCondition, CfnParameter, Fn
+from aws_cdk import Aws, CfnCondition, CfnParameter, Fn
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -49,7 +49,11 @@ class AmiWatchMemberEvents(Concern):
             {"Region": region, "Account": account, "Bus": bus},
         )
         self.role = iam.Role(
-            self, "ForwardRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            self, "ForwardRole",
+            # Only this account's rules may use it (EventBridge sets aws:SourceAccount to the
+            # rule's account: the confused-deputy guard EventBridge's condition keys document).
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}),
             description="amiwatch: EventBridge forwards AMI events to the watcher's intake bus",
             inline_policies={"PutIntakeEvents": iam.PolicyDocument(statements=[
                 iam.PolicyStatement(actions=["events:PutEvents"], resources=[bus_arn])])},

@@ -116,9 +116,9 @@ def test_the_member_forwarder_sends_each_event_kind_to_the_intake_bus_through_a_
     assert policy["PolicyDocument"]["Statement"] == [
         {"Action": "events:PutEvents", "Effect": "Allow", "Resource": bus_arn}
     ]
-    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "events.amazonaws.com"
-    }
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 def test_without_near_real_time_there_is_no_queue_and_without_cloudtrail_one_rule(tmp_path):
