@@ -12,7 +12,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export POWERTOOLS_TRACE_DISABLED := true
 export CDK_DISABLE_CLI_TELEMETRY := 1
 
-.PHONY: venv demo test lint types pytest unit integration infra synth bench bench-targets bench-refresh clean
+.PHONY: venv demo test lint types pytest unit integration infra synth bench bench-targets bench-refresh bench-profile clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench-targets: $(STAMP)
 ## (~3 min); records bench/refresh.json (IMAGES=10000 for a quick run: bench/quick/)
 bench-refresh: $(STAMP)
 	$(BIN)/python -m devtools.bench_refresh $(if $(IMAGES),--images $(IMAGES),)
+
+## bench-profile: where an unchanged 20k-image run's time goes (cProfile shares by group, the
+## ratio to the bare scan); records bench/profile.json (IMAGES=2000 for a quick run: bench/quick/)
+bench-profile: $(STAMP)
+	$(BIN)/python -m devtools.bench_profile $(if $(IMAGES),--images $(IMAGES),)
 
 unit integration infra: $(STAMP)
 	$(BIN)/pytest -q -n 2 --dist loadgroup tests/$@

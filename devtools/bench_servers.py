@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from devtools.moto_defaults import REGION as BENCH_REGION
+from devtools import REGION as BENCH_REGION
 
 
 def _free_port() -> int:

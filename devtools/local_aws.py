@@ -24,9 +24,9 @@ from amiwatch.messages.sns import CHAT, TOPIC, NoticePolicy
 from amiwatch.messages.subscriptions import email_filter_policy
 from amiwatch.model.contract import Target
 from amiwatch.run.pipeline import WatchPorts
+from devtools import ACCOUNT, REGION
 from devtools.doubles.image_references import answer_image_references
 from devtools.doubles.image_visibility import Ec2Visibility
-from devtools.moto_defaults import ACCOUNT, REGION
 
 
 @dataclass

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
 from moto.backends import get_backend
 
-from devtools.moto_defaults import ACCOUNT
+from devtools import ACCOUNT
 
 OPERATION = "DescribeImageReferences"
 PAGE = 25
