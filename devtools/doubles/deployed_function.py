@@ -27,9 +27,11 @@ class InProcessFunction:
         self.function_arn, self.role_arn, self.run = function_arn, role_arn, run
         self.environment = environment or {}  # the stack's, as synthesized
         self.invocations: list[Any] = []
+        self.configuration_calls = 0
 
     def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
         assert FunctionName in (self.function_arn, self.function_arn.rsplit(":", 1)[-1])
+        self.configuration_calls += 1
         answer = {"FunctionName": FunctionName, "FunctionArn": self.function_arn,
                   "Role": self.role_arn, "Runtime": "python3.13",
                   "Environment": {"Variables": self.environment}}  # fmt: skip

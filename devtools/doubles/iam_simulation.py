@@ -7,6 +7,8 @@ counts when an action pattern matches (`*` wildcards, case-insensitive), a resou
 matches the simulated resource (no ResourceArns: "*", matched only by "*"), and every condition
 holds against the context entries (ForAnyValue:StringEquals; any other operator needs its key).
 Intrinsics are resolved through `arns` (logical id -> ARN) and the account and region given.
+Answers take IAM's current shape: one EvaluationResult per action, the most restrictive decision
+over the ResourceArns, each resource's in ResourceSpecificResults (IAM API reference).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from botocore.validate import ParamValidator
 
 OPERATION = boto3.session.Session().client("iam", region_name="us-east-1").meta.service_model \
     .operation_model("SimulatePrincipalPolicy")  # fmt: skip
+
+
+RESTRICTIVE = ("explicitDeny", "implicitDeny", "allowed")  # most restrictive first
 
 
 class PolicySimulator:
@@ -74,12 +79,21 @@ class PolicySimulator:
         statements = self.statements.get(params["PolicySourceArn"])
         if statements is None:
             raise AssertionError(f"no such role in the template: {params['PolicySourceArn']}")
-        results = [
-            {"EvalActionName": action, "EvalResourceName": resource,
-             "EvalDecision": _decide(statements, action, resource, context)}
-            for action in params["ActionNames"]
-            for resource in params.get("ResourceArns") or ["*"]
-        ]  # fmt: skip
+        resources = params.get("ResourceArns") or []
+        results = []
+        for action in params["ActionNames"]:
+            # As IAM answers today: one result per action, its decision the most restrictive
+            # of the resources', each resource's own in ResourceSpecificResults.
+            decisions = {r: _decide(statements, action, r, context) for r in resources or ["*"]}
+            result: dict[str, Any] = {
+                "EvalActionName": action, "EvalResourceName": resources[0] if resources else "*",
+                "EvalDecision": min(decisions.values(), key=RESTRICTIVE.index),
+            }  # fmt: skip
+            if resources:
+                result["ResourceSpecificResults"] = [
+                    {"EvalResourceName": r, "EvalResourceDecision": d} for r, d in decisions.items()
+                ]
+            results.append(result)
         page = {"EvaluationResults": results, "IsTruncated": False}
         report = ParamValidator().validate(page, OPERATION.output_shape)
         assert not report.has_errors(), report.generate_report()

@@ -101,3 +101,29 @@ def test_cfn_lint_skips_its_action_list_only_where_ec2_get_image_findings_is_gra
 
     assert len(skipping) == 2  # the watcher role's policy and the member role
     assert all('"ec2:GetImageFindings"' in properties for properties in skipping.values())
+
+
+@pytest.mark.parametrize(("props", "message"), [
+    ({"watcher_account": "1234", "external_id": "shared-secret-1"},
+     "watcher_account '1234' is not a 12-digit account id"),
+    ({"watcher_account": "111122223333", "external_id": "x"}, "external_id 'x' is not 2-1224"),
+    ({"watcher_account": "111122223333", "external_id": "ok-id", "role_name": "no spaces"},
+     "role_name 'no spaces' is not an IAM role name"),
+])  # fmt: skip
+def test_the_member_role_construct_refuses_bad_props_by_name(props, message):
+    import aws_cdk as cdk
+
+    from infra import AmiWatchMemberRole, ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        AmiWatchMemberRole(cdk.Stack(cdk.App(), "Member"), "Role", **props)
+
+
+def test_the_member_events_construct_refuses_a_region_that_is_not_one():
+    import aws_cdk as cdk
+
+    from infra import AmiWatchMemberEvents, ConfigError
+
+    with pytest.raises(ConfigError, match="watcher_region 'Ireland' is not a region name"):
+        AmiWatchMemberEvents(cdk.Stack(cdk.App(), "Member"), "Events",
+                             watcher_account="111122223333", watcher_region="Ireland")  # fmt: skip

@@ -238,6 +238,18 @@ def test_a_test_alert_reaches_the_bus_the_topic_and_chat_with_the_contract(aws, 
     assert f"eventId {detail['eventId']}" in out
 
 
+def test_a_test_alert_to_a_stack_without_the_outputs_names_them(aws, tmp_path, capsys):
+    stack_with_outputs(aws, RoleArn="arn:aws:iam::123456789012:role/AmiWatchMember")
+
+    code = alert_cli.main(["--config", str(cdk_json(tmp_path)), "--region", REGION])
+
+    assert code == EXIT_AWS and aws.bus_events() == []
+    assert capsys.readouterr().err.strip() == (
+        "amiwatch: stack AmiWatch has no output BusName or TopicArn: pass the watcher stack with "
+        "--stack (AmiWatch by default), or --bus-name and --topic-arn"
+    )
+
+
 def test_a_test_alert_to_a_stack_that_is_not_there_is_one_line(aws, tmp_path, capsys):
     code = alert_cli.main(["--config", str(cdk_json(tmp_path)), "--region", REGION])
 

@@ -169,6 +169,7 @@ def test_a_healthy_deployment_passes_every_check(deployed, monkeypatch, capsys):
         "fleet",
     ]
     assert deployed.iam.calls <= 10
+    assert deployed.function.configuration_calls == 1  # asked once, for every check
 
 
 def test_a_permission_missing_from_the_watcher_role_is_named_with_the_fix(deployed, monkeypatch,

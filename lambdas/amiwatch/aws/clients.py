@@ -74,8 +74,9 @@ def client(service: str, *, region: str | None = None, endpoint_url: str | None 
     (AWS_DEFAULT_REGION, the profile)."""
     if service not in RUNTIME_SERVICES:
         raise ValueError(f"{service} is not in RUNTIME_SERVICES: the Lambda asset has no model")
-    region = region or os.environ.get("AWS_REGION") or None
-    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=RETRY)
+    return boto3.client(
+        service, region_name=_region(region), endpoint_url=endpoint_url, config=RETRY
+    )
 
 
 def cli_client(service: str, *, region: str | None = None, read_timeout: int = 30) -> Any:
@@ -83,8 +84,7 @@ def cli_client(service: str, *, region: str | None = None, read_timeout: int = 3
     if service not in CLI_SERVICES:
         raise ValueError(f"{service} is not in CLI_SERVICES")
     config = RETRY.merge(Config(read_timeout=read_timeout))
-    region = region or os.environ.get("AWS_REGION") or None
-    return boto3.client(service, region_name=region, config=config)
+    return boto3.client(service, region_name=_region(region), config=config)
 
 
 def assumed_client(service: str, region: str, credentials: Any) -> Any:
@@ -104,8 +104,13 @@ def any_client(service: str, *, region: str | None = None) -> Any:
     a synchronous Invoke waits that long)."""
     if service == "lambda":  # one attempt more, not eight: an Invoke may take 15 minutes
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=910)
-        region = region or os.environ.get("AWS_REGION") or None
-        return boto3.client(service, region_name=region, config=config)
+        return boto3.client(service, region_name=_region(region), config=config)
     if service in CLI_SERVICES:
         return cli_client(service, region=region)
     return client(service, region=region)
+
+
+def _region(region: str | None) -> str | None:
+    """`region`, else AWS_REGION, else None: botocore's own lookup (AWS_DEFAULT_REGION, the
+    profile)."""
+    return region or os.environ.get("AWS_REGION") or None

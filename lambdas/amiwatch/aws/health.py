@@ -10,9 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from amiwatch.aws.clients import IMAGE_REFERENCE_CHECKS, IMAGES_SERVICE
+from botocore.exceptions import ClientError
 
 # A syntactically valid id: a dry run checks the permission before it looks the image up.
 PLACEHOLDER_IMAGE = "ami-00000000000000000"
@@ -23,7 +21,7 @@ DRY_RUNS: dict[str, tuple[str, dict[str, Any]]] = {
     "ec2:GetAllowedImagesSettings": ("get_allowed_images_settings", {}),
     "ec2:GetImageFindings": ("get_image_findings", {"ImageId": PLACEHOLDER_IMAGE}),
 }  # fmt: skip
-SIMULATION_CHUNK = 100  # SimulatePrincipalPolicy: up to 100 action names per call (we send fewer)
+SIMULATION_CHUNK = 100  # resource ARNs per SimulatePrincipalPolicy call (member roles: many)
 
 
 @dataclass(frozen=True)
@@ -34,23 +32,27 @@ class Finding:
     detail: str
 
 
+@dataclass(frozen=True)
+class FunctionFacts:
+    """The deployed function: its ARN, its role's ARN, the orders it understands."""
+
+    arn: str
+    role: str
+    orders: frozenset[str]
+
+
 def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     """The stack's outputs by key (raises ClientError ValidationError if there is no stack)."""
     [found] = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
 
 
-def function_role(lambda_client: Any, function_name: str) -> tuple[str, str]:
-    """(the function's ARN, its execution role's ARN)."""
-    config = lambda_client.get_function_configuration(FunctionName=function_name)
-    return config["FunctionArn"], config["Role"]
-
-
-def function_orders(lambda_client: Any, function_name: str) -> set[str]:
-    """The orders the deployed function understands (its AMIWATCH_ORDERS; none before them)."""
+def function_configuration(lambda_client: Any, function_name: str) -> FunctionFacts:
+    """What the doctor needs of the deployed function, from one GetFunctionConfiguration."""
     config = lambda_client.get_function_configuration(FunctionName=function_name)
     listed = config.get("Environment", {}).get("Variables", {}).get("AMIWATCH_ORDERS", "")
-    return {o for o in listed.split(",") if o}
+    orders = frozenset(o for o in listed.split(",") if o)  # none before the orders were listed
+    return FunctionFacts(config["FunctionArn"], config["Role"], orders)
 
 
 def denied_actions(
@@ -61,29 +63,36 @@ def denied_actions(
     resources: Sequence[str] = (),
     called_via: str | None = None,
 ) -> list[str]:
-    """The actions IAM's policy simulator says `role_arn` may not call on `resources` (none:
-    "*"), each as "action (decision)". `called_via`: as called through that service."""
+    """What IAM's policy simulator says `role_arn` may not call on `resources` (none: "*"),
+    each as "action (decision)", or "action (decision) on arn" from its per-resource results:
+    the simulator answers once per action, its decision the most restrictive of the resources'.
+    `called_via`: as called through that service."""
     context = []
     if called_via:
         context = [{"ContextKeyName": "aws:CalledVia", "ContextKeyType": "stringList",
                     "ContextKeyValues": [called_via]}]  # fmt: skip
-    scope = {"ResourceArns": list(resources)} if resources else {}
-    denied = []
-    for start in range(0, len(actions), SIMULATION_CHUNK):
+    denied: list[str] = []
+    for start in range(0, max(len(resources), 1), SIMULATION_CHUNK):
+        scope = {"ResourceArns": list(resources[start : start + SIMULATION_CHUNK])}
         pages = iam.get_paginator("simulate_principal_policy").paginate(
-            PolicySourceArn=role_arn, ActionNames=list(actions[start : start + SIMULATION_CHUNK]),
-            ContextEntries=context, **scope,
+            PolicySourceArn=role_arn, ActionNames=list(actions), ContextEntries=context,
+            **(scope if resources else {}),
         )  # fmt: skip
         for page in pages:
-            results = page["EvaluationResults"]
-            denied += [f"{r['EvalActionName']} ({r['EvalDecision']})"
-                       for r in results if r["EvalDecision"] != "allowed"]  # fmt: skip
+            denied += [d for r in page["EvaluationResults"] for d in _refused(r)]
     return sorted(set(denied))
 
 
-def reference_checks_denied(iam: Any, role_arn: str) -> list[str]:
-    """What DescribeImageReferences checks with the caller's permissions, through EC2."""
-    return denied_actions(iam, role_arn, IMAGE_REFERENCE_CHECKS, called_via=IMAGES_SERVICE)
+def _refused(result: Mapping[str, Any]) -> list[str]:
+    if result["EvalDecision"] == "allowed":
+        return []
+    action = result["EvalActionName"]
+    per_resource = [
+        f"{action} ({r['EvalResourceDecision']}) on {r['EvalResourceName']}"
+        for r in result.get("ResourceSpecificResults") or []
+        if r["EvalResourceDecision"] != "allowed"
+    ]
+    return per_resource or [f"{action} ({result['EvalDecision']})"]
 
 
 def topic_key(sns: Any, topic_arn: str) -> str | None:
@@ -102,23 +111,43 @@ def layer_parameter(ssm: Any, name: str) -> Finding:
     return Finding(True, f"{name} = {value}")
 
 
-def management_trail(cloudtrail_in: Callable[[str], Any], region: str) -> Finding:
-    """A trail that logs write management events in `region` (what "AWS API Call via
+def management_trails(
+    cloudtrail_in: Callable[[str], Any], regions: Iterable[str]
+) -> dict[str, Finding]:
+    """Per region, a trail that logs write management events there (what "AWS API Call via
     CloudTrail" events need): multi-region or homed there, logging, with a selector that takes
-    management events that are not read-only. A trail's status and selectors are asked in its
-    home region (`cloudtrail_in(region)` is a client there)."""
-    trails = cloudtrail_in(region).describe_trails(includeShadowTrails=True)["trailList"]
-    covering = [t for t in trails if t.get("IsMultiRegionTrail") or t.get("HomeRegion") == region]
-    seen = []
-    for trail in covering:
+    management events that are not read-only. A trail's status and selectors are asked once, in
+    its home region (`cloudtrail_in(region)` is a client there), however many regions it covers."""
+    judged: dict[str, tuple[bool, bool]] = {}  # trail ARN -> (logging, logs management writes)
+
+    def judge(trail: Mapping[str, Any], region: str) -> tuple[bool, bool]:
         arn = trail.get("TrailARN") or trail["Name"]
-        home = cloudtrail_in(trail.get("HomeRegion") or region)
-        logging = home.get_trail_status(Name=arn).get("IsLogging", False)
-        if logging and _records_management_writes(home.get_event_selectors(TrailName=arn)):
-            return Finding(True, f"trail {trail['Name']} logs management events in {region}")
-        seen.append(f"{trail['Name']} ({'no write management events' if logging else 'off'})")
-    found = f" (found: {', '.join(seen)})" if seen else ""
-    return Finding(False, f"no trail logs write management events in {region}{found}")
+        if arn not in judged:
+            home = cloudtrail_in(trail.get("HomeRegion") or region)
+            logging = bool(home.get_trail_status(Name=arn).get("IsLogging", False))
+            writes = logging and _records_management_writes(
+                home.get_event_selectors(TrailName=arn))  # fmt: skip
+            judged[arn] = (logging, writes)
+        return judged[arn]
+
+    found = {}
+    for region in regions:
+        trails = cloudtrail_in(region).describe_trails(includeShadowTrails=True)["trailList"]
+        seen = []
+        for trail in trails:
+            if not (trail.get("IsMultiRegionTrail") or trail.get("HomeRegion") == region):
+                continue
+            logging, writes = judge(trail, region)
+            if writes:
+                found[region] = Finding(
+                    True, f"trail {trail['Name']} logs management events in {region}")  # fmt: skip
+                break
+            seen.append(f"{trail['Name']} ({'no write management events' if logging else 'off'})")
+        else:
+            listed = f" (found: {', '.join(seen)})" if seen else ""
+            found[region] = Finding(
+                False, f"no trail logs write management events in {region}{listed}")  # fmt: skip
+    return found
 
 
 def _records_management_writes(selectors: Mapping[str, Any]) -> bool:
@@ -194,9 +223,10 @@ def stale_targets_alarm(cloudwatch: Any, alarm_topic_arn: str) -> Finding:
     return Finding(True, f"{alarm['AlarmName']} ({alarm.get('StateValue', '?')})")
 
 
-def target_checks(ec2: Any) -> tuple[list[str], Finding]:
+def target_checks(ec2: Any) -> tuple[list[str], str]:
     """As the role that reads the target: the EC2 actions a dry run refuses, and the target's
-    Allowed AMIs state."""
+    Allowed AMIs state. Any other error (an opt-in region, throttling past retries) is raised:
+    the target could not be checked, which is not the same as passing."""
     denied = []
     for action, (method, params) in DRY_RUNS.items():
         try:
@@ -205,14 +235,14 @@ def target_checks(ec2: Any) -> tuple[list[str], Finding]:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("UnauthorizedOperation", "AccessDenied", "AccessDeniedException"):
                 denied.append(action)
-    try:
-        settings = ec2.get_allowed_images_settings()
-    except (BotoCoreError, ClientError) as exc:
-        return denied, Finding(False, f"GetAllowedImagesSettings failed: {exc}")
+            elif code != "DryRunOperation":
+                raise
+    settings = ec2.get_allowed_images_settings()
     criteria = len(settings.get("ImageCriteria") or [])
     state = settings.get("State", "disabled")
-    said = f"Allowed AMIs {state}" + (f", {criteria} criteria" if state != "disabled" else "")
-    return denied, Finding(True, said)
+    return denied, f"Allowed AMIs {state}" + (
+        f", {criteria} criteria" if state != "disabled" else ""
+    )
 
 
 def invoke_function(lambda_client: Any) -> Callable[[str, dict[str, Any]], Any]:

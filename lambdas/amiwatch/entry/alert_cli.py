@@ -41,7 +41,7 @@ from amiwatch.model.errors import ConfigError
 def _parser() -> argparse.ArgumentParser:
     parser = deployed_parser("amiwatch test-alert", __doc__)
     add = parser.add_argument
-    add("--watch", action="append", help="the watch the alert names (default: the first)")
+    add("--watch", help="the watch the alert names (default: the first of cdk.json)")
     add("--bus-name", help="instead of the stack's BusName output")
     add("--topic-arn", help="instead of the stack's TopicArn output")
     add("--chat-topic-arn", help="instead of the stack's ChatTopicArn output")
@@ -53,7 +53,8 @@ def main(argv: Sequence[str]) -> int:
     """`amiwatch test-alert ...`; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        [watch, *_] = selected(watches_from_cdk_json(args.config), args.watch)
+        names = [args.watch] if args.watch else None
+        [watch, *_] = selected(watches_from_cdk_json(args.config), names)
     except ConfigError as exc:
         return fail(str(exc), EXIT_CONFIG)
     try:
@@ -65,7 +66,7 @@ def main(argv: Sequence[str]) -> int:
         detail = alert_detail(Target(watch.name, caller["Account"], region), now)
         sent_by = caller["Arn"]
         put_one_event(client("events", region=region),
-                           alert_bus_entry(detail, channels["BusName"], now))  # fmt: skip
+                      alert_bus_entry(detail, channels["BusName"], now))  # fmt: skip
         print(f"sent {TEST_DETAIL_TYPE} to bus {channels['BusName']} (eventId {detail['eventId']})")
         sns = client("sns", region=region)
         publish(sns, channels["TopicArn"], alert_topic_entry(detail, sent_by))
@@ -78,7 +79,7 @@ def main(argv: Sequence[str]) -> int:
         return fail(said, EXIT_AWS)
     print(
         'subscribers see change "test"; rules on detail types never match it '
-        "(docs/events.md#test-alerts)"
+        "(docs/events.md#test-alerts-ami-watch-test)"
     )
     return EXIT_OK
 
@@ -97,6 +98,12 @@ def _channels(args: argparse.Namespace, region: str) -> dict[str, str]:
                 "stack, or --bus-name and --topic-arn"
             ) from exc
         given = {k: v or outputs.get(k) for k, v in given.items()}
+    missing = [k for k in ("BusName", "TopicArn") if not given[k]]
+    if missing:  # another stack (a member stack), or one older than these outputs
+        raise RuntimeError(
+            f"stack {args.stack} has no output {' or '.join(missing)}: pass the watcher "
+            "stack with --stack (AmiWatch by default), or --bus-name and --topic-arn"
+        )
     if args.no_chat:
         given.pop("ChatTopicArn")
     return {k: v for k, v in given.items() if v}

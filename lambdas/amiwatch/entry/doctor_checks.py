@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -41,9 +41,13 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    failures: tuple[str, ...] = ()  # every failing item; the line shows the first SHOWN_FAILURES
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The --json object: name, ok, detail, fix, and `failures` when there are some."""
+        found = asdict(self)
+        found["failures"] = list(self.failures)
+        return found if self.failures else {k: v for k, v in found.items() if k != "failures"}
 
 
 class Doctor:
@@ -93,14 +97,8 @@ class Doctor:
         try:
             return list(steps())
         except (BotoCoreError, ClientError) as exc:
-            return [
-                Check(
-                    name,
-                    False,
-                    explain_for_cli(exc),
-                    "see docs/operations.md, Troubleshooting: cloudtrail",
-                )
-            ]
+            fix = "see docs/operations.md, Troubleshooting: cloudtrail"
+            return [Check(name, False, explain_for_cli(exc), fix)]
 
     def _stack(self) -> Check:
         try:
@@ -123,13 +121,16 @@ class Doctor:
         return Check("stack", True, f"{self.stack} in {self.account} / {self.region}, "
                      f"{len(self.outputs)} outputs")  # fmt: skip
 
+    @cached_property
+    def function(self) -> health.FunctionFacts:
+        """The deployed function, asked once for every check that needs it."""
+        return health.function_configuration(self.clients("lambda"), self.outputs["FunctionName"])
+
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
 
     def _role(self) -> Check:
-        self.function_arn, role = health.function_role(
-            self.clients("lambda"), self.outputs["FunctionName"]
-        )
+        role = self.function.role
         iam = self.clients("iam")
         anywhere = [*READ_IMAGES]
         if any(w.organization_accounts for w in self.watches):
@@ -139,27 +140,32 @@ class Doctor:
                                         called_via=IMAGES_SERVICE)  # fmt: skip
         table = self._arn("dynamodb", f"table/{self.outputs['TableName']}")
         queue = self._arn("sqs", self.outputs["TargetQueueName"])
-        scoped = [
-            (SNAPSHOT_ACTIONS, table),
-            (("events:PutEvents",), self.outputs["BusArn"]),
-            (("sqs:SendMessage",), queue),
-            *((("sns:Publish",), self.outputs[t]) for t in ("TopicArn", "ChatTopicArn")),
-        ]
         key = health.topic_key(self.clients("sns"), self.outputs["TopicArn"])
-        if key:  # SNS encrypts with it on the publisher's behalf
-            scoped.append((("kms:GenerateDataKey", "kms:Decrypt"), key))
         members = sorted({a.role_arn(self.partition) for w in self.watches for a in w.accounts
                           if not a.is_self})  # fmt: skip
-        scoped += [(("sts:AssumeRole",), arn) for arn in members]
-        for actions, resource in scoped:
-            denied += [f"{d} on {resource}" for d in
-                       health.denied_actions(iam, role, actions, resources=[resource])]  # fmt: skip
+        # One simulation per group: IAM answers once per action over all the group's resources.
+        scoped: list[tuple[Sequence[str], list[str]]] = [
+            (SNAPSHOT_ACTIONS, [table]),
+            (("events:PutEvents",), [self.outputs["BusArn"]]),
+            (("sqs:SendMessage",), [queue]),
+            (("sns:Publish",), [self.outputs["TopicArn"], self.outputs["ChatTopicArn"]]),
+            # SNS encrypts with the topics' key on the publisher's behalf.
+            (("kms:GenerateDataKey", "kms:Decrypt"), [key] if key else []),
+            (("sts:AssumeRole",), members),
+        ]
+        for actions, resources in scoped:
+            if resources:
+                denied += health.denied_actions(iam, role, actions, resources=resources)
         name = role.rsplit("/", 1)[-1]
         if denied:
             return Check("watcher role", False, f"{name} may not call {'; '.join(denied)}",
                          "redeploy this version (npx cdk deploy AmiWatch); if it still fails, a "
                          "permissions boundary or an SCP denies it")  # fmt: skip
-        count = len(anywhere) + len(IMAGE_REFERENCE_CHECKS) + sum(len(a) for a, _ in scoped)
+        count = (
+            len(anywhere)
+            + len(IMAGE_REFERENCE_CHECKS)
+            + sum(len(actions) * len(resources) for actions, resources in scoped)
+        )
         return Check(
             "watcher role",
             True,
@@ -175,10 +181,7 @@ class Doctor:
         return Check("powertools layer", found.ok, found.detail, "" if found.ok else fix)
 
     def _schedules(self) -> Check:
-        if not hasattr(self, "function_arn"):
-            self.function_arn, _ = health.function_role(
-                self.clients("lambda"), self.outputs["FunctionName"])  # fmt: skip
-        found = health.watch_schedules(self.clients("scheduler"), self.function_arn)
+        found = health.watch_schedules(self.clients("scheduler"), self.function.arn)
         orders = {json.dumps({"dispatch": {"watch": w.name}}) for w in self.watches}
         seen = {json.dumps(json.loads(i)) for i in found if i.startswith('{"dispatch"')}
         missing = sorted(json.loads(o)["dispatch"]["watch"] for o in orders - seen)
@@ -218,8 +221,8 @@ class Doctor:
             return
         regions = sorted({r for w in self.watches if not w.follows_parameters
                           for r in w.regions_or(self.region)})  # fmt: skip
-        for region in regions:
-            found = health.management_trail(partial(self.clients, "cloudtrail"), region)
+        trails = health.management_trails(partial(self.clients, "cloudtrail"), regions)
+        for region, found in trails.items():
             yield Check(
                 f"cloudtrail {region}",
                 found.ok,
@@ -247,8 +250,7 @@ class Doctor:
                 file=sys.stderr,
                 flush=True,
             )
-        orders = health.function_orders(self.clients("lambda"), self.outputs["FunctionName"])
-        if "doctor" not in orders:  # an older function would take the order for a run of all
+        if "doctor" not in self.function.orders:  # an older one takes it for a run of all
             return Check(f"targets of {watch.name}", False, "the deployed function predates "
                          "`amiwatch doctor` and cannot check its targets",
                          "redeploy this version (npx cdk deploy AmiWatch)")  # fmt: skip
@@ -275,13 +277,15 @@ class Doctor:
                 f"{len(targets)} of {len(targets)} "
                 f"readable as the watcher role; {allowed or 'no targets'}",
             )
-        lines = [_target_problem(t) for t in failing[:SHOWN_FAILURES]]
-        more = len(failing) - len(lines)
-        detail = "; ".join(lines) + (f"; and {more} more (--json lists them)" if more else "")
+        problems = tuple(_target_problem(t) for t in failing)
+        more = len(problems) - SHOWN_FAILURES
+        detail = "; ".join(problems[:SHOWN_FAILURES]) + (
+            f"; and {more} more (--json lists them all)" if more > 0 else ""
+        )
         return Check(f"targets of {watch.name}", False, f"{len(failing)} of {len(targets)} "
                      f"failed: {detail}", "deploy or update the AmiWatchMemberRole stack "
                      f"(StackSet) in those accounts with ExternalId = cdk.json's externalId and "
-                     f"WatcherAccountId {self.account}")  # fmt: skip
+                     f"WatcherAccountId {self.account}", problems)  # fmt: skip
 
 
 def _target_problem(target: Mapping[str, Any]) -> str:

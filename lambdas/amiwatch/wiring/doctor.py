@@ -40,8 +40,8 @@ def check_targets(
         except (TargetUnavailable, BotoCoreError, ClientError) as exc:
             return {**where, "ok": False, "problem": str(exc)}
         if denied:
-            return {**where, "ok": False, "denied": denied, "allowedImages": allowed.detail}
-        return {**where, "ok": True, "allowedImages": allowed.detail}
+            return {**where, "ok": False, "denied": denied, "allowedImages": allowed}
+        return {**where, "ok": True, "allowedImages": allowed}
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         checked = list(pool.map(check, targets))
