@@ -11,7 +11,9 @@ changed), {"generation": 2} adds the forecast's due images (devtools.fleet_image
 {"throttle": {"2": 3}} answers page 2 with RequestLimitExceeded 3 times;
 {"broken": [2]} fails page 2 for good; {"hidden": ["ami-..."]} leaves images out (and, asked for by
 id, answers InvalidAMIID.NotFound as EC2 does for a purged AMI); {"unlisted": ["ami-..."]} leaves
-images out of the listing but still answers them by id (they left the watch).
+images out of the listing but still answers them by id (they left the watch);
+{"expireTokens": true} answers the next request that carries a NextToken with
+InvalidPaginationToken, as EC2 does for a token that is no longer valid.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class FleetState:
     unlisted: set[str] = field(default_factory=set)
     extra: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    expire_tokens: bool = False
     page_size: int = PAGE_SIZE  # EC2 may answer fewer images than MaxResults per page
     _pages: dict[tuple[int, int], bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -161,6 +164,15 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.state
         with state.lock:
             state.requests += 1
+            if state.expire_tokens and "NextToken" in params:
+                state.expire_tokens = False
+                self._send(
+                    400,
+                    error_response(
+                        "InvalidPaginationToken", "The pagination token is not valid or expired."
+                    ),
+                )
+                return
             if state.throttle.get(index, 0) > 0:
                 state.throttle[index] -= 1
                 self._send(503, error_response("RequestLimitExceeded", "Request limit exceeded."))
@@ -200,6 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.hidden = set(command.get("hidden", []))
             state.unlisted = set(command.get("unlisted", []))
             state.extra = list(command.get("extra", []))
+            state.expire_tokens = bool(command.get("expireTokens", False))
             answer = {"requests": state.requests, "pages": state.pages()}
         self._send(200, json.dumps(answer).encode(), "application/json")
 

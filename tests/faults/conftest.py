@@ -29,6 +29,7 @@ from amiwatch.messages.sns import NoticePolicy
 from amiwatch.model.contract import Target
 from amiwatch.model.watch_config import parse_watch
 from amiwatch.model.watches import Watch
+from amiwatch.run.checkpoint import Deadline
 from amiwatch.run.pipeline import WatchPorts, run_watch
 from devtools.fleet import FleetState, serve
 from devtools.fleet_images import CHANGE_EVERY, image_id
@@ -110,14 +111,17 @@ class Rig:
         events: Any = None,
         sns: Any = None,
         store: DynamoSnapshotStore | None = None,
+        deadline: Deadline | None = None,
+        scan_id: str | None = None,
     ):
         publisher = BusTopicPublisher(
             events or self.aws.client("events"), sns or self.aws.client("sns"), self.aws.topics()
         )
         images = Ec2Images(ec2 or self.ec2())
-        ports = WatchPorts(images, self.aws.bus_name, store or self.store(ddb), publisher, NOTICES)
+        ports = WatchPorts(images, self.aws.bus_name, store or self.store(ddb), publisher, NOTICES,
+                           deadline=deadline)  # fmt: skip
         try:
-            return run_watch(self.watch, TARGET, ports, now, owner=owner)
+            return run_watch(self.watch, TARGET, ports, now, owner=owner, scan_id=scan_id)
         finally:
             self.received.collect()
 
@@ -125,6 +129,12 @@ class Rig:
         """Change what the fleet serves (generation, throttling, broken pages, extra images)."""
         request = urllib.request.Request(f"{self.fleet_url}/control", json.dumps(command).encode())
         urllib.request.urlopen(request).read()
+
+
+def pages_left(pages: int) -> Deadline:
+    """A deadline that falls due after this many pages (as a Lambda's time would run out)."""
+    left = iter(range(pages - 1, -1, -1))  # pages still to go after each page, then none
+    return Deadline(lambda: 1000.0 * next(left, 0), margin=500.0)
 
 
 @pytest.fixture

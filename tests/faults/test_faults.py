@@ -9,7 +9,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from amiwatch.aws.store import DynamoSnapshotStore, LeaseLost
+from amiwatch.aws.lease import LeaseLost
+from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.model.watch_config import parse_watch
 from amiwatch.run import pipeline
 from amiwatch.run.result import PublishIncomplete

@@ -29,6 +29,9 @@ class FakeLambdaContext:
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:amiwatch"
     aws_request_id: str = "req-1"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000  # a fresh invocation of the stack's 900 s function
+
 
 @pytest.fixture
 def aws(request: pytest.FixtureRequest):

@@ -49,7 +49,8 @@ def test_the_readme_commands_run_as_written(moto_endpoint):
     assert all(image in listed and image in diffed for image in images)
     assert "recorded as the baseline" in listed
     assert status.splitlines()[0].split() == ["state", "watch", "account", "region", "last",
-                                              "success", "images", "last", "changes"]  # fmt: skip
+                                              "success", "images", "last", "changes", "scan",
+                                              "in", "progress"]  # fmt: skip
     assert status.splitlines()[1].startswith("ok ")
     assert forecast.strip() == "nothing in use is due"  # exit 0: nothing is
     summaries = [json.loads(out.splitlines()[-1]) for out in outputs[:3]]

@@ -24,9 +24,14 @@ class ListScan:
     pages: int = 1
     skipped: int = 0
     missing_ids: list[str] = field(default_factory=list)
+    next_token: str | None = None
+    restarted: bool = False
 
     def __iter__(self) -> Iterator[ImageRecord]:
         return iter(self.records)
+
+    def by_page(self) -> Iterator[list[ImageRecord]]:
+        yield list(self.records)
 
 
 @dataclass
@@ -46,7 +51,7 @@ class ListImages:
     findings_error: str | None = None  # every GetImageFindings call fails with this
     finding_calls: int = 0
 
-    def scan(self, watch: Watch) -> ListScan:
+    def scan(self, watch: Watch, start: str | None = None) -> ListScan:
         return ListScan(list(self.listed))
 
     def scan_ids(self, watch: Watch, image_ids: Sequence[str]) -> ListScan:

@@ -3,6 +3,7 @@ targets (the TargetsByWatch index over `meta` items), and the target queue."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from amiwatch.judge.dispatch import KnownTarget
 TARGETS_BY_WATCH = "TargetsByWatch"  # GSI: targetWatch (hash), pk (range); meta items only
 # What the index projects of each meta item (besides its keys).
 META_SUMMARY = ("lastSuccessAt", "lastRunAt", "imageCount", "lastChanges", "lastChangeAt")
+SCAN_PROGRESS = "pk, scanId, scanStartedAt, scanInvocations, scanPages, scanImages, scanAt"
 SEND_BATCH = 10  # SendMessageBatch's limit
 SENDERS = 8  # batches in flight
 SEND_ATTEMPTS = 3
@@ -68,6 +70,37 @@ def known_targets(ddb: Any, table: str, watch: str) -> list[KnownTarget]:
                 )
             )
     return known
+
+
+def scans_in_progress(
+    ddb: Any, table: str, watch: str, targets: Sequence[KnownTarget]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(account, region) -> the scan in progress of those targets that have one (their `meta`
+    items, 100 a BatchGetItem; the index does not project a checkpoint)."""
+    keys = [{"pk": {"S": _partition(watch, f"{t.account}/{t.region}")}, "sk": {"S": "meta"}}
+            for t in targets]  # fmt: skip
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + 100],
+                                           "ProjectionExpression": SCAN_PROGRESS}}  # fmt: skip
+        for attempt in range(DELETE_ATTEMPTS):  # what stays unprocessed is shown as no scan
+            if attempt:
+                time.sleep(0.1 * 2**attempt)
+            answer = ddb.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(table, []):
+                if "scanId" in item:
+                    _, _, account, region = item["pk"]["S"].split("#", 3)
+                    found[(account, region)] = {
+                        "startedAt": item.get("scanStartedAt", {}).get("S"),
+                        "invocations": int(item.get("scanInvocations", {"N": "0"})["N"]),
+                        "pages": int(item.get("scanPages", {"N": "0"})["N"]),
+                        "images": int(item.get("scanImages", {"N": "0"})["N"]),
+                        "checkpointAt": item.get("scanAt", {}).get("S"),
+                    }
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+    return found
 
 
 def is_known_target(ddb: Any, table: str, watch: str, account: str, region: str) -> bool:

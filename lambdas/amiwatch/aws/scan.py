@@ -30,6 +30,8 @@ IDS_PER_CALL = 1000
 NOT_FOUND_CODES = frozenset({"InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"})
 # A lookup by id ignores the watch's owners and filters: it asks only "does it still exist?".
 LOOKUP_PARAMS = {"IncludeDeprecated": True, "IncludeDisabled": True}
+# EC2's error codes reference: a pagination token that is not valid or has expired.
+EXPIRED_TOKEN_CODES = frozenset({"InvalidPaginationToken", "InvalidNextToken"})
 
 
 Translate = Callable[[Exception], Exception | None]
@@ -45,9 +47,9 @@ class Ec2Images:
     account: AccountRef = field(default_factory=AccountRef)
     region: str = ""
 
-    def scan(self, watch: Watch) -> ImageScan:
-        """The watch's images, page by page."""
-        return ImageScan(self.ec2, watch, self._translate)
+    def scan(self, watch: Watch, start: str | None = None) -> ImageScan:
+        """The watch's images, page by page (from the page `start`, a NextToken, if given)."""
+        return ImageScan(self.ec2, watch, self._translate, start=start)
 
     def scan_ids(self, watch: Watch, image_ids: Sequence[str]) -> ImageScan:
         """Those of these images that match the watch's own criteria: its owners and filters plus
@@ -88,25 +90,37 @@ class ImageScan:
     A page that fails after botocore's retries raises out of the iteration, so a caller never
     mistakes a partial scan for a complete one. For a watch with `imageIds`, the ids EC2 no
     longer knows end up in `missing_ids` and the others are still scanned.
+
+    After each page of `by_page`, `next_token` is where the scan would go on (None: it ended),
+    so a run can stop there and resume in another invocation. A NextToken EC2 no longer takes
+    (expired) restarts the scan from its first page, once: `restarted` says so.
     """
 
     ec2: Any
     watch: Watch
     translate: Translate = lambda exc: None
     only: tuple[str, ...] | None = None  # a targeted refresh: just these images
+    start: str | None = None  # resume from this NextToken
     pages: int = 0
     skipped: int = 0
     missing_ids: list[str] = field(default_factory=list)
+    next_token: str | None = None
+    restarted: bool = False
 
     def __iter__(self) -> Iterator[ImageRecord]:
+        for page in self.by_page():
+            yield from page
+
+    def by_page(self) -> Iterator[list[ImageRecord]]:
+        """The images, one list per DescribeImages page."""
         try:
-            yield from self._records()
+            yield from self._pages()
         except (ClientError, BotoCoreError) as exc:
             raise self.translate(exc) or exc from exc
 
-    def _records(self) -> Iterator[ImageRecord]:
+    def _pages(self) -> Iterator[list[ImageRecord]]:
         if self.only is not None:
-            yield from self._only(self.only)
+            yield list(self._only(self.only))
             return
         params = self.watch.describe_images_kwargs()
         ids = params.pop("ImageIds", None)
@@ -114,19 +128,41 @@ class ImageScan:
             return  # the parameters name no AMI right now: nothing to scan (never "all images")
         if ids:
             query = IdQuery(self.ec2, params)
-            pages = query.pages(ids)
+            pages: Iterator[dict[str, Any]] = query.pages(ids)
             self.missing_ids = query.missing
         else:
-            paginator = self.ec2.get_paginator("describe_images")
-            pages = paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
+            pages = self._token_pages(params)
         for page in pages:
             self.pages += 1
+            records = []
             for raw in page.get("Images", []):
                 record = project_image(raw) if isinstance(raw, dict) else None
                 if record is None:
                     self.skipped += 1
                     continue
-                yield record
+                records.append(record)
+            yield records
+
+    def _token_pages(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """DescribeImages page after page, keeping the NextToken of the next one."""
+        token = self.start
+        while True:
+            request = {**params, "MaxResults": PAGE_SIZE}
+            if token:
+                request["NextToken"] = token
+            try:
+                page = self.ec2.describe_images(**request)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if token is None or self.restarted or code not in EXPIRED_TOKEN_CODES:
+                    raise
+                self.restarted, token = True, None  # start over: nothing is judged twice
+                continue
+            token = page.get("NextToken") or None
+            self.next_token = token
+            yield page
+            if token is None:
+                return
 
     def _only(self, wanted: tuple[str, ...]) -> Iterator[ImageRecord]:
         paginator = self.ec2.get_paginator("describe_images")

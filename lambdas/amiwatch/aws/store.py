@@ -10,16 +10,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from amiwatch.aws.lease import META, Lease, LeaseLost, is_condition_failure
+from amiwatch.aws.lease import META, Lease, checkpoint_from
 from amiwatch.aws.parameters import ParameterItems
 from amiwatch.model.contract import Target
-from amiwatch.model.records import PROJECTION, format_time, record_from_fields
-from amiwatch.model.snapshot import Snapshot, StoredImage, shard_of
+from amiwatch.model.records import PROJECTION, record_from_fields
+from amiwatch.model.snapshot import (
+    IDS_PER_PART,
+    ScanCheckpoint,
+    Snapshot,
+    StoredImage,
+    decode_ids,
+    encode_ids,
+    parts_for,
+    shard_of,
+)
 
 SHARD_PREFIX = "shard#"
 IMAGE_PREFIX = "image#"
+SCAN_PREFIX = "scan#"  # the append-only parts of a checkpointed scan
+CHECKPOINT_TTL = timedelta(days=14)
 TOMBSTONE_TTL = timedelta(days=365)
 BATCH_GET_KEYS = 100
 BATCH_WRITE_ITEMS = 25
@@ -56,9 +65,11 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         return dict(meta.get("Item", {}))
 
     def load(self) -> Snapshot | None:
-        """The persisted snapshot, or None when the watch has no baseline yet."""
+        """The persisted snapshot (with the checkpoint of a scan in progress, if any), or None
+        when the watch has no baseline yet and no baseline scan is in progress."""
         item = self._meta()
-        if "baselineAt" not in item:
+        checkpoint = checkpoint_from(item)
+        if "baselineAt" not in item and checkpoint is None:
             return None
         blobs = []
         paginator = self.ddb.get_paginator("query")
@@ -78,7 +89,18 @@ class DynamoSnapshotStore(Lease, ParameterItems):
             selection=item.get("selectionDigest", {}).get("S"),
             last_run_at=item.get("lastRunAt", {}).get("S"),
             candidates=_candidates(item),
+            checkpoint=checkpoint,
         )
+
+    def load_seen(self, checkpoint: ScanCheckpoint) -> set[str]:
+        """The ids a scan in progress has reviewed so far (its append-only parts)."""
+        keys = [self._key(_part_key(checkpoint.scan_id, n)) for n in range(checkpoint.parts)]
+        seen: set[str] = set()
+        for item in self._batch_get(keys):
+            blob = item["ids"]["B"]
+            self.stats.snapshot_bytes_read += len(blob)
+            seen.update(decode_ids(blob))
+        return seen
 
     def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
         """Only the shards that hold these images (a targeted refresh reads O(ids), not the
@@ -155,6 +177,37 @@ class DynamoSnapshotStore(Lease, ParameterItems):
             self._put_shard(k, blob)
         self._update_meta(snapshot, owner, now, succeeded=succeeded, changes=changes or {})
 
+    def save_checkpoint(
+        self,
+        shards: Mapping[int, bytes],
+        snapshot: Snapshot,
+        checkpoint: ScanCheckpoint,
+        reviewed: list[str],
+        owner: str,
+        now: datetime,
+    ) -> None:
+        """Persist a scan that stops before its end: the ids this invocation reviewed (its
+        parts are the checkpoint's last ones), the touched shards, then meta. A crash before
+        meta leaves the previous checkpoint, which counts none of these parts."""
+        first = checkpoint.parts - parts_for(len(reviewed))
+        expires = {"N": str(int((now + CHECKPOINT_TTL).timestamp()))}
+        self._batch_write([
+            {"PutRequest": {"Item": {
+                **self._key(_part_key(checkpoint.scan_id, first + n)),
+                "ids": {"B": encode_ids(reviewed[start : start + IDS_PER_PART])},
+                "expiresAt": expires,
+            }}}
+            for n, start in enumerate(range(0, len(reviewed), IDS_PER_PART))
+        ])  # fmt: skip
+        for k, blob in shards.items():
+            self._put_shard(k, blob)
+        self._save_checkpoint_meta(checkpoint, snapshot.shard_count, owner, now)
+
+    def forget_scan(self, checkpoint: ScanCheckpoint) -> None:
+        """Delete a completed scan's parts (best effort: they expire by TTL anyway)."""
+        keys = [self._key(_part_key(checkpoint.scan_id, n)) for n in range(checkpoint.parts)]
+        self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
+
     def _put_shard(self, k: int, blob: bytes) -> None:
         self.stats.items_written += 1
         self.ddb.put_item(
@@ -166,56 +219,6 @@ class DynamoSnapshotStore(Lease, ParameterItems):
                 "recordProjection": {"N": str(PROJECTION)},
             },
         )
-
-    def _update_meta(
-        self,
-        snapshot: Snapshot,
-        owner: str,
-        now: datetime,
-        *,
-        succeeded: bool,
-        changes: Mapping[str, int],
-    ) -> None:
-        stamp = {"S": format_time(now)}
-        sets = [
-            "baselineAt = if_not_exists(baselineAt, :now)",
-            "shardCount = :shards",
-            "imageCount = :images",
-            "lastRunAt = :now",
-            "recordProjection = :projection",
-            "targetWatch = :watch",
-        ]
-        values: dict[str, Any] = {
-            ":now": stamp,
-            ":shards": {"N": str(snapshot.shard_count)},
-            ":images": {"N": str(len(snapshot.entries))},
-            ":owner": {"S": owner},
-            ":projection": {"N": str(PROJECTION)},
-            ":watch": {"S": self.watch},
-        }
-        if changes:
-            sets += ["lastChanges = :changes", "lastChangeAt = :now"]
-            values[":changes"] = {"M": {k: {"N": str(v)} for k, v in sorted(changes.items())}}
-        if snapshot.selection is not None:
-            sets.append("selectionDigest = :selection")
-            values[":selection"] = {"S": snapshot.selection}
-        if snapshot.candidates:
-            sets.append("replacements = :replacements")
-            values[":replacements"] = {"S": json.dumps(snapshot.candidates, sort_keys=True)}
-        if succeeded:
-            sets.append("lastSuccessAt = :now")
-        try:
-            self.ddb.update_item(
-                TableName=self.table,
-                Key=self._key(META),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="leaseOwner = :owner",
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                raise LeaseLost(f"{self.pk}: lease lost while persisting") from exc
-            raise
 
     def _image_item(self, stored: StoredImage, now: datetime) -> dict[str, Any]:
         item = {
@@ -248,6 +251,10 @@ class DynamoSnapshotStore(Lease, ParameterItems):
                 return len(chunk)
             _backoff(attempt)
         raise RuntimeError(f"{self.pk}: DynamoDB left writes unprocessed after retries")
+
+
+def _part_key(scan_id: str, part: int) -> str:
+    return f"{SCAN_PREFIX}{scan_id}#{part:05d}"
 
 
 def _stored_from_item(item: Mapping[str, Any]) -> StoredImage:

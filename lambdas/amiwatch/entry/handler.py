@@ -46,7 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env()
     _, partition, _, _, home_account, *_ = context.invoked_function_arn.split(":")
     if is_queue_event(event):
-        runner = queue_runner(settings, context.aws_request_id)
+        runner = queue_runner(settings, context)
         response, tally = consume(event, context, settings, runner, (partition, home_account),
                                   report_queue_target, target_check(settings),
                                   partial(forecast_queued, settings))  # fmt: skip
@@ -61,7 +61,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         account_id = home_account if account.is_self else account.id
         target = Target(watch.name, account_id, region, partition)
         try:
-            result = run_target(settings, watch, account, target, context.aws_request_id)
+            result = run_target(settings, watch, account, target, context)
         except PublishIncomplete as exc:
             result = exc.result
             failures.append(str(exc))

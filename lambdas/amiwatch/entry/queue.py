@@ -37,7 +37,9 @@ from amiwatch.run.result import PublishIncomplete, QueueTally, WatchResult
 from amiwatch.wiring.settings import Settings, TargetRef
 
 FIRST_RETRY_SECONDS, LAST_RETRY_SECONDS = 30, 900
-RunTarget = Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]
+# (target, the ids to refresh or None for a full scan, the checkpointed scan a continuation
+# carries on)
+RunTarget = Callable[[TargetRef, Target, tuple[str, ...] | None, str | None], WatchResult]
 IsTarget = Callable[[str, str, str], bool]  # (watch, account, region): one the dispatcher made
 # (target, its result or failure, whether it was a full scan rather than a refresh of some ids)
 OnResult = Callable[[Target, WatchResult | Exception, bool], None]
@@ -128,7 +130,7 @@ def consume(
     batch = plan(list(event["Records"]))
     tally = QueueTally(messages=len(event["Records"]))
     retry: set[str] = set()
-    work: list[tuple[TargetRef, Target, tuple[str, ...] | None, list[str]]] = []
+    work: list[tuple[TargetRef, Target, tuple[str, ...] | None, str | None, list[str]]] = []
     for (account, region), ids in batch.refreshes.items():
         messages = batch.refresh_messages[(account, region)]
         try:
@@ -139,14 +141,15 @@ def consume(
         if not targets:
             batch.ignored["no-watch"] += messages
         work += [(ref, Target(ref[0].name, account, region, partition), tuple(sorted(ids)),
-                  messages) for ref in targets]  # fmt: skip
+                  None, messages) for ref in targets]  # fmt: skip
     for topic, messages in batch.rescans.items():
         targets = settings.targets_on_topic(topic)
         if not targets:
             batch.ignored["no-watch"] += messages
         for ref in targets:
             account_id = home_account if ref[1].is_self else ref[1].id
-            work.append((ref, Target(ref[0].name, account_id, ref[2], partition), None, messages))
+            work.append((ref, Target(ref[0].name, account_id, ref[2], partition), None, None,
+                         messages))  # fmt: skip
     for scan, messages in batch.scans.items():
         scanned = settings.scan_target(scan.watch, scan.account, scan.role_name, scan.region)
         if scanned is None:  # a watch edited since the dispatch: that target is no longer run
@@ -154,7 +157,7 @@ def consume(
             continue
         account_id = home_account if scanned[1].is_self else scanned[1].id
         work.append((scanned, Target(scan.watch, account_id, scan.region, partition), None,
-                     messages))  # fmt: skip
+                     scan.scan_id, messages))  # fmt: skip
     for order, messages in batch.forecasts.items():
         ordered = settings.scan_target(order.watch, order.account, order.role_name, order.region)
         if ordered is None or forecast is None:
@@ -167,9 +170,9 @@ def consume(
                      order.period)  # fmt: skip
         except Exception:  # one target's forecast failing must not fail the batch
             retry.update(messages)
-    for ref, target, wanted, answered in work:
+    for ref, target, wanted, scan_id, answered in work:
         tally.targets += 1
-        if not _ran(run, ref, target, wanted, on_result):
+        if not _ran(run, (ref, target, wanted, scan_id), on_result):
             retry.update(answered)
     tally.retried = len(retry)
     tally.ignored = {reason: len(messages) for reason, messages in batch.ignored.items()}
@@ -188,14 +191,13 @@ def consume(
 
 def _ran(
     run: RunTarget,
-    ref: TargetRef,
-    target: Target,
-    ids: tuple[str, ...] | None,
+    args: tuple[TargetRef, Target, tuple[str, ...] | None, str | None],
     on_result: OnResult,
 ) -> bool:
     """Run (ids None: a full scan) and report; False when the messages must come again."""
+    target, ids = args[1], args[2]
     try:
-        result = run(ref, target, ids)
+        result = run(*args)
     except PublishIncomplete as exc:
         on_result(target, exc.result, ids is None)
         return False

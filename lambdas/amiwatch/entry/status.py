@@ -13,9 +13,10 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from amiwatch.aws.clients import client
-from amiwatch.aws.dispatching import known_targets
+from amiwatch.aws.dispatching import known_targets, scans_in_progress
 from amiwatch.entry.cdk_config import (
     EXIT_AWS,
     EXIT_CONFIG,
@@ -34,7 +35,9 @@ from amiwatch.model.records import parse_time
 from amiwatch.model.schedule import parse_schedule, stale_after_minutes
 
 EXIT_STALE = 1  # a target is stale or never succeeded, or none has run yet
-HEADER = ("state", "watch", "account", "region", "last success", "images", "last changes")
+HEADER = ("state", "watch", "account", "region", "last success", "images", "last changes",
+          "scan in progress")  # fmt: skip
+Progress = dict[tuple[str, str, str], dict[str, Any]]  # (watch, account, region) -> its scan
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +64,12 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_CONFIG
     try:
         ddb = client("dynamodb", region=args.region)
-        rows = [(w.name, k) for w in watches for k in known_targets(ddb, args.table, w.name)]
+        rows, progress = [], {}
+        for watch in watches:
+            known = known_targets(ddb, args.table, watch.name)
+            rows += [(watch.name, k) for k in known]
+            scans = scans_in_progress(ddb, args.table, watch.name, known)
+            progress.update({(watch.name, *where): scan for where, scan in scans.items()})
     except SETUP_ERRORS as exc:
         print(f"amiwatch: {explain_for_cli(exc, table=args.table)}", file=sys.stderr)
         return EXIT_AWS
@@ -70,7 +78,7 @@ def main(argv: Sequence[str]) -> int:
         ((state_of(k, now, stale_after), w, k) for w, k in rows),
         key=lambda row: (row[0] == "ok", row[1], row[2].account, row[2].region),
     )
-    for line in render(judged, now, as_json=args.json):
+    for line in render(judged, now, as_json=args.json, progress=progress):
         print(line)
     return EXIT_STALE if not judged or any(state != "ok" for state, _, _ in judged) else EXIT_OK
 
@@ -93,14 +101,21 @@ def state_of(target: KnownTarget, now: datetime, stale_after: timedelta) -> str:
 
 
 def render(
-    judged: Sequence[tuple[str, str, KnownTarget]], now: datetime, *, as_json: bool
+    judged: Sequence[tuple[str, str, KnownTarget]],
+    now: datetime,
+    *,
+    as_json: bool,
+    progress: Progress | None = None,
 ) -> list[str]:
-    """Lines to print: a table (stale first), or JSON lines."""
+    """Lines to print: a table (stale first), or JSON lines. `progress`: the scans that span
+    invocations and are not done yet (a target counts as fresh only once one completes)."""
+    scans = progress or {}
     if as_json:
         return [
             json.dumps({"state": s, "watch": w, "account": k.account, "region": k.region,
                         "lastSuccessAt": k.last_success_at, "images": k.images,
-                        "lastChanges": dict(k.last_changes)})
+                        "lastChanges": dict(k.last_changes),
+                        "scanInProgress": scans.get((w, k.account, k.region))})
             for s, w, k in judged
         ]  # fmt: skip
     if not judged:
@@ -111,10 +126,18 @@ def render(
     table = [HEADER] + [
         (s, w, k.account, k.region, _age(k.last_success_at, now),
          "" if k.images is None else f"{k.images:,}",
-         ", ".join(f"{kind} {n}" for kind, n in sorted(k.last_changes.items())) or "-")
+         ", ".join(f"{kind} {n}" for kind, n in sorted(k.last_changes.items())) or "-",
+         _scan(scans.get((w, k.account, k.region))))
         for s, w, k in judged
     ]  # fmt: skip
     return aligned(table)
+
+
+def _scan(scan: dict[str, Any] | None) -> str:
+    if scan is None:
+        return "-"
+    return (f"{scan['images']:,} images, {scan['pages']:,} pages in {scan['invocations']} "
+            f"invocations since {scan['startedAt']}")  # fmt: skip
 
 
 def _age(stamp: str | None, now: datetime) -> str:

@@ -74,6 +74,7 @@ class Scan:
     account: str  # "self" or a 12-digit id
     role_name: str
     region: str
+    scan_id: str | None = None  # a continuation: carry on this checkpointed scan only
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,10 @@ def _scan(order: Any) -> Request:
     fields = ("watch", "account", "roleName", "region")
     if not isinstance(order, dict) or not all(isinstance(order.get(f), str) for f in fields):
         return Ignored("malformed")
-    return Scan(order["watch"], order["account"], order["roleName"], order["region"])
+    scan_id = order.get("scanId")
+    if scan_id is not None and not isinstance(scan_id, str):
+        return Ignored("malformed")
+    return Scan(order["watch"], order["account"], order["roleName"], order["region"], scan_id)
 
 
 def _forecast(order: Any) -> Request:

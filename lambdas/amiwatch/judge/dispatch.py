@@ -116,13 +116,12 @@ def watch_targets(
     return [(ref, region) for ref in accounts.values() for region in watch.regions_or(home_region)]
 
 
-def scan_message(watch: str, account: AccountRef, region: str) -> str:
-    """The target queue's message for one target's scan."""
-    return json.dumps(
-        {SCAN: {"watch": watch, "account": account.id, "roleName": account.role_name,
-                "region": region}},
-        separators=(",", ":"),
-    )  # fmt: skip
+def scan_message(watch: str, account: AccountRef, region: str, scan_id: str | None = None) -> str:
+    """The target queue's message for one target's scan (`scan_id`: the continuation of that
+    checkpointed scan)."""
+    order = {"watch": watch, "account": account.id, "roleName": account.role_name,
+             "region": region, **({"scanId": scan_id} if scan_id else {})}  # fmt: skip
+    return json.dumps({SCAN: order}, separators=(",", ":"))
 
 
 def forecast_message(watch: str, account: AccountRef, region: str, period: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 
 from amiwatch.model.records import ImageRecord
@@ -43,7 +44,8 @@ class Triage:
     """Sorts a streaming scan: images that may have changed are held for review, in chunks.
 
     Pure: it only compares. Call `vanished()` after a complete scan; an image missing from an
-    incomplete one must never be reported gone.
+    incomplete one must never be reported gone. `seen_before`: what earlier invocations of a
+    checkpointed scan reviewed (never reviewed again, never vanished).
     """
 
     def __init__(
@@ -53,13 +55,17 @@ class Triage:
         snapshot: Mapping[str, SnapshotEntry],
         *,
         baseline: bool = False,
+        seen_before: AbstractSet[str] = frozenset(),
     ) -> None:
         self.watch, self.now, self.snapshot, self.baseline = watch, now, snapshot, baseline
+        self.seen_before = seen_before
         self.seen: set[str] = set()
         self.pending: dict[str, ImageRecord] = {}
 
     def add(self, record: ImageRecord) -> None:
         """Look at one scanned image; keep it only if it may have changed."""
+        if record.image_id in self.seen_before:
+            return
         self.seen.add(record.image_id)
         entry = self.snapshot.get(record.image_id)
         if self.baseline or needs_review(self.watch, entry, record, self.now):
@@ -72,4 +78,5 @@ class Triage:
 
     def vanished(self) -> list[str]:
         """Snapshot images the (complete) scan did not return."""
-        return [image_id for image_id in self.snapshot if image_id not in self.seen]
+        seen, before = self.seen, self.seen_before
+        return [i for i in self.snapshot if i not in seen and i not in before]

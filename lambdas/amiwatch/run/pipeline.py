@@ -3,15 +3,14 @@
 Images that may have changed are handled in chunks of REVIEW_CHUNK as the scan streams in
 (load stored records, diff, publish, write the delivered records), so a baseline of 200k images
 never holds 200k records. Shards and meta are written once, at the end, after the scan completed;
-only then can an image count as vanished.
+only then can an image count as vanished. A scan that would outlive its invocation stops at a
+page boundary and checkpoints instead (amiwatch.run.checkpoint); a later invocation resumes it.
 """
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,17 +24,20 @@ from amiwatch.model.contract import Change, OutgoingEvent, Target
 from amiwatch.model.records import ImageRecord, parse_time
 from amiwatch.model.snapshot import Snapshot, SnapshotEntry
 from amiwatch.model.watches import Watch
+from amiwatch.run.checkpoint import Deadline, ScanProgress, progress_for
 from amiwatch.run.enrich import Enricher
 from amiwatch.run.following import follow_parameters
+from amiwatch.run.leased import frozen_heap, run_leased
 from amiwatch.run.ports import (
     ImageSource,
     ParameterSource,
     Publisher,
     PublishReport,
     RunObserver,
+    Scan,
     SnapshotStore,
 )
-from amiwatch.run.result import PublishIncomplete, WatchResult
+from amiwatch.run.result import WatchResult
 
 REVIEW_CHUNK = 1000
 
@@ -51,22 +53,7 @@ class WatchPorts:
     notices: NoticePolicy = field(default_factory=NoticePolicy)
     observer: RunObserver | None = None
     parameters: ParameterSource | None = None  # for watches of SSM public parameters
-
-
-@contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Keep the collector off the snapshot while the scan allocates.
-
-    Parsing pages creates objects fast; every full collection would walk each snapshot entry
-    again (measured: 30% of an unchanged 100k-image run). gc.freeze() parks what exists now
-    outside the collector's reach; unfreeze at the end so a warm Lambda does not accumulate.
-    """
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    deadline: Deadline | None = None  # when a long scan must checkpoint (None: never)
 
 
 def run_watch(
@@ -77,34 +64,13 @@ def run_watch(
     *,
     owner: str = "dry-run",
     lease_seconds: int = 960,
+    scan_id: str | None = None,
 ) -> WatchResult:
-    """Run one watch once. Raises PublishIncomplete after persisting what was delivered."""
+    """Run one watch once (`scan_id`: only to continue that checkpointed scan). Raises
+    PublishIncomplete after persisting what was delivered."""
     result = WatchResult(watch.name, target.account, target.region)
-    body = WatchRun(watch, target, ports, now, result, owner, lease_seconds)
+    body = WatchRun(watch, target, ports, now, result, owner, lease_seconds, continues=scan_id)
     return run_leased(body)
-
-
-def run_leased(body: WatchRun) -> WatchResult:
-    """Execute a run under the target's lease (a scheduled run and a refresh share it): status
-    `locked` when another run holds it; PublishIncomplete when some events were not delivered."""
-    result, ports = body.result, body.ports
-    if ports.publisher is None:
-        result.status = "dry-run"
-        body.execute()
-        return result
-    if ports.store is None:
-        raise ValueError("a run that publishes needs a snapshot store (or no publisher: dry run)")
-    if not ports.store.acquire_lease(body.owner, body.now, body.lease_seconds):
-        result.status = "locked"
-        return result
-    try:
-        body.execute()
-    finally:
-        ports.store.release_lease(body.owner)
-    if result.undelivered:
-        result.status = "incomplete"
-        raise PublishIncomplete(result)
-    return result
 
 
 @dataclass
@@ -124,17 +90,25 @@ class WatchRun:
     run_digest: RunDigest | None = None
     allowed: AllowedImages | None = None  # the target's Allowed AMIs, read once when needed
     enricher: Enricher | None = None  # what events carry besides the change (execute makes it)
+    continues: str | None = None  # a continuation: the checkpointed scan it carries on
+    held: set[str] = field(default_factory=set)  # images whose events were not all delivered
 
     def execute(self) -> None:
         store = self.ports.store
         loaded = store.load() if store is not None else None
+        checkpoint = loaded.checkpoint if loaded is not None else None
+        if self.continues is not None and (
+            checkpoint is None or checkpoint.scan_id != self.continues
+        ):
+            self.result.status = "superseded"  # that scan completed already: nothing to do
+            return
         self.enricher = self.enricher_for(loaded)
         if self.watch.follows_parameters:
             ports = (self.ports.images, self.ports.parameters, self.ports.store)
             self.watch = follow_parameters(self.watch, self.target, ports, self.result,
                                            self.enricher, self._publish_changes,
                                            baseline=loaded is None)  # fmt: skip
-        with _frozen_heap():
+        with frozen_heap():
             self._scan_and_persist(store, loaded)
 
     def _publish_changes(self, changes: list[Change]) -> set[str]:
@@ -145,13 +119,18 @@ class WatchRun:
         """The run's enricher, its replacement candidates seeded with what the last full run
         kept."""
         kept = loaded.candidates if loaded is not None else {}
+        if loaded is not None and loaded.checkpoint is not None:
+            kept = loaded.checkpoint.candidates  # what the scan in progress offered so far
         candidates = Candidates(self.watch, self.now, kept=kept)
         return Enricher(self.ports.images, self.target, candidates)
 
     def _scan_and_persist(self, store: SnapshotStore | None, loaded: Snapshot | None) -> None:
-        self.result.baseline = loaded is None
         snapshot = loaded or Snapshot()
         selection = self.watch.selection_digest()
+        progress = progress_for(loaded, selection, self.owner, self.now)
+        if progress.previous is not None and store is not None:
+            progress.seen_before = store.load_seen(progress.previous)
+        self.result.baseline = progress.baseline
         reselection = None
         if loaded is not None and loaded.selection not in (None, selection):
             self.result.selection_changed = True
@@ -159,16 +138,26 @@ class WatchRun:
             # already said so, so images enter and leave it silently (since=None).
             since = None if self.watch.follows_parameters else parse_time(loaded.last_run_at)
             reselection = Reselection(since=since)
-        triage = Triage(self.watch, self.now, snapshot.entries, baseline=self.result.baseline)
+        triage = Triage(self.watch, self.now, snapshot.entries, baseline=progress.baseline,
+                        seen_before=progress.seen_before)  # fmt: skip
         assert self.enricher is not None
         candidates = self.enricher.candidates
-        scan = self.ports.images.scan(self.watch)
-        for record in scan:
-            triage.add(record)
-            candidates.offer(record.fields)
+        if progress.recheck:  # undelivered before the checkpoint: reviewed again, first
+            for record in self.ports.images.scan_ids(self.watch, progress.recheck):
+                triage.add(record)
+        scan = self.ports.images.scan(self.watch, start=progress.start_token)
+        deadline = self.ports.deadline if store is not None and self.ports.publisher else None
+        for page in scan.by_page():
+            for record in page:
+                triage.add(record)
+                candidates.offer(record.fields)
             if len(triage.pending) >= REVIEW_CHUNK:
                 self.run_digest = self.run_digest or RunDigest()
                 self._review(snapshot, triage.take(), {}, reselection, last=False)
+            if deadline is not None and scan.next_token is not None and deadline.due():
+                assert store is not None
+                self._checkpoint(store, snapshot, triage, scan, progress, reselection)
+                return
         # Only a complete scan may call an image vanished; ask EC2 what became of each.
         lookup = self.ports.images.lookup(triage.vanished())
         self.result.lookup_calls = lookup.calls
@@ -187,6 +176,35 @@ class WatchRun:
             store.save_snapshot(shards, snapshot, self.owner, self.now,
                                 succeeded=not self.result.undelivered,
                                 changes=dict(self.result.changes))  # fmt: skip
+            if progress.previous is not None:
+                store.forget_scan(progress.previous)
+        done = progress.checkpoint(None, scan.pages, list(triage.seen), (), {})
+        self.result.scan = progress.summary(done, checkpointed=False, restarted=scan.restarted)
+
+    def _checkpoint(
+        self,
+        store: SnapshotStore,
+        snapshot: Snapshot,
+        triage: Triage,
+        scan: Scan,
+        progress: ScanProgress,
+        reselection: Reselection | None,
+    ) -> None:
+        """Stop here: review what is held (people get this invocation's digest), then persist
+        the reviewed ids, the touched shards and the checkpoint."""
+        self._review(snapshot, triage.take(), {}, reselection)
+        reviewed = [image_id for image_id in triage.seen if image_id not in self.held]
+        assert self.enricher is not None
+        checkpoint = progress.checkpoint(scan.next_token, scan.pages, reviewed, self.held,
+                                         self.enricher.candidates.kept_for_next())  # fmt: skip
+        store.confirm_lease(self.owner, self.now, self.lease_seconds)
+        store.save_checkpoint(snapshot.apply(self.updates), snapshot, checkpoint, reviewed,
+                              self.owner, self.now)  # fmt: skip
+        self.result.status = "checkpointed"
+        self.result.images, self.result.skipped_images = len(triage.seen), scan.skipped
+        self.result.describe_pages = scan.pages
+        self.result.scan = progress.summary(checkpoint, checkpointed=True,
+                                            restarted=scan.restarted)  # fmt: skip
 
     def _review(
         self,
@@ -216,6 +234,7 @@ class WatchRun:
         for event in events:
             ids_by_image[event.image_id].append(event.event_id)
         delivered = [o for o in outcomes if all(i in accepted for i in ids_by_image[o.image_id])]
+        self.held.update({o.image_id for o in outcomes} - {o.image_id for o in delivered})
         store.confirm_lease(self.owner, self.now, self.lease_seconds)
         store.save_images({o.image_id: o.stored for o in delivered if o.stored}, self.now)
         self.updates.update({o.image_id: o.entry for o in delivered})

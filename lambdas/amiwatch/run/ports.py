@@ -13,7 +13,7 @@ from amiwatch.judge.parameters import Followed, ParameterValue
 from amiwatch.messages.sns import Notice
 from amiwatch.model.contract import OutgoingEvent
 from amiwatch.model.records import ImageRecord
-from amiwatch.model.snapshot import Snapshot, StoredImage
+from amiwatch.model.snapshot import ScanCheckpoint, Snapshot, StoredImage
 from amiwatch.model.watches import Watch
 
 
@@ -23,8 +23,14 @@ class Scan(Protocol):
     pages: int  # DescribeImages answers read
     skipped: int  # malformed images left out
     missing_ids: list[str]  # imageIds the source does not know (filled while iterating)
+    next_token: str | None  # after a page of by_page: where the scan goes on (None: the end)
+    restarted: bool  # the resumed-from token had expired: the scan started over
 
     def __iter__(self) -> Iterator[ImageRecord]: ...
+
+    def by_page(self) -> Iterator[list[ImageRecord]]:
+        """The images, one list per page."""
+        ...
 
 
 @dataclass
@@ -57,7 +63,7 @@ class FindingsLookup:
 class ImageSource(Protocol):
     """Where a target's images come from, and what uses them."""
 
-    def scan(self, watch: Watch) -> Scan:
+    def scan(self, watch: Watch, start: str | None = None) -> Scan:
         """The watch's images, page by page."""
         ...
 
@@ -140,6 +146,26 @@ class SnapshotStore(Protocol):
         succeeded: bool,
         changes: Mapping[str, int] | None = None,
     ) -> None: ...
+
+    def load_seen(self, checkpoint: ScanCheckpoint) -> set[str]:
+        """The ids a scan in progress has reviewed so far."""
+        ...
+
+    def save_checkpoint(
+        self,
+        shards: Mapping[int, bytes],
+        snapshot: Snapshot,
+        checkpoint: ScanCheckpoint,
+        reviewed: list[str],
+        owner: str,
+        now: datetime,
+    ) -> None:
+        """Persist a scan that stops before its end (amiwatch.run.checkpoint)."""
+        ...
+
+    def forget_scan(self, checkpoint: ScanCheckpoint) -> None:
+        """Delete what a completed scan kept of its progress."""
+        ...
 
 
 class RunObserver(Protocol):

@@ -16,7 +16,8 @@ from datetime import datetime
 from amiwatch.judge.triage import Triage
 from amiwatch.model.contract import Target
 from amiwatch.model.watches import Watch
-from amiwatch.run.pipeline import WatchPorts, WatchRun, run_leased
+from amiwatch.run.leased import run_leased
+from amiwatch.run.pipeline import WatchPorts, WatchRun
 from amiwatch.run.result import WatchResult
 
 REFRESHED, NO_BASELINE, DEFERRED = "ok", "no-baseline", "deferred"

@@ -17,7 +17,7 @@ class WatchResult:
     watch: str
     account: str = ""
     region: str = ""
-    status: str = "ok"  # ok | locked | dry-run | incomplete
+    status: str = "ok"  # ok | locked | dry-run | incomplete | checkpointed | superseded
     baseline: bool = False
     images: int = 0
     skipped_images: int = 0
@@ -36,6 +36,7 @@ class WatchResult:
     # imageIds EC2 does not know and the snapshot never had: a typo, or an image long purged.
     unknown_image_ids: list[str] = field(default_factory=list)
     allowed_images: AllowedImages | None = None  # read only when a hidden image was judged
+    scan: dict[str, Any] | None = None  # a scan across invocations: where it stands
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary (what the Lambda returns per watch)."""
@@ -56,6 +57,7 @@ class WatchResult:
             "unknownImageIds": list(self.unknown_image_ids),
             **({"parameters": self.parameters.summary()} if self.parameters else {}),
             "allowedImages": self.allowed_images.summary() if self.allowed_images else None,
+            "scan": self.scan,
         }
 
     def delivery_errors(self) -> dict[str, int]:

@@ -91,6 +91,19 @@ def record_watch_metrics(result: WatchResult) -> None:
     if result.status == "locked":
         _metric("RunsSkippedLocked", 1, **target)
         return
+    if result.status == "superseded":
+        logger.info("continuation of a scan that completed already: nothing to do", extra=target)
+        return
+    if result.scan is not None:
+        # A scan across invocations: only its completion counts as a successful run.
+        checkpointed = result.scan["checkpointed"]
+        _metric("ScanCheckpoints" if checkpointed else "ResumedScansCompleted", 1, **target)
+        logger.info(
+            "scan checkpointed: its continuation is on the target queue"
+            if checkpointed
+            else "checkpointed scan completed",
+            extra={**target, "scan": result.scan},
+        )
     _metric("ImagesScanned", result.images, **target)
     if result.baseline:
         _metric("BaselineImages", result.images, **target)

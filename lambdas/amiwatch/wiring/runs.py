@@ -4,23 +4,24 @@ snapshot table, bus and topics. Clients are built once per warm Lambda and reuse
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amiwatch.aws.accounts import TargetClients
 from amiwatch.aws.clients import client
-from amiwatch.aws.dispatching import (
-    is_known_target,
-)
+from amiwatch.aws.dispatching import TargetQueue, is_known_target
 from amiwatch.aws.parameters import SsmParameters
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
+from amiwatch.judge.dispatch import scan_message
 from amiwatch.model.contract import Target
 from amiwatch.model.watches import AccountRef, Watch
+from amiwatch.run.checkpoint import Deadline
 from amiwatch.run.pipeline import WatchPorts, run_watch
 from amiwatch.run.refresh import run_refresh
 from amiwatch.run.result import WatchResult
@@ -50,13 +51,47 @@ def _parameters(watch: Watch, region: str) -> SsmParameters | None:
     return SsmParameters(_ssm(region)) if watch.follows_parameters else None
 
 
+class Invocation(Protocol):
+    """What a run needs of the Lambda context: who it is, and how long it has left."""
+
+    @property
+    def aws_request_id(self) -> str: ...
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
 def run_target(
-    settings: Settings, watch: Watch, account: AccountRef, target: Target, owner: str
+    settings: Settings,
+    watch: Watch,
+    account: AccountRef,
+    target: Target,
+    invocation: Invocation,
+    scan_id: str | None = None,
 ) -> WatchResult:
-    """Run one target once; TargetUnavailable when its account or region cannot be read."""
+    """Run one target once (`scan_id`: continue that checkpointed scan only); a scan that nears
+    the invocation's end checkpoints and enqueues its continuation on the target queue.
+    TargetUnavailable when the target's account or region cannot be read."""
     ports = target_ports(settings, watch, account, target)
+    # A caller without a Lambda context's clock (a local invocation) never checkpoints.
+    remaining = getattr(invocation, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        ports = replace(ports, deadline=Deadline.of(lambda: remaining() / 1000))
     now = datetime.now(UTC)
-    return run_watch(watch, target, ports, now, owner=owner, lease_seconds=settings.lease_seconds)
+    result = run_watch(watch, target, ports, now, owner=invocation.aws_request_id,
+                       lease_seconds=settings.lease_seconds, scan_id=scan_id)  # fmt: skip
+    if result.status == "checkpointed" and result.scan is not None:
+        continue_scan(settings, scan_message(watch.name, account, target.region,
+                                             result.scan["scanId"]))  # fmt: skip
+    return result
+
+
+def continue_scan(settings: Settings, message: str) -> None:
+    """Enqueue a checkpointed scan's continuation. DispatchIncomplete if it cannot be sent: the
+    message that ran this invocation then comes again, and resumes the same checkpoint."""
+    if settings.target_queue_url is None:
+        logger.warning("no target queue: the next scheduled run resumes the scan")
+        return
+    TargetQueue(home_clients(settings.region)["sqs"], settings.target_queue_url).send([message])
 
 
 def refresh_target(
@@ -98,14 +133,18 @@ def target_ports(
 
 
 def queue_runner(
-    settings: Settings, owner: str
-) -> Callable[[TargetRef, Target, tuple[str, ...] | None], WatchResult]:
-    """How the refresh queue's consumer runs a target: refresh these ids, or (None) a full scan."""
+    settings: Settings, invocation: Invocation
+) -> Callable[[TargetRef, Target, tuple[str, ...] | None, str | None], WatchResult]:
+    """How the refresh queue's consumer runs a target: refresh these ids, or (None) a full scan
+    (or its continuation)."""
 
-    def run(ref: TargetRef, target: Target, ids: tuple[str, ...] | None) -> WatchResult:
+    def run(
+        ref: TargetRef, target: Target, ids: tuple[str, ...] | None, scan_id: str | None
+    ) -> WatchResult:
         watch, account, _ = ref
         if ids is None:
-            return run_target(settings, watch, account, target, owner)
+            return run_target(settings, watch, account, target, invocation, scan_id)
+        owner = invocation.aws_request_id
         return refresh_target(settings, watch, account, target, ids, owner)
 
     return run

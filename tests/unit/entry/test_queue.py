@@ -43,7 +43,9 @@ class Runner:
     def is_target(self, watch: str, account: str, region: str) -> bool:
         return (watch, account, region) in self.targets
 
-    def run(self, ref: TargetRef, target: Target, ids: tuple[str, ...] | None) -> WatchResult:
+    def run(
+        self, ref: TargetRef, target: Target, ids: tuple[str, ...] | None, scan_id: str | None
+    ) -> WatchResult:
         self.calls.append((target.watch, target.account, target.region, ids))
         status = self.outcome(target)
         result = WatchResult(target.watch, target.account, target.region, status=status)
