@@ -1,4 +1,5 @@
-"""`make bench`: the watcher at 1k..200k images, against the bare scan of the same pages.
+"""`make bench`: the watcher at 1k..200k images, against the bare scan of the same pages; then
+1M and 2M images, whose baselines outlive one invocation at a simulated limit (scale rows).
 
 The fleet (devtools.fleet) and moto each run in their own server process, so neither's memory or
 CPU is counted as the watcher's. Every measured run happens in a fresh worker process, which
@@ -18,11 +19,14 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from amiwatch.aws.clients import client
+import boto3
+
+from amiwatch.aws.clients import RETRY, client
 from amiwatch.aws.publish import BusTopicPublisher
 from amiwatch.aws.scan import Ec2Images
 from amiwatch.aws.store import DynamoSnapshotStore
@@ -30,12 +34,17 @@ from amiwatch.messages.sns import TOPIC
 from amiwatch.model.contract import Target
 from amiwatch.model.watch_config import parse_watch
 from amiwatch.model.watches import Watch
+from amiwatch.run.checkpoint import Deadline
 from amiwatch.run.pipeline import WatchPorts, run_watch
 from devtools.bench_servers import local_credentials, local_endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000, 100_000, 200_000)
 RUNS = ("baseline", "unchanged", "changed", "left", "purged")
+# Scale rows: every invocation gets SCALE_LIMIT_S (Lambda's 900 s, scaled down so a 2M baseline
+# takes minutes per invocation, not one long one) and a worker process of its own.
+SCALE = {1_000_000: ("baseline", "unchanged", "changed"), 2_000_000: ("baseline",)}
+SCALE_LIMIT_S = 300.0
 # What the fleet changes before each run (POST /control); `left` and `purged` keep generation 1.
 LEFT_EVERY, PURGED_EVERY = 100, 1000  # 1% of images leave the listing; 0.1% are purged
 REGION = "us-east-1"
@@ -64,8 +73,9 @@ def _counting(service: str, endpoint: str, counts: Counter[str]) -> Any:
 
 
 def bare_scan(fleet_url: str) -> float:
-    """The floor: page through the same DescribeImages answers and touch every image."""
-    ec2 = client("ec2", region=REGION, endpoint_url=fleet_url)
+    """The floor: page through the same DescribeImages answers with plain boto3 (botocore's own
+    parser, amiwatch's retry config) and touch every image."""
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=fleet_url, config=RETRY)
     started, touched = time.perf_counter(), 0
     for page in ec2.get_paginator("describe_images").paginate(
         Owners=["self"],
@@ -133,13 +143,17 @@ def bench_watch(
 def worker(args: argparse.Namespace) -> None:
     phases: Counter[str] = Counter()
     _phase_clock(phases)
-    floor = bare_scan(args.fleet)
+    floor = bare_scan(args.fleet) if args.floor is None else args.floor
     counts: Counter[str] = Counter()
     watch, target, store, ports = bench_watch(args, counts)
-    now = T0 + timedelta(hours=RUNS.index(args.run))
+    now = T0 + timedelta(hours=RUNS.index(args.run), minutes=args.invocation)
     gc_clock = _GcClock()
     started = time.perf_counter()
-    result = run_watch(watch, target, ports, now, owner=f"bench-{args.run}")
+    if args.limit:  # the simulated Lambda's clock: the time left of `limit` seconds
+        left = lambda: args.limit - (time.perf_counter() - started)  # noqa: E731
+        ports = replace(ports, deadline=Deadline.of(left))
+    result = run_watch(watch, target, ports, now, owner=f"bench-{args.run}-{args.invocation}",
+                       scan_id=args.scan_id)  # fmt: skip
     wall = time.perf_counter() - started
     row = {
         "images": args.images,
@@ -156,6 +170,9 @@ def worker(args: argparse.Namespace) -> None:
         "put_events_calls": counts["events:PutEvents"],
         "publish_batch_calls": counts["sns:PublishBatch"],
         "ddb_calls": sum(v for k, v in counts.items() if k.startswith("dynamodb:")),
+        "status": result.status,
+        "scan": result.scan,
+        "bare_scan_s": round(floor, 3),
     }
     diagnostics = {
         "changes": sum(result.changes.values()),
@@ -185,37 +202,51 @@ def fleet_control(run: str, size: int) -> dict[str, Any]:
     return control
 
 
-def measure(size: int, env: dict[str, str]) -> list[dict[str, Any]]:
-    """Baseline, unchanged and changed runs over a fleet of `size` images."""
+def measure(size: int, env: dict[str, str], runs: tuple[str, ...] = RUNS,
+            limit: float = 0) -> list[dict[str, Any]]:  # fmt: skip
+    """Each run over a fleet of `size` images; with a `limit`, a run that checkpoints is
+    continued in fresh workers until it completes, and reported as one row."""
     rows = []
     with local_endpoints(size, env) as local:
         fleet_url, moto_url, aws = local.fleet_url, local.moto_url, local.aws
-        for run in RUNS:
+        for run in runs:
             if run not in {"baseline", "unchanged"}:
                 control = json.dumps(fleet_control(run, size)).encode()
                 request = urllib.request.Request(f"{fleet_url}/control", control)
                 urllib.request.urlopen(request).read()
-            command = [
-                sys.executable,
-                "-m",
-                "devtools.bench",
-                "--worker",
-                "--run",
-                run,
-                "--images",
-                str(size),
-                "--fleet",
-                fleet_url,
-                "--moto",
-                moto_url,
-                "--topic-arn",
-                aws.topic_arn,
-            ]
-            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-            answer = json.loads(out.stdout.strip().splitlines()[-1])
+            command = [sys.executable, "-m", "devtools.bench", "--worker", "--run", run,
+                       "--images", str(size), "--fleet", fleet_url, "--moto", moto_url,
+                       "--topic-arn", aws.topic_arn, "--limit", str(limit)]  # fmt: skip
+            parts = [_work(command, env)]
+            while parts[-1]["row"]["status"] == "checkpointed":
+                row = parts[-1]["row"]
+                more = ["--floor", str(row["bare_scan_s"]), "--invocation", str(len(parts)),
+                        "--scan-id", row["scan"]["scanId"]]  # fmt: skip
+                parts.append(_work(command + more, env))
+            answer = parts[0] if len(parts) == 1 else _joined(parts, limit)
             print(json.dumps(answer["row"]), flush=True)
             rows.append(answer)
     return rows
+
+
+def _work(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _joined(parts: list[dict[str, Any]], limit: float) -> dict[str, Any]:
+    """One row for a scan in several invocations: summed, peak RSS the largest of any."""
+    rows = [p["row"] for p in parts]
+    total = {k: sum(r[k] for r in rows) for k in rows[0] if isinstance(rows[0][k], int)}
+    wall = sum(r["wall_s"] for r in rows)
+    row = {**rows[-1], **total, "images": rows[0]["images"], "wall_s": round(wall, 3),
+           "engine_ratio": round(wall / rows[0]["bare_scan_s"], 3),
+           "peak_rss_mb": max(r["peak_rss_mb"] for r in rows),
+           "snapshot_read_bytes_per_image": round(sum(r["snapshot_read_bytes_per_image"]
+                                                      for r in rows), 2),
+           "invocations": len(rows), "limit_s": limit,
+           "rss_per_invocation_mb": [r["peak_rss_mb"] for r in rows]}  # fmt: skip
+    return {"row": row, "diagnostics": {**parts[-1]["diagnostics"], "parts": rows}}
 
 
 def results_dir(sizes: tuple[int, ...], full: tuple[int, ...]) -> Path:
@@ -234,14 +265,26 @@ def main() -> None:
     parser.add_argument("--fleet")
     parser.add_argument("--moto")
     parser.add_argument("--topic-arn")
+    parser.add_argument("--limit", type=float, default=0)
+    parser.add_argument("--floor", type=float)
+    parser.add_argument("--invocation", type=int, default=0)
+    parser.add_argument("--scan-id")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--scale", default=",".join(map(str, SCALE)), help="'' for none")
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
     env = local_credentials()
-    sizes = tuple(map(int, args.sizes.split(",")))
+    sizes = tuple(map(int, args.sizes.split(","))) if args.sizes else ()
+    scale = tuple(map(int, args.scale.split(","))) if args.scale else ()
     answers = [a for size in sizes for a in measure(size, env)]
+    scaled = [a for size in scale for a in measure(size, env, SCALE[size], SCALE_LIMIT_S)]
+    if scaled:  # bench/scale.json when every scale size ran
+        where = results_dir(scale, tuple(SCALE))
+        (where / "scale.json").write_text(json.dumps([a["row"] for a in scaled], indent=1) + "\n")
+    if not answers:
+        return
     out = results_dir(sizes, SIZES)
     (out / "results.json").write_text(json.dumps([a["row"] for a in answers], indent=1) + "\n")
     diagnostics = [

@@ -35,6 +35,7 @@ GROUPS = (  # (substring of the code's file path, group), first match wins
     ("/moto/", "moto (the table, in-process)"),
     ("/werkzeug/", "moto (the table, in-process)"),
     ("/responses/", "moto (the table, in-process)"),
+    ("amiwatch/aws/parsing", "amiwatch: DescribeImages parsing (aws.parsing)"),
     ("amiwatch/model/records", "amiwatch: record projection and digest"),
     ("amiwatch/model/snapshot", "amiwatch: snapshot decode"),
     ("amiwatch/judge/triage", "amiwatch: triage"),
@@ -86,9 +87,9 @@ def main() -> None:
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     for name, value in (("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench")):
         os.environ.setdefault(name, value)
+    import boto3  # noqa: PLC0415
     from moto import mock_aws  # noqa: PLC0415
 
-    from amiwatch.aws.clients import client  # noqa: PLC0415
     from amiwatch.model.contract import Target  # noqa: PLC0415
     from amiwatch.model.watch_config import parse_watch  # noqa: PLC0415
     from amiwatch.run.pipeline import run_watch  # noqa: PLC0415
@@ -103,7 +104,8 @@ def main() -> None:
     with mock_aws():
         aws = LocalAws.provision(subscribers=False)
         run_watch(watch, target, aws.watch_ports(target), datetime.now(UTC), owner="baseline")
-        pages = client("ec2", region=REGION).get_paginator("describe_images")
+        # The floor is plain boto3: botocore's own parser, not amiwatch's (aws.parsing).
+        pages = boto3.client("ec2", region_name=REGION).get_paginator("describe_images")
 
         def bare_scan() -> None:
             for _ in pages.paginate(Owners=["self"], PaginationConfig={"PageSize": 1000}):

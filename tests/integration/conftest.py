@@ -25,7 +25,7 @@ WATCHES = [
 @dataclass
 class FakeLambdaContext:
     function_name: str = "amiwatch"
-    memory_limit_in_mb: int = 512
+    memory_limit_in_mb: int = 1024
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:amiwatch"
     aws_request_id: str = "req-1"
 

@@ -8,6 +8,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from amiwatch.aws.parsing import FastImagesParserFactory
+
 # Adaptive mode retries throttling (RequestLimitExceeded, ThrottlingException) with backoff and
 # client-side rate limiting; amiwatch writes no retry loop of its own for whole-call errors.
 RETRY = Config(retries={"max_attempts": 8, "mode": "adaptive"}, connect_timeout=5, read_timeout=30)
@@ -74,9 +76,7 @@ def client(service: str, *, region: str | None = None, endpoint_url: str | None 
     (AWS_DEFAULT_REGION, the profile)."""
     if service not in RUNTIME_SERVICES:
         raise ValueError(f"{service} is not in RUNTIME_SERVICES: the Lambda asset has no model")
-    return boto3.client(
-        service, region_name=_region(region), endpoint_url=endpoint_url, config=RETRY
-    )
+    return _made(service, region_name=_region(region), endpoint_url=endpoint_url, config=RETRY)
 
 
 def cli_client(service: str, *, region: str | None = None, read_timeout: int = 30) -> Any:
@@ -89,7 +89,7 @@ def cli_client(service: str, *, region: str | None = None, read_timeout: int = 3
 
 def assumed_client(service: str, region: str, credentials: Any) -> Any:
     """A client for `service` with credentials an AssumeRole answered."""
-    return boto3.client(
+    return _made(
         service,
         region_name=region,
         aws_access_key_id=credentials["AccessKeyId"],
@@ -108,6 +108,17 @@ def any_client(service: str, *, region: str | None = None) -> Any:
     if service in CLI_SERVICES:
         return cli_client(service, region=region)
     return client(service, region=region)
+
+
+def _made(service: str, **settings: Any) -> Any:
+    """A client of boto3's default session; EC2's read DescribeImages with amiwatch's parser
+    (aws.parsing: botocore's result, faster). botocore has no public hook for one client's
+    parser, so the pinned version's endpoint attribute is set; a unit test proves it works."""
+    made = boto3.client(service, **settings)
+    endpoint = getattr(made, "_endpoint", None)
+    if service == "ec2" and hasattr(endpoint, "_response_parser_factory"):
+        endpoint._response_parser_factory = FastImagesParserFactory()  # type: ignore[union-attr]
+    return made
 
 
 def _region(region: str | None) -> str | None:

@@ -6,6 +6,11 @@ permission, not offered in the region) can fail the call for all of them: the ba
 asked again one type at a time, and what could not be checked is named in the image's error.
 An answer that misses a type is never "not used" (usage.in_use). Any failure leaves the events
 to be delivered anyway: usage is an enrichment, and nothing about it may cost the alert.
+
+GetImageFindings (Amazon Inspector's findings of an image, for the `vulnerable` events): one
+image a call, every page up to MAX_FINDINGS, stopping at the run's deadline. Any failure
+(throttling after the SDK's retries, AccessDenied, a region without the operation) marks the
+image with the error: the event is delivered anyway, with `findings.error` set.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from amiwatch.run.ports import ReferenceLookup
+from amiwatch.run.ports import FindingsLookup, ReferenceLookup
 
 IDS_PER_CALL = 10
 # Instances that exist (not terminated ones), and every other type with the API's defaults.
@@ -116,3 +121,32 @@ def why(exc: Exception) -> str:
         message = " ".join(str(error.get("Message", "")).split())
         return f"{error.get('Code', 'Error')}: {message}"
     return f"{type(exc).__name__}: {exc}"
+
+
+FINDINGS_PAGE_SIZE = 1000  # GetImageFindings: the API's maximum
+MAX_FINDINGS = 5000  # read at most this many per image: enough to rank the top 5
+
+
+def image_findings(ec2: Any, image_ids: Sequence[str], deadline: float) -> FindingsLookup:
+    """The findings of each image, or the error that kept them unknown."""
+    lookup = FindingsLookup({}, {}, 0)
+    paginator = ec2.get_paginator("get_image_findings")
+    for image_id in image_ids:
+        if time.monotonic() >= deadline:
+            lookup.errors[image_id] = OUT_OF_TIME
+            continue
+        found: list[dict[str, Any]] = []
+        try:
+            pages = paginator.paginate(
+                ImageId=image_id,
+                PaginationConfig={"PageSize": FINDINGS_PAGE_SIZE, "MaxItems": MAX_FINDINGS},
+            )
+            for page in pages:
+                lookup.calls += 1
+                found += page.get("ImageFindings", [])
+        except Exception as exc:
+            lookup.calls += 1
+            lookup.errors[image_id] = why(exc)
+            continue
+        lookup.findings[image_id] = found
+    return lookup

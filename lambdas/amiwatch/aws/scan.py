@@ -16,8 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from amiwatch.aws.accounts import explain
-from amiwatch.aws.findings import image_findings
-from amiwatch.aws.references import image_references, why
+from amiwatch.aws.references import image_findings, image_references, why
 from amiwatch.judge.allowed import AllowedImages, settings_from
 from amiwatch.model.records import ImageRecord, project_image
 from amiwatch.model.watch_config import MAX_FILTER_VALUES

@@ -24,6 +24,7 @@ from amiwatch.model.snapshot import (
     parts_for,
     shard_of,
 )
+from amiwatch.run.packed import PackedEntries
 
 SHARD_PREFIX = "shard#"
 IMAGE_PREFIX = "image#"
@@ -83,24 +84,24 @@ class DynamoSnapshotStore(Lease, ParameterItems):
                 blob = shard["data"]["B"]
                 self.stats.snapshot_bytes_read += len(blob)
                 blobs.append(blob)
-        return Snapshot.from_shards(
-            blobs,
-            int(item["shardCount"]["N"]),
+        count = int(item["shardCount"]["N"])
+        return Snapshot(
+            PackedEntries.from_shards(blobs, count),
+            count,
             selection=item.get("selectionDigest", {}).get("S"),
             last_run_at=item.get("lastRunAt", {}).get("S"),
             candidates=_candidates(item),
             checkpoint=checkpoint,
         )
 
-    def load_seen(self, checkpoint: ScanCheckpoint) -> set[str]:
-        """The ids a scan in progress has reviewed so far (its append-only parts)."""
+    def load_seen(self, checkpoint: ScanCheckpoint) -> Iterator[list[str]]:
+        """The ids a scan in progress has reviewed so far (its append-only parts), part by
+        part."""
         keys = [self._key(_part_key(checkpoint.scan_id, n)) for n in range(checkpoint.parts)]
-        seen: set[str] = set()
         for item in self._batch_get(keys):
             blob = item["ids"]["B"]
             self.stats.snapshot_bytes_read += len(blob)
-            seen.update(decode_ids(blob))
-        return seen
+            yield decode_ids(blob)
 
     def load_shards(self, image_ids: Iterable[str]) -> Snapshot | None:
         """Only the shards that hold these images (a targeted refresh reads O(ids), not the

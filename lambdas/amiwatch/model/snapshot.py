@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ SHARD_FORMAT = 1
 # Entries per shard before the shard count doubles: ~36 bytes raw each, so a full shard is
 # ~150 KB before compression, far from DynamoDB's 400 KB item limit.
 SHARD_CAPACITY = 4000
-_ENTRY_TAIL = struct.Struct(">8sBI")  # digest, flags, revision
+ENTRY_TAIL = struct.Struct(">8sBI")  # digest, flags, revision
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def encode_shard(entries: Mapping[str, SnapshotEntry]) -> bytes:
         entry = entries[image_id]
         raw_id = image_id.encode()
         parts.append(bytes([len(raw_id)]) + raw_id)
-        parts.append(_ENTRY_TAIL.pack(entry.digest, entry.flags, entry.revision))
+        parts.append(ENTRY_TAIL.pack(entry.digest, entry.flags, entry.revision))
     return bytes([SHARD_FORMAT]) + zlib.compress(b"".join(parts), 6)
 
 
@@ -98,8 +98,8 @@ def decode_shard(blob: bytes) -> dict[str, SnapshotEntry]:
         length = data[offset]
         image_id = data[offset + 1 : offset + 1 + length].decode()
         offset += 1 + length
-        digest, flags, revision = _ENTRY_TAIL.unpack_from(data, offset)
-        offset += _ENTRY_TAIL.size
+        digest, flags, revision = ENTRY_TAIL.unpack_from(data, offset)
+        offset += ENTRY_TAIL.size
         entries[image_id] = SnapshotEntry(digest, flags, revision)
     return entries
 
@@ -159,7 +159,7 @@ class Snapshot:
     taken with, None before amiwatch recorded it; `last_run_at` the last run's time.
     """
 
-    entries: dict[str, SnapshotEntry] = field(default_factory=dict)
+    entries: MutableMapping[str, SnapshotEntry] = field(default_factory=dict)
     shard_count: int = 1
     selection: str | None = None
     last_run_at: str | None = None
@@ -193,6 +193,8 @@ class Snapshot:
         then stays, and the next full run grows it.
         """
         touched = {shard_of(i, self.shard_count) for i in updates}
+        if not touched:
+            return {}
         for image_id, entry in updates.items():
             if entry is None:
                 self.entries.pop(image_id, None)

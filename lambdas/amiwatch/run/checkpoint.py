@@ -11,39 +11,57 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 from amiwatch.model.records import format_time
 from amiwatch.model.snapshot import ScanCheckpoint, Snapshot, parts_for
+from amiwatch.run.packed import PackedEntries
 
 # The margin kept for the work in flight at a checkpoint (review, publish, the checkpoint's
 # writes): a share of the invocation's time, at least MIN_MARGIN_SECONDS, plus twice the
 # slowest page-and-review cycle seen so far.
 MARGIN_SHARE, MIN_MARGIN_SECONDS = 0.15, 30.0
+# A scan also stops once the process holds this share of the function's memory: what one
+# invocation reviews (its ids, the entries it changed) is then written, and the next starts lean.
+MEMORY_SHARE = 0.7
 
 
 @dataclass
 class Deadline:
     """When this invocation's scan must stop: `remaining` is the time left (seconds, from the
-    Lambda context)."""
+    Lambda context); `resident` the process's memory now (MB) and `memory_budget` how much it
+    may hold before it stops (None: no memory rule)."""
 
     remaining: Callable[[], float]
     margin: float
+    resident: Callable[[], float | None] = lambda: None
+    memory_budget: float | None = None
     slowest: float = 0.0
     _lap_started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def of(cls, remaining: Callable[[], float]) -> Deadline:
-        """The deadline of an invocation with this much time left now."""
-        return cls(remaining, max(MIN_MARGIN_SECONDS, MARGIN_SHARE * remaining()))
+    def of(
+        cls,
+        remaining: Callable[[], float],
+        memory_mb: float | None = None,
+        resident: Callable[[], float | None] = lambda: None,
+    ) -> Deadline:
+        """The deadline of an invocation with this much time (and `memory_mb`) left now."""
+        budget = MEMORY_SHARE * memory_mb if memory_mb else None
+        return cls(remaining, max(MIN_MARGIN_SECONDS, MARGIN_SHARE * remaining()), resident,
+                   budget)  # fmt: skip
 
     def due(self) -> bool:
         """After a page: must the scan stop here? (It also times the page just done.)"""
         now = time.monotonic()
         self.slowest = max(self.slowest, now - self._lap_started)
         self._lap_started = now
-        return self.remaining() < self.margin + 2 * self.slowest
+        if self.remaining() < self.margin + 2 * self.slowest:
+            return True
+        held = self.resident() if self.memory_budget else None
+        return held is not None and self.memory_budget is not None and held > self.memory_budget
 
 
 @dataclass
@@ -55,7 +73,7 @@ class ScanProgress:
     started_at: str
     selection: str
     previous: ScanCheckpoint | None = None  # the checkpoint this invocation resumes
-    seen_before: set[str] = field(default_factory=set)  # ids earlier invocations reviewed
+    seen_before: AbstractSet[str] = frozenset()  # ids earlier invocations reviewed
 
     @property
     def start_token(self) -> str | None:
@@ -98,6 +116,16 @@ class ScanProgress:
             return None
         return {**after.summary(), "resumed": self.previous is not None,
                 "checkpointed": checkpointed, "restarted": restarted}  # fmt: skip
+
+
+def seen_before(snapshot: Snapshot, parts: Iterable[list[str]]) -> AbstractSet[str]:
+    """What earlier invocations reviewed: one bit per entry of a packed snapshot (their ids are
+    all in it: the checkpoint wrote their entries), a set otherwise."""
+    if isinstance(snapshot.entries, PackedEntries):
+        for part in parts:
+            snapshot.entries.mark(part)
+        return snapshot.entries.marked()
+    return {image_id for part in parts for image_id in part}
 
 
 def progress_for(loaded: Snapshot | None, selection: str, run_id: str, now: Any) -> ScanProgress:

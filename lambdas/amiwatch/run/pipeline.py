@@ -24,7 +24,7 @@ from amiwatch.model.contract import Change, OutgoingEvent, Target
 from amiwatch.model.records import ImageRecord, parse_time
 from amiwatch.model.snapshot import Snapshot, SnapshotEntry
 from amiwatch.model.watches import Watch
-from amiwatch.run.checkpoint import Deadline, ScanProgress, progress_for
+from amiwatch.run.checkpoint import Deadline, ScanProgress, progress_for, seen_before
 from amiwatch.run.enrich import Enricher
 from amiwatch.run.following import follow_parameters
 from amiwatch.run.leased import frozen_heap, run_leased
@@ -129,7 +129,7 @@ class WatchRun:
         selection = self.watch.selection_digest()
         progress = progress_for(loaded, selection, self.owner, self.now)
         if progress.previous is not None and store is not None:
-            progress.seen_before = store.load_seen(progress.previous)
+            progress.seen_before = seen_before(snapshot, store.load_seen(progress.previous))
         self.result.baseline = progress.baseline
         reselection = None
         if loaded is not None and loaded.selection not in (None, selection):

@@ -147,8 +147,8 @@ class SnapshotStore(Protocol):
         changes: Mapping[str, int] | None = None,
     ) -> None: ...
 
-    def load_seen(self, checkpoint: ScanCheckpoint) -> set[str]:
-        """The ids a scan in progress has reviewed so far."""
+    def load_seen(self, checkpoint: ScanCheckpoint) -> Iterator[list[str]]:
+        """The ids a scan in progress has reviewed so far, part by part."""
         ...
 
     def save_checkpoint(

@@ -3,6 +3,7 @@ snapshot table, bus and topics. Clients are built once per warm Lambda and reuse
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -75,7 +76,9 @@ def run_target(
     # A caller without a Lambda context's clock (a local invocation) never checkpoints.
     remaining = getattr(invocation, "get_remaining_time_in_millis", None)
     if callable(remaining):
-        ports = replace(ports, deadline=Deadline.of(lambda: remaining() / 1000))
+        memory = getattr(invocation, "memory_limit_in_mb", None)
+        deadline = Deadline.of(lambda: remaining() / 1000, _number(memory), resident_mb)
+        ports = replace(ports, deadline=deadline)
     now = datetime.now(UTC)
     result = run_watch(watch, target, ports, now, owner=invocation.aws_request_id,
                        lease_seconds=settings.lease_seconds, scan_id=scan_id)  # fmt: skip
@@ -83,6 +86,22 @@ def run_target(
         continue_scan(settings, scan_message(watch.name, account, target.region,
                                              result.scan["scanId"]))  # fmt: skip
     return result
+
+
+def resident_mb() -> float | None:
+    """The process's resident memory now (Linux: /proc/self/statm), None where unknown."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _number(value: object) -> float | None:
+    try:
+        return float(value) if value is not None else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
 
 
 def continue_scan(settings: Settings, message: str) -> None:

@@ -94,3 +94,12 @@ def test_a_continuation_message_names_its_scan_and_a_bad_one_is_malformed():
     )
     bad = '{"scan": {"watch": "w", "account": "self", "roleName": "r", "region": "x", "scanId": 7}}'
     assert read_message(bad) == Ignored("malformed")
+
+
+def test_a_scan_also_stops_once_the_process_holds_most_of_the_function_s_memory():
+    resident = iter([300.0, 650.0, 800.0])
+    deadline = Deadline.of(lambda: 900.0, memory_mb=1024, resident=lambda: next(resident))
+
+    assert deadline.memory_budget == 0.7 * 1024
+    assert [deadline.due(), deadline.due(), deadline.due()] == [False, False, True]
+    assert not Deadline.of(lambda: 900.0, resident=lambda: 5000.0).due()  # no limit known

@@ -1,0 +1,215 @@
+"""A snapshot's entries packed for a full scan: ~70 bytes an image, where a dict of entries
+costs ~225 (so a watch of millions of images fits in one invocation's memory).
+
+Each shard keeps its decompressed body as it was stored ([len][ImageId][digest][flags]
+[revision]...); one open-addressing table over all of them maps the `hash()` of an ImageId to
+where its entry starts, and a lookup checks the id there. What a run changes lives beside it in
+a plain dict, and the ids earlier invocations of a checkpointed scan reviewed are one byte per
+slot (`marks`).
+"""
+
+from __future__ import annotations
+
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+from amiwatch.model.snapshot import (
+    ENTRY_TAIL,
+    SHARD_FORMAT,
+    SnapshotEntry,
+)
+
+_TAIL = ENTRY_TAIL.size
+_unpack_tail = ENTRY_TAIL.unpack_from
+_GONE = None  # in `_changed`: the run removed this entry
+
+
+class PackedEntries(MutableMapping[str, SnapshotEntry]):
+    """The entries of every shard of a target (a Mapping, as Snapshot.entries is)."""
+
+    def __init__(self, shard_count: int, capacity: int) -> None:
+        self.shard_count = shard_count
+        size = 8
+        while size * 2 < capacity * 3:  # at most two thirds full: short probes
+            size *= 2
+        self._mask = size - 1
+        self._keys = array("q", bytes(8 * size))  # 0: an empty slot
+        self._where = array("Q", bytes(8 * size))  # body index << 32 | offset
+        self._bodies: list[bytes] = []
+        self._marks = bytearray()
+        self._changed: dict[str, SnapshotEntry | None] = {}
+        self._extra_marks: set[str] = set()  # marked ids that are not in the packed shards
+        self._packed = 0  # entries in the packed shards
+        self._added = 0  # ids in `_changed` that the packed shards do not hold
+
+    @classmethod
+    def from_shards(cls, blobs: Iterable[bytes], shard_count: int) -> PackedEntries:
+        """Pack stored shard blobs (an id held by two, after a shard growth cut short, keeps
+        the later one, as decoding them into a dict would)."""
+        bodies = [_body(blob) for blob in blobs]
+        packed = cls(shard_count, sum(_entries_in(body) for body in bodies))
+        for body in bodies:
+            packed._add_body(body)
+        return packed
+
+    def _add_body(self, body: bytes) -> None:
+        index, offset = len(self._bodies), 0
+        self._bodies.append(body)
+        keys, where, mask = self._keys, self._where, self._mask
+        while offset < len(body):
+            length = body[offset]
+            raw = body[offset + 1 : offset + 1 + length]
+            key = hash(raw.decode()) or 1
+            slot = key & mask
+            while keys[slot] and not (keys[slot] == key and self._id_at(slot) == raw):
+                slot = (slot + 1) & mask
+            self._packed += not keys[slot]
+            keys[slot], where[slot] = key, index << 32 | offset
+            offset += 1 + length + _TAIL
+
+    def _id_at(self, slot: int) -> bytes:
+        where = self._where[slot]
+        body, at = self._bodies[where >> 32], where & 0xFFFFFFFF
+        return body[at + 1 : at + 1 + body[at]]
+
+    # --- lookups ------------------------------------------------------------------------
+
+    def _find(self, image_id: str) -> int | None:
+        """The table slot of a packed entry."""
+        key = hash(image_id) or 1
+        keys, mask = self._keys, self._mask
+        slot, raw = key & mask, None
+        while True:
+            found = keys[slot]
+            if not found:
+                return None
+            if found == key:
+                where = self._where[slot]
+                body, at = self._bodies[where >> 32], where & 0xFFFFFFFF
+                raw = raw or image_id.encode()
+                if body[at + 1 : at + 1 + body[at]] == raw:
+                    return slot
+            slot = (slot + 1) & mask
+
+    def _packed_entry(self, image_id: str) -> SnapshotEntry | None:
+        slot = self._find(image_id)
+        if slot is None:
+            return None
+        where = self._where[slot]
+        body, at = self._bodies[where >> 32], where & 0xFFFFFFFF
+        return SnapshotEntry(*ENTRY_TAIL.unpack_from(body, at + 1 + body[at]))
+
+    def __getitem__(self, image_id: str) -> SnapshotEntry:
+        if image_id in self._changed:
+            entry = self._changed[image_id]
+        else:
+            entry = self._packed_entry(image_id)
+        if entry is None:
+            raise KeyError(image_id)
+        return entry
+
+    def get(self, image_id: str, default: Any = None) -> Any:
+        # The scan's hot path (once per image): _find and _packed_entry, inlined.
+        if self._changed and image_id in self._changed:
+            entry = self._changed[image_id]
+            return default if entry is None else entry
+        key = hash(image_id) or 1
+        keys, mask = self._keys, self._mask
+        slot = key & mask
+        while found := keys[slot]:
+            if found == key:
+                where = self._where[slot]
+                body, at = self._bodies[where >> 32], where & 0xFFFFFFFF
+                end = at + 1 + body[at]
+                if body[at + 1 : end] == image_id.encode():
+                    return SnapshotEntry(*_unpack_tail(body, end))
+            slot = (slot + 1) & mask
+        return default
+
+    def __contains__(self, image_id: object) -> bool:
+        return isinstance(image_id, str) and self.get(image_id) is not None
+
+    def __len__(self) -> int:
+        return self._packed + self._added
+
+    def __iter__(self) -> Iterator[str]:
+        keys, changed = self._keys, self._changed
+        for slot in range(len(keys)):
+            if keys[slot]:
+                image_id = self._id_at(slot).decode()
+                if changed.get(image_id, True) is not None:
+                    yield image_id
+        yield from (i for i, e in self._changed.items() if e is not None and not self._find(i))
+
+    # --- what a run changes -------------------------------------------------------------
+
+    def __setitem__(self, image_id: str, entry: SnapshotEntry) -> None:
+        self._count_change(image_id, present=True)
+        self._changed[image_id] = entry
+
+    def __delitem__(self, image_id: str) -> None:
+        if image_id not in self:
+            raise KeyError(image_id)
+        self._count_change(image_id, present=False)
+        self._changed[image_id] = _GONE
+
+    def _count_change(self, image_id: str, *, present: bool) -> None:
+        was = image_id in self
+        packed = self._find(image_id) is not None
+        if not packed:
+            self._added += int(present) - int(was)
+        elif was != present:
+            self._packed += 1 if present else -1
+
+    # --- marks: what earlier invocations of a checkpointed scan reviewed -----------------
+
+    def mark(self, image_ids: Iterable[str]) -> None:
+        if not self._marks:
+            self._marks = bytearray(len(self._keys))
+        for image_id in image_ids:
+            slot = self._find(image_id)
+            if slot is None:
+                self._extra_marks.add(image_id)
+            else:
+                self._marks[slot] = 1
+
+    def marked(self) -> AbstractSet[str]:
+        """The marked ids, as a set the triage asks `in` of."""
+        return _Marked(self)
+
+    def is_marked(self, image_id: str) -> bool:
+        if image_id in self._extra_marks:
+            return True
+        slot = self._find(image_id) if self._marks else None
+        return slot is not None and bool(self._marks[slot])
+
+
+class _Marked(AbstractSet[str]):
+    def __init__(self, packed: PackedEntries) -> None:
+        self.packed = packed
+
+    def __contains__(self, image_id: object) -> bool:
+        return isinstance(image_id, str) and self.packed.is_marked(image_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return (i for i in self.packed if self.packed.is_marked(i))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _body(blob: bytes) -> bytes:
+    if not blob or blob[0] != SHARD_FORMAT:
+        raise ValueError(f"unknown snapshot shard format {blob[:1]!r}")
+    return zlib.decompress(blob[1:])
+
+
+def _entries_in(body: bytes) -> int:
+    count, offset = 0, 0
+    while offset < len(body):
+        offset += 1 + body[offset] + _TAIL
+        count += 1
+    return count
