@@ -18,8 +18,10 @@ import os
 import pstats
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from devtools import ACCOUNT, REGION
 
@@ -38,6 +40,7 @@ GROUPS = (  # (substring of the code's file path, group), first match wins
     ("amiwatch/aws/parsing", "amiwatch: DescribeImages parsing (aws.parsing)"),
     ("amiwatch/model/records", "amiwatch: record projection and digest"),
     ("amiwatch/model/snapshot", "amiwatch: snapshot decode"),
+    ("amiwatch/run/packed", "amiwatch: snapshot decode"),
     ("amiwatch/judge/triage", "amiwatch: triage"),
     ("amiwatch/", "amiwatch: the rest"),
 )
@@ -90,6 +93,8 @@ def main() -> None:
     import boto3  # noqa: PLC0415
     from moto import mock_aws  # noqa: PLC0415
 
+    from amiwatch.aws.clients import client  # noqa: PLC0415
+    from amiwatch.aws.scan import Ec2Images  # noqa: PLC0415
     from amiwatch.model.contract import Target  # noqa: PLC0415
     from amiwatch.model.watch_config import parse_watch  # noqa: PLC0415
     from amiwatch.run.pipeline import run_watch  # noqa: PLC0415
@@ -111,8 +116,11 @@ def main() -> None:
             for _ in pages.paginate(Owners=["self"], PaginationConfig={"PageSize": 1000}):
                 pass
 
+        def ports() -> Any:  # the watcher's own EC2 client (its DescribeImages parser)
+            return replace(aws.watch_ports(target), images=Ec2Images(client("ec2", region=REGION)))
+
         def unchanged_run() -> None:
-            run_watch(watch, target, aws.watch_ports(target), datetime.now(UTC), owner="timed")
+            run_watch(watch, target, ports(), datetime.now(UTC), owner="timed")
 
         # Best of two each: the baseline's garbage must not land on either.
         bare, unchanged = (
@@ -120,7 +128,7 @@ def main() -> None:
         )
         profile = cProfile.Profile()
         profile.enable()
-        run_watch(watch, target, aws.watch_ports(target), datetime.now(UTC), owner="profiled")
+        run_watch(watch, target, ports(), datetime.now(UTC), owner="profiled")
         profile.disable()
     server.shutdown()
     times = grouped(pstats.Stats(profile))
