@@ -48,10 +48,13 @@ types: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -n 2 --dist loadgroup tests
 
-## bench: watcher vs bare scan at 1k..200k images (~25 min); records bench/results.json
-## (SIZES=1000,10000 for a quick run: its rows go to bench/quick/, not the recorded files)
+## bench: watcher vs bare scan at 1k..200k images (~25 min), then the scale rows: 1M and 2M
+## images at a simulated 300 s limit (~65 min); records bench/results.json and bench/scale.json
+## (SIZES=1000,10000 for a quick run without scale rows: its rows go to bench/quick/;
+## SIZES= SCALE=1000000 for scale rows only)
 bench: $(STAMP)
-	$(BIN)/python -m devtools.bench $(if $(SIZES),--sizes $(SIZES),)
+	$(BIN)/python -m devtools.bench $(if $(SIZES),--sizes $(SIZES) --scale '$(SCALE)',\
+	$(if $(SCALE),--sizes '' --scale $(SCALE),))
 
 ## bench-targets: per-target cost of the fan-out (24 targets, 4 accounts x 6 regions), rows to
 ## bench/quick/; SIZES=1000,10000,50000 (docs/performance.md, ~35 min) records them. Then the
