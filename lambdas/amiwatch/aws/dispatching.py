@@ -3,19 +3,20 @@ targets (the TargetsByWatch index over `meta` items), and the target queue."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from amiwatch.aws.clients import assumed_client, client
+from amiwatch.aws.lease import checkpoint_from
+from amiwatch.aws.store import batch_get
 from amiwatch.judge.dispatch import KnownTarget
 
 TARGETS_BY_WATCH = "TargetsByWatch"  # GSI: targetWatch (hash), pk (range); meta items only
 # What the index projects of each meta item (besides its keys).
 META_SUMMARY = ("lastSuccessAt", "lastRunAt", "imageCount", "lastChanges", "lastChangeAt")
-SCAN_PROGRESS = "pk, scanId, scanStartedAt, scanInvocations, scanPages, scanImages, scanAt"
+SCAN_PROGRESS = "pk, scanId, scanStartedAt, scanInvocations, scanPages, scanImages, scanAt"  # meta
 SEND_BATCH = 10  # SendMessageBatch's limit
 SENDERS = 8  # batches in flight
 SEND_ATTEMPTS = 3
@@ -80,26 +81,12 @@ def scans_in_progress(
     keys = [{"pk": {"S": _partition(watch, f"{t.account}/{t.region}")}, "sk": {"S": "meta"}}
             for t in targets]  # fmt: skip
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for start in range(0, len(keys), 100):
-        request: dict[str, Any] = {table: {"Keys": keys[start : start + 100],
-                                           "ProjectionExpression": SCAN_PROGRESS}}  # fmt: skip
-        for attempt in range(DELETE_ATTEMPTS):  # what stays unprocessed is shown as no scan
-            if attempt:
-                time.sleep(0.1 * 2**attempt)
-            answer = ddb.batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(table, []):
-                if "scanId" in item:
-                    _, _, account, region = item["pk"]["S"].split("#", 3)
-                    found[(account, region)] = {
-                        "startedAt": item.get("scanStartedAt", {}).get("S"),
-                        "invocations": int(item.get("scanInvocations", {"N": "0"})["N"]),
-                        "pages": int(item.get("scanPages", {"N": "0"})["N"]),
-                        "images": int(item.get("scanImages", {"N": "0"})["N"]),
-                        "checkpointAt": item.get("scanAt", {}).get("S"),
-                    }
-            request = answer.get("UnprocessedKeys") or {}
-            if not request:
-                break
+    for item in batch_get(ddb, table, keys, ProjectionExpression=SCAN_PROGRESS):
+        checkpoint = checkpoint_from(item)
+        if checkpoint is not None:
+            _, _, account, region = item["pk"]["S"].split("#", 3)
+            at = item.get("scanAt", {}).get("S")
+            found[(account, region)] = {**checkpoint.summary(), "checkpointAt": at}
     return found
 
 

@@ -86,7 +86,7 @@ class DynamoSnapshotStore(Lease, ParameterItems):
                 blobs.append(blob)
         count = int(item["shardCount"]["N"])
         return Snapshot(
-            PackedEntries.from_shards(blobs, count),
+            PackedEntries.from_shards(blobs),
             count,
             selection=item.get("selectionDigest", {}).get("S"),
             last_run_at=item.get("lastRunAt", {}).get("S"),
@@ -139,21 +139,7 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         return found
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Consistent BatchGetItem of `keys`, 100 at a time; what DynamoDB leaves unprocessed is
-        asked again with bounded backoff (RuntimeError when it keeps leaving some)."""
-        for start in range(0, len(keys), BATCH_GET_KEYS):
-            request: dict[str, Any] = {
-                self.table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": True}
-            }
-            for attempt in range(UNPROCESSED_ATTEMPTS):
-                answer = self.ddb.batch_get_item(RequestItems=request)
-                yield from answer.get("Responses", {}).get(self.table, [])
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                _backoff(attempt)
-            else:
-                raise RuntimeError(f"{self.pk}: DynamoDB left keys unprocessed after retries")
+        return batch_get(self.ddb, self.table, keys, ConsistentRead=True)
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -252,6 +238,25 @@ class DynamoSnapshotStore(Lease, ParameterItems):
                 return len(chunk)
             _backoff(attempt)
         raise RuntimeError(f"{self.pk}: DynamoDB left writes unprocessed after retries")
+
+
+def batch_get(
+    ddb: Any, table: str, keys: list[dict[str, Any]], **options: Any
+) -> Iterator[dict[str, Any]]:
+    """BatchGetItem of `keys` (with `options`: ConsistentRead, ProjectionExpression), 100 at a
+    time; what DynamoDB leaves unprocessed is asked again with bounded backoff (RuntimeError
+    when it keeps leaving some)."""
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        request: dict[str, Any] = {table: {"Keys": keys[start : start + BATCH_GET_KEYS], **options}}
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            answer = ddb.batch_get_item(RequestItems=request)
+            yield from answer.get("Responses", {}).get(table, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            _backoff(attempt)
+        else:
+            raise RuntimeError(f"{table}: DynamoDB left keys unprocessed after retries")
 
 
 def _part_key(scan_id: str, part: int) -> str:

@@ -53,6 +53,10 @@ class Deadline:
         return cls(remaining, max(MIN_MARGIN_SECONDS, MARGIN_SHARE * remaining()), resident,
                    budget)  # fmt: skip
 
+    def start(self) -> None:
+        """The scan begins: the first page's lap starts now (loading the snapshot is not one)."""
+        self._lap_started = time.monotonic()
+
     def due(self) -> bool:
         """After a page: must the scan stop here? (It also times the page just done.)"""
         now = time.monotonic()
@@ -60,8 +64,10 @@ class Deadline:
         self._lap_started = now
         if self.remaining() < self.margin + 2 * self.slowest:
             return True
-        held = self.resident() if self.memory_budget else None
-        return held is not None and self.memory_budget is not None and held > self.memory_budget
+        if self.memory_budget is None:
+            return False
+        held = self.resident()
+        return held is not None and held > self.memory_budget
 
 
 @dataclass

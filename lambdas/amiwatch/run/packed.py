@@ -30,8 +30,7 @@ _GONE = None  # in `_changed`: the run removed this entry
 class PackedEntries(MutableMapping[str, SnapshotEntry]):
     """The entries of every shard of a target (a Mapping, as Snapshot.entries is)."""
 
-    def __init__(self, shard_count: int, capacity: int) -> None:
-        self.shard_count = shard_count
+    def __init__(self, capacity: int) -> None:
         size = 8
         while size * 2 < capacity * 3:  # at most two thirds full: short probes
             size *= 2
@@ -46,11 +45,11 @@ class PackedEntries(MutableMapping[str, SnapshotEntry]):
         self._added = 0  # ids in `_changed` that the packed shards do not hold
 
     @classmethod
-    def from_shards(cls, blobs: Iterable[bytes], shard_count: int) -> PackedEntries:
+    def from_shards(cls, blobs: Iterable[bytes]) -> PackedEntries:
         """Pack stored shard blobs (an id held by two, after a shard growth cut short, keeps
         the later one, as decoding them into a dict would)."""
         bodies = [_body(blob) for blob in blobs]
-        packed = cls(shard_count, sum(_entries_in(body) for body in bodies))
+        packed = cls(sum(_entries_in(body) for body in bodies))
         for body in bodies:
             packed._add_body(body)
         return packed
@@ -94,25 +93,14 @@ class PackedEntries(MutableMapping[str, SnapshotEntry]):
                     return slot
             slot = (slot + 1) & mask
 
-    def _packed_entry(self, image_id: str) -> SnapshotEntry | None:
-        slot = self._find(image_id)
-        if slot is None:
-            return None
-        where = self._where[slot]
-        body, at = self._bodies[where >> 32], where & 0xFFFFFFFF
-        return SnapshotEntry(*ENTRY_TAIL.unpack_from(body, at + 1 + body[at]))
-
     def __getitem__(self, image_id: str) -> SnapshotEntry:
-        if image_id in self._changed:
-            entry = self._changed[image_id]
-        else:
-            entry = self._packed_entry(image_id)
+        entry = self.get(image_id)
         if entry is None:
             raise KeyError(image_id)
-        return entry
+        return entry  # type: ignore[no-any-return]
 
     def get(self, image_id: str, default: Any = None) -> Any:
-        # The scan's hot path (once per image): _find and _packed_entry, inlined.
+        # The scan's hot path (once per image): _find inlined, with the entry read at its slot.
         if self._changed and image_id in self._changed:
             entry = self._changed[image_id]
             return default if entry is None else entry

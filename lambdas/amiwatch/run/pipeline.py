@@ -147,6 +147,8 @@ class WatchRun:
                 triage.add(record)
         scan = self.ports.images.scan(self.watch, start=progress.start_token)
         deadline = self.ports.deadline if store is not None and self.ports.publisher else None
+        if deadline is not None:
+            deadline.start()
         for page in scan.by_page():
             for record in page:
                 triage.add(record)

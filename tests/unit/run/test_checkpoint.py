@@ -103,3 +103,14 @@ def test_a_scan_also_stops_once_the_process_holds_most_of_the_function_s_memory(
     assert deadline.memory_budget == 0.7 * 1024
     assert [deadline.due(), deadline.due(), deadline.due()] == [False, False, True]
     assert not Deadline.of(lambda: 900.0, resident=lambda: 5000.0).due()  # no limit known
+
+
+def test_loading_the_snapshot_is_not_a_page_the_margin_must_cover(monkeypatch):
+    clock = iter([60.0, 61.0, 62.0])  # made at 0, the scan starts at 60 (after the load)
+    monkeypatch.setattr("amiwatch.run.checkpoint.time.monotonic", lambda: next(clock))
+    deadline = Deadline(lambda: 150.0, margin=140.0, _lap_started=0.0)
+
+    deadline.start()
+
+    assert not deadline.due() and deadline.slowest == 1.0  # 150 s left > 140 + 2 x 1 s
+    assert not deadline.due()

@@ -22,7 +22,7 @@ def blobs(entries: dict[str, SnapshotEntry], count: int = COUNT) -> list[bytes]:
 
 
 def test_every_entry_reads_back_and_an_unknown_id_is_absent():
-    packed = PackedEntries.from_shards(blobs(ENTRIES), COUNT)
+    packed = PackedEntries.from_shards(blobs(ENTRIES))
 
     assert all(packed[i] == e and packed.get(i) == e for i, e in ENTRIES.items())
     assert packed.get("ami-0123456789abcdef0") is None and "ami-0123" not in packed
@@ -30,7 +30,7 @@ def test_every_entry_reads_back_and_an_unknown_id_is_absent():
 
 
 def test_changes_overlay_the_packed_shards_and_apply_writes_the_same_shards_as_a_dict():
-    packed = Snapshot(PackedEntries.from_shards(blobs(ENTRIES), COUNT), COUNT)
+    packed = Snapshot(PackedEntries.from_shards(blobs(ENTRIES)), COUNT)
     plain = Snapshot(dict(ENTRIES), COUNT)
     new = SnapshotEntry(b"\x00" * 8, 0, 1)
     updates = {IDS[0]: None, IDS[1]: new, "ami-00000000000000001": new}
@@ -46,14 +46,14 @@ def test_an_id_in_two_shards_after_a_growth_cut_short_is_one_entry_the_later_one
     newer = {i: SnapshotEntry(b"\x01" * 8, 0, 99) for i in IDS[:100]}
     half_rewritten = blobs(ENTRIES) + blobs(newer, 8)  # written for 8, meta still says 4
 
-    entries = PackedEntries.from_shards(half_rewritten, COUNT)
+    entries = PackedEntries.from_shards(half_rewritten)
 
     assert len(entries) == len(ENTRIES) and sorted(entries) == sorted(ENTRIES)
     assert entries[IDS[0]] == newer[IDS[0]] and entries[IDS[100]] == ENTRIES[IDS[100]]
 
 
 def test_marks_say_what_earlier_invocations_reviewed():
-    packed = PackedEntries.from_shards(blobs(ENTRIES), COUNT)
+    packed = PackedEntries.from_shards(blobs(ENTRIES))
 
     packed.mark([*IDS[:10], "ami-not-in-the-snapshot"])
     marked = packed.marked()
@@ -65,7 +65,7 @@ def test_marks_say_what_earlier_invocations_reviewed():
 def test_a_packed_entry_costs_a_fraction_of_a_dict_entry():
     shard_blobs = blobs(ENTRIES)
     tracemalloc.start()
-    packed = PackedEntries.from_shards(shard_blobs, COUNT)
+    packed = PackedEntries.from_shards(shard_blobs)
     packed_bytes = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     tracemalloc.start()
