@@ -17,7 +17,6 @@ import resource
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -36,17 +35,16 @@ from amiwatch.model.watch_config import parse_watch
 from amiwatch.model.watches import Watch
 from amiwatch.run.checkpoint import Deadline
 from amiwatch.run.pipeline import WatchPorts, run_watch
-from devtools.bench_servers import local_credentials, local_endpoints
+from amiwatch.wiring.runs import resident_mb
+from devtools.bench_servers import change_fleet, local_credentials, local_endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (1_000, 10_000, 100_000, 200_000)
 RUNS = ("baseline", "unchanged", "changed", "left", "purged")
-# Scale rows: every invocation gets SCALE_LIMIT_S (Lambda's 900 s, scaled down so a 2M baseline
-# takes minutes per invocation, not one long one) and a worker process of its own.
+# Scale rows: every invocation gets SCALE_LIMIT_S (Lambda's own 900 s) and 1,024 MB, and a
+# worker process of its own; the floor is measured once per size.
 SCALE = {1_000_000: ("baseline", "unchanged", "changed"), 2_000_000: ("baseline",)}
-SCALE_LIMIT_S = 300.0
-# What the fleet changes before each run (POST /control); `left` and `purged` keep generation 1.
-LEFT_EVERY, PURGED_EVERY = 100, 1000  # 1% of images leave the listing; 0.1% are purged
+SCALE_LIMIT_S = 900.0
 REGION = "us-east-1"
 T0 = datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
 
@@ -151,7 +149,8 @@ def worker(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     if args.limit:  # the simulated Lambda's clock: the time left of `limit` seconds
         left = lambda: args.limit - (time.perf_counter() - started)  # noqa: E731
-        ports = replace(ports, deadline=Deadline.of(left))
+        memory = LambdaContext.memory_limit_in_mb
+        ports = replace(ports, deadline=Deadline.of(left, memory, resident_mb))
     result = run_watch(watch, target, ports, now, owner=f"bench-{args.run}-{args.invocation}",
                        scan_id=args.scan_id)  # fmt: skip
     wall = time.perf_counter() - started
@@ -188,20 +187,6 @@ def worker(args: argparse.Namespace) -> None:
 # --- driver ---------------------------------------------------------------------------------
 
 
-def fleet_control(run: str, size: int) -> dict[str, Any]:
-    """`changed`: generation 1 (1% of images change). `left`: 1% of images are no longer listed
-    but still exist (one lookup call per 1,000 of them). `purged`: they are listed again and 0.1%
-    of images are gone for good (EC2 answers InvalidAMIID.NotFound: the batch is split)."""
-    from devtools.fleet_images import image_id  # noqa: PLC0415
-
-    control: dict[str, Any] = {"generation": 1}
-    if run == "left":
-        control["unlisted"] = [image_id(i) for i in range(50, size, LEFT_EVERY)]
-    if run == "purged":
-        control["hidden"] = [image_id(i) for i in range(70, size, PURGED_EVERY)]
-    return control
-
-
 def measure(size: int, env: dict[str, str], runs: tuple[str, ...] = RUNS,
             limit: float = 0) -> list[dict[str, Any]]:  # fmt: skip
     """Each run over a fleet of `size` images; with a `limit`, a run that checkpoints is
@@ -210,23 +195,35 @@ def measure(size: int, env: dict[str, str], runs: tuple[str, ...] = RUNS,
     with local_endpoints(size, env) as local:
         fleet_url, moto_url, aws = local.fleet_url, local.moto_url, local.aws
         for run in runs:
-            if run not in {"baseline", "unchanged"}:
-                control = json.dumps(fleet_control(run, size)).encode()
-                request = urllib.request.Request(f"{fleet_url}/control", control)
-                urllib.request.urlopen(request).read()
+            change_fleet(fleet_url, run, size)
             command = [sys.executable, "-m", "devtools.bench", "--worker", "--run", run,
                        "--images", str(size), "--fleet", fleet_url, "--moto", moto_url,
                        "--topic-arn", aws.topic_arn, "--limit", str(limit)]  # fmt: skip
+            if limit and rows:  # the scale rows' floor is measured once per size
+                command += ["--floor", str(rows[0]["row"]["bare_scan_s"])]
             parts = [_work(command, env)]
+            _progress(parts)
             while parts[-1]["row"]["status"] == "checkpointed":
                 row = parts[-1]["row"]
                 more = ["--floor", str(row["bare_scan_s"]), "--invocation", str(len(parts)),
                         "--scan-id", row["scan"]["scanId"]]  # fmt: skip
                 parts.append(_work(command + more, env))
+                _progress(parts)
             answer = parts[0] if len(parts) == 1 else _joined(parts, limit)
             print(json.dumps(answer["row"]), flush=True)
             rows.append(answer)
     return rows
+
+
+def _progress(parts: list[dict[str, Any]]) -> None:
+    """One line per invocation of a checkpointed run (stderr: stdout holds the rows)."""
+    row = parts[-1]["row"]
+    if row["status"] == "checkpointed" or len(parts) > 1:
+        scan = row.get("scan") or {}
+        print(f"  {row['images']} {row['run']} invocation {len(parts)}: {row['status']}, "
+              f"{row['wall_s']} s, {scan.get('images', '?')} images so far, "
+              f"{row['ddb_items_written']} items written, {row['peak_rss_mb']} MB",
+              file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _work(command: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -271,6 +268,7 @@ def main() -> None:
     parser.add_argument("--scan-id")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--scale", default=",".join(map(str, SCALE)), help="'' for none")
+    parser.add_argument("--scale-limit", type=float, default=SCALE_LIMIT_S)
     args = parser.parse_args()
     if args.worker:
         worker(args)
@@ -279,8 +277,9 @@ def main() -> None:
     sizes = tuple(map(int, args.sizes.split(","))) if args.sizes else ()
     scale = tuple(map(int, args.scale.split(","))) if args.scale else ()
     answers = [a for size in sizes for a in measure(size, env)]
-    scaled = [a for size in scale for a in measure(size, env, SCALE[size], SCALE_LIMIT_S)]
-    if scaled:  # bench/scale.json when every scale size ran
+    scaled: list[dict[str, Any]] = []
+    for size in scale:  # bench/scale.json is rewritten as each size completes
+        scaled += measure(size, env, SCALE.get(size, SCALE[min(SCALE)]), args.scale_limit)
         where = results_dir(scale, tuple(SCALE))
         (where / "scale.json").write_text(json.dumps([a["row"] for a in scaled], indent=1) + "\n")
     if not answers:

@@ -3,6 +3,7 @@ and the fake credentials that reach them."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from devtools import REGION as BENCH_REGION
+
+# What the fleet changes before each run (POST /control); `left` and `purged` keep generation 1.
+LEFT_EVERY, PURGED_EVERY = 100, 1000  # 1% of images leave the listing; 0.1% are purged
 
 
 def _free_port() -> int:
@@ -86,3 +90,19 @@ def local_credentials() -> dict[str, str]:
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     return dict(os.environ)
+
+
+def change_fleet(fleet_url: str, run: str, size: int) -> None:
+    """`changed`: generation 1 (1% of images change). `left`: 1% of images are no longer listed
+    but still exist (one lookup call per 1,000 of them). `purged`: they are listed again and 0.1%
+    of images are gone for good (EC2 answers InvalidAMIID.NotFound: the batch is split)."""
+    from devtools.fleet_images import image_id  # noqa: PLC0415
+
+    control: dict[str, Any] = {"generation": 1}
+    if run == "left":
+        control["unlisted"] = [image_id(i) for i in range(50, size, LEFT_EVERY)]
+    if run == "purged":
+        control["hidden"] = [image_id(i) for i in range(70, size, PURGED_EVERY)]
+    if run not in {"baseline", "unchanged"}:
+        request = urllib.request.Request(f"{fleet_url}/control", json.dumps(control).encode())
+        urllib.request.urlopen(request).read()

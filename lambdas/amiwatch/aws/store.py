@@ -72,27 +72,27 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         checkpoint = checkpoint_from(item)
         if "baselineAt" not in item and checkpoint is None:
             return None
-        blobs = []
-        paginator = self.ddb.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": self.pk}, ":prefix": {"S": SHARD_PREFIX}},
-            ConsistentRead=True,
-        ):
-            for shard in page.get("Items", []):
-                blob = shard["data"]["B"]
-                self.stats.snapshot_bytes_read += len(blob)
-                blobs.append(blob)
-        count = int(item["shardCount"]["N"])
-        return Snapshot(
-            PackedEntries.from_shards(blobs),
-            count,
-            selection=item.get("selectionDigest", {}).get("S"),
-            last_run_at=item.get("lastRunAt", {}).get("S"),
-            candidates=_candidates(item),
-            checkpoint=checkpoint,
-        )
+        # By key, not a Query of the shard# prefix: the count says which shards there are (a
+        # missing one is empty), and a Query's cost in moto, unlike DynamoDB, grows with the
+        # image# and scan# items beside them, millions at any size. shard#<count> exists only
+        # when a growth was cut short: then every shard is read, and all are rewritten next.
+        stored = count = int(item["shardCount"]["N"])
+        blobs = dict(self._shard_blobs(range(count + 1)))
+        if count in blobs:
+            blobs = dict(self._every_shard())
+            count = _grown_past(count, max(blobs))
+        entries = (PackedEntries.from_numbered(blobs, count) if count == stored
+                   else PackedEntries.from_shards(blobs[k] for k in sorted(blobs)))  # fmt: skip
+        return Snapshot(entries, count, **_recorded(item), checkpoint=checkpoint,
+                        resharding=count != stored)  # fmt: skip
+
+    def _every_shard(self) -> Iterator[tuple[int, bytes]]:
+        prefixed = {":pk": {"S": self.pk}, ":prefix": {"S": SHARD_PREFIX}}
+        for page in self.ddb.get_paginator("query").paginate(
+            TableName=self.table, KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues=prefixed, ConsistentRead=True,
+        ):  # fmt: skip
+            yield from map(self._blob_of, page.get("Items", []))
 
     def load_seen(self, checkpoint: ScanCheckpoint) -> Iterator[list[str]]:
         """The ids a scan in progress has reviewed so far (its append-only parts), part by
@@ -111,18 +111,17 @@ class DynamoSnapshotStore(Lease, ParameterItems):
             return None
         count = int(item["shardCount"]["N"])
         wanted = sorted({shard_of(i, count) for i in image_ids})
-        keys = [self._key(f"{SHARD_PREFIX}{k:05d}") for k in wanted]
-        blobs = []
-        for shard in self._batch_get(keys):
-            blobs.append(shard["data"]["B"])
-            self.stats.snapshot_bytes_read += len(shard["data"]["B"])
-        return Snapshot.from_shards(
-            blobs,
-            count,
-            selection=item.get("selectionDigest", {}).get("S"),
-            last_run_at=item.get("lastRunAt", {}).get("S"),
-            candidates=_candidates(item),
-        )
+        blobs = [blob for _, blob in self._shard_blobs(wanted)]
+        return Snapshot.from_shards(blobs, count, **_recorded(item))
+
+    def _shard_blobs(self, shards: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+        keys = [self._key(f"{SHARD_PREFIX}{k:05d}") for k in shards]
+        return (self._blob_of(item) for item in self._batch_get(keys))
+
+    def _blob_of(self, item: Mapping[str, Any]) -> tuple[int, bytes]:
+        blob = item["data"]["B"]
+        self.stats.snapshot_bytes_read += len(blob)
+        return int(item["sk"]["S"].removeprefix(SHARD_PREFIX)), blob
 
     def save_shards(self, shards: Mapping[int, bytes]) -> None:
         """Rewrite these shards only (a targeted refresh: meta and the other shards stay)."""
@@ -259,6 +258,13 @@ def batch_get(
             raise RuntimeError(f"{table}: DynamoDB left keys unprocessed after retries")
 
 
+def _grown_past(count: int, highest: int) -> int:
+    """The count a growth from `count` was heading to when it wrote shard `highest`."""
+    while count <= highest:
+        count *= 2
+    return count
+
+
 def _part_key(scan_id: str, part: int) -> str:
     return f"{SCAN_PREFIX}{scan_id}#{part:05d}"
 
@@ -279,10 +285,13 @@ def _backoff(attempt: int) -> None:
     time.sleep(min(0.05 * 2**attempt, 2.0))
 
 
-def _candidates(meta: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The replacement candidates the last full run kept (none when unreadable)."""
+def _recorded(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """What meta recorded of the last run: the selection, its time, and the replacement
+    candidates it kept (none when unreadable)."""
     try:
-        value = json.loads(meta.get("replacements", {}).get("S") or "{}")
+        candidates = json.loads(meta.get("replacements", {}).get("S") or "{}")
     except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        candidates = {}
+    return {"selection": meta.get("selectionDigest", {}).get("S"),
+            "last_run_at": meta.get("lastRunAt", {}).get("S"),
+            "candidates": candidates if isinstance(candidates, dict) else {}}  # fmt: skip

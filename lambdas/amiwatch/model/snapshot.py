@@ -14,7 +14,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from amiwatch.model.records import ImageRecord
 
@@ -151,6 +151,16 @@ def decode_ids(blob: bytes) -> list[str]:
     return data.split("\n") if data else []
 
 
+@runtime_checkable
+class ShardedEntries(Protocol):
+    """Entries that can hand back one shard at a time (run.packed): writing a snapshot back
+    then never holds all its entries as objects at once."""
+
+    def by_shard(self, shard_count: int) -> bool: ...
+
+    def shard_entries(self, shard: int, shard_count: int) -> dict[str, SnapshotEntry]: ...
+
+
 @dataclass
 class Snapshot:
     """All entries of one watch target, how they are sharded, and what the last run recorded.
@@ -166,6 +176,8 @@ class Snapshot:
     # The last full run's replacement candidates (judge.replacement): key -> record fields.
     candidates: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoint: ScanCheckpoint | None = None  # a scan in progress, to resume
+    # Shards beyond shard_count exist (a growth cut short): the next apply rewrites them all.
+    resharding: bool = False
 
     @classmethod
     def from_shards(
@@ -200,11 +212,18 @@ class Snapshot:
                 self.entries.pop(image_id, None)
             else:
                 self.entries[image_id] = entry
-        grown = shard_count_for(len(self.entries), self.shard_count) if grow else self.shard_count
-        if grown != self.shard_count:
-            self.shard_count = grown
+        before = self.shard_count
+        grown = shard_count_for(len(self.entries), before) if grow else before
+        if grown != before or self.resharding:
+            self.shard_count, self.resharding = grown, False
             touched = set(range(grown))
-        buckets: dict[int, dict[str, SnapshotEntry]] = {k: {} for k in sorted(touched)}
+        # New shards first: until an old shard is rewritten it still holds what moved out of
+        # it, so a growth cut short at any write loses no entry (the store reads both).
+        order = sorted(touched, key=lambda k: (k < before, k))
+        entries, count = self.entries, self.shard_count
+        if isinstance(entries, ShardedEntries) and entries.by_shard(count):
+            return {k: encode_shard(entries.shard_entries(k, count)) for k in order}
+        buckets: dict[int, dict[str, SnapshotEntry]] = {k: {} for k in order}
         for image_id, entry in self.entries.items():
             bucket = buckets.get(shard_of(image_id, self.shard_count))
             if bucket is not None:

@@ -23,9 +23,10 @@ from amiwatch.run.packed import PackedEntries
 # writes): a share of the invocation's time, at least MIN_MARGIN_SECONDS, plus twice the
 # slowest page-and-review cycle seen so far.
 MARGIN_SHARE, MIN_MARGIN_SECONDS = 0.15, 30.0
-# A scan also stops once the process holds this share of the function's memory: what one
-# invocation reviews (its ids, the entries it changed) is then written, and the next starts lean.
-MEMORY_SHARE = 0.7
+# A scan also stops once the process holds this share of the function's memory, or
+# MEMORY_CEILING_MB if less (the page in flight and the writes at the stop then stay within
+# 512 MB): what one invocation reviews is written, and the next starts lean.
+MEMORY_SHARE, MEMORY_CEILING_MB = 0.7, 448.0
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Deadline:
         resident: Callable[[], float | None] = lambda: None,
     ) -> Deadline:
         """The deadline of an invocation with this much time (and `memory_mb`) left now."""
-        budget = MEMORY_SHARE * memory_mb if memory_mb else None
+        budget = min(MEMORY_SHARE * memory_mb, MEMORY_CEILING_MB) if memory_mb else None
         return cls(remaining, max(MIN_MARGIN_SECONDS, MARGIN_SHARE * remaining()), resident,
                    budget)  # fmt: skip
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -20,6 +20,7 @@ from amiwatch.model.snapshot import (
     ENTRY_TAIL,
     SHARD_FORMAT,
     SnapshotEntry,
+    shard_of,
 )
 
 _TAIL = ENTRY_TAIL.size
@@ -43,6 +44,9 @@ class PackedEntries(MutableMapping[str, SnapshotEntry]):
         self._extra_marks: set[str] = set()  # marked ids that are not in the packed shards
         self._packed = 0  # entries in the packed shards
         self._added = 0  # ids in `_changed` that the packed shards do not hold
+        self._shard_count = 0  # the count the bodies were stored at (0: unknown)
+        self._body_of: dict[int, int] = {}  # shard -> its body
+        self._grouped: tuple[int, int, dict[int, list[str]]] = (0, -1, {})
 
     @classmethod
     def from_shards(cls, blobs: Iterable[bytes]) -> PackedEntries:
@@ -52,6 +56,15 @@ class PackedEntries(MutableMapping[str, SnapshotEntry]):
         packed = cls(sum(_entries_in(body) for body in bodies))
         for body in bodies:
             packed._add_body(body)
+        return packed
+
+    @classmethod
+    def from_numbered(cls, shards: Mapping[int, bytes], shard_count: int) -> PackedEntries:
+        """Pack the shards of a target stored at `shard_count` (shard -> blob; each holds
+        only its own ids): writing them back then reads one body at a time (`shard_entries`)."""
+        numbers = sorted(shards)
+        packed = cls.from_shards(shards[k] for k in numbers)
+        packed._shard_count, packed._body_of = shard_count, {k: n for n, k in enumerate(numbers)}
         return packed
 
     def _add_body(self, body: bytes) -> None:
@@ -151,6 +164,42 @@ class PackedEntries(MutableMapping[str, SnapshotEntry]):
             self._added += int(present) - int(was)
         elif was != present:
             self._packed += 1 if present else -1
+
+    # --- writing back, one shard at a time ------------------------------------------------
+
+    def by_shard(self, shard_count: int) -> bool:
+        """Whether `shard_entries` can read shards at this count: the bodies' own shards are
+        known and the count is theirs or a multiple (a growth splits each stored shard)."""
+        return bool(self._shard_count) and shard_count % self._shard_count == 0
+
+    def shard_entries(self, shard: int, shard_count: int) -> dict[str, SnapshotEntry]:
+        """The entries of `shard` at `shard_count` (`by_shard`), from one stored body and what
+        the run changed: the whole snapshot is never materialized at once."""
+        stored = self._shard_count
+        entries: dict[str, SnapshotEntry] = {}
+        index = self._body_of.get(shard % stored)
+        body, offset = b"" if index is None else self._bodies[index], 0
+        exact, changed = shard_count == stored, self._changed
+        while offset < len(body):
+            end = offset + 1 + body[offset]
+            image_id = body[offset + 1 : end].decode()
+            if image_id not in changed and (exact or shard_of(image_id, shard_count) == shard):
+                entries[image_id] = SnapshotEntry(*_unpack_tail(body, end))
+            offset = end + _TAIL
+        for image_id in self._changed_in(shard_count).get(shard, ()):
+            if (entry := changed[image_id]) is not None:
+                entries[image_id] = entry
+        return entries
+
+    def _changed_in(self, shard_count: int) -> dict[int, list[str]]:
+        """The changed ids by shard (kept while neither the changes nor the count change)."""
+        count, size, grouped = self._grouped
+        if (count, size) != (shard_count, len(self._changed)):
+            grouped = {}
+            for image_id in self._changed:
+                grouped.setdefault(shard_of(image_id, shard_count), []).append(image_id)
+            self._grouped = (shard_count, len(self._changed), grouped)
+        return grouped
 
     # --- marks: what earlier invocations of a checkpointed scan reviewed -----------------
 

@@ -37,7 +37,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_unprocessed_shard_keys_are_asked_again_after_a_backoff(sleeps):
-    ddb = Stingy([{"data": {"B": encode_shard({})}}], refusals=2)
+    ddb = Stingy([{"sk": {"S": "shard#00000"}, "data": {"B": encode_shard({})}}], refusals=2)
     reader = DynamoSnapshotStore(ddb, "t", Target("golden", "123456789012", "us-east-1"))
 
     snapshot = reader.load_shards(["ami-0123456789abcdef0"])

@@ -97,11 +97,13 @@ def test_a_continuation_message_names_its_scan_and_a_bad_one_is_malformed():
 
 
 def test_a_scan_also_stops_once_the_process_holds_most_of_the_function_s_memory():
-    resident = iter([300.0, 650.0, 800.0])
+    resident = iter([300.0, 400.0, 460.0])
     deadline = Deadline.of(lambda: 900.0, memory_mb=1024, resident=lambda: next(resident))
+    small = Deadline.of(lambda: 900.0, memory_mb=512, resident=lambda: 370.0)
 
-    assert deadline.memory_budget == 0.7 * 1024
+    assert deadline.memory_budget == 448  # under 512 MB with the work at the stop
     assert [deadline.due(), deadline.due(), deadline.due()] == [False, False, True]
+    assert small.memory_budget == 0.7 * 512 and small.due()
     assert not Deadline.of(lambda: 900.0, resident=lambda: 5000.0).due()  # no limit known
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import random
 import tracemalloc
 
-from amiwatch.model.snapshot import Snapshot, SnapshotEntry, encode_shard, shard_of
+from amiwatch.model.snapshot import (
+    SHARD_CAPACITY,
+    Snapshot,
+    SnapshotEntry,
+    decode_shard,
+    encode_shard,
+    shard_of,
+)
 from amiwatch.run.packed import PackedEntries
 
 DRAW = random.Random(26)
@@ -40,6 +47,36 @@ def test_changes_overlay_the_packed_shards_and_apply_writes_the_same_shards_as_a
     assert written[0] == written[1]
     assert dict(packed.entries) == dict(plain.entries)
     assert len(packed.entries) == len(ENTRIES) and IDS[0] not in packed.entries
+
+
+def numbered() -> Snapshot:
+    return Snapshot(PackedEntries.from_numbered(dict(enumerate(blobs(ENTRIES))), COUNT), COUNT)
+
+
+def decoded(shards: dict[int, bytes]) -> dict[int, dict[str, SnapshotEntry]]:
+    return {k: decode_shard(blob) for k, blob in shards.items()}
+
+
+def test_shards_written_back_one_at_a_time_hold_what_a_dict_writes():
+    packed, plain = numbered(), Snapshot(dict(ENTRIES), COUNT)
+    new = SnapshotEntry(b"\x00" * 8, 0, 1)
+    updates = {IDS[0]: None, IDS[1]: new, "ami-00000000000000001": new}
+    assert packed.entries.by_shard(COUNT)  # type: ignore[attr-defined]
+
+    assert decoded(packed.apply(updates)) == decoded(plain.apply(updates))
+    assert decoded(packed.apply({IDS[2]: new})) == decoded(plain.apply({IDS[2]: new}))
+
+
+def test_a_growth_splits_each_stored_shard_and_writes_the_new_shards_first():
+    packed = numbered()
+    more = {f"ami-{n:017x}": SnapshotEntry(b"\x02" * 8, 0, 1) for n in range(4 * SHARD_CAPACITY)}
+
+    written = packed.apply(more)
+
+    assert packed.shard_count == 8
+    assert list(written) == [4, 5, 6, 7, 0, 1, 2, 3]
+    assert decoded(written) == decoded(Snapshot(dict(ENTRIES), COUNT).apply(more))
+    assert sum(len(shard) for shard in decoded(written).values()) == len(ENTRIES) + len(more)
 
 
 def test_an_id_in_two_shards_after_a_growth_cut_short_is_one_entry_the_later_one():
