@@ -49,7 +49,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q -n 2 --dist loadgroup tests
 
 ## bench: watcher vs bare scan at 1k..200k images (~25 min), then the scale rows: 1M and 2M
-## images at a simulated 300 s limit (~65 min); records bench/results.json and bench/scale.json
+## images at a simulated 900 s, 1,024 MB Lambda (~70 min); records bench/results.json and bench/scale.json
 ## (SIZES=1000,10000 for a quick run without scale rows: its rows go to bench/quick/;
 ## SIZES= SCALE=1000000 for scale rows only)
 bench: $(STAMP)

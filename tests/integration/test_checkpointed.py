@@ -48,6 +48,8 @@ def fleet_queue(
     url = f"http://127.0.0.1:{server.server_address[1]}"
     monkeypatch.setattr(edges_module, "target_ec2", lambda *args: boto3.client(
         "ec2", region_name=REGION, endpoint_url=url))  # fmt: skip
+    # The memory rule reads the process's resident set: here pytest's, not a Lambda's.
+    monkeypatch.setattr(edges_module, "resident_mb", lambda: 150.0)
     queue = MappedQueue(aws, "targets", 5400)
     watches_file = tmp_path / "watches.json"
     watches_file.write_text(json.dumps({"watches": [{"name": "fleet", "owners": ["self"]}]}))
