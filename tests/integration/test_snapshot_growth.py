@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from amiwatch.aws.store import DynamoSnapshotStore
 from amiwatch.model.contract import Target
-from amiwatch.model.snapshot import SHARD_CAPACITY, Snapshot, SnapshotEntry
+from amiwatch.model.snapshot import SHARD_CAPACITY, Snapshot, SnapshotEntry, shard_of
 from devtools.local_aws import ACCOUNT, REGION, LocalAws
 
 NOW = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
@@ -65,3 +65,17 @@ def test_a_growth_cut_short_after_its_first_write_loses_no_entry(aws):
     assert set(held) - set(first) <= set(more)
     assert set(loaded.apply({next(iter(first)): None})) == {0, 1}  # all rewritten at 2
     assert not loaded.resharding
+
+
+def test_a_refresh_after_a_growth_cut_short_before_meta_finds_the_images_that_moved(aws):
+    first = entries(0, SHARD_CAPACITY - 10)
+    writer = baseline(aws, first)
+    grown = store(aws).load()
+    assert grown is not None
+    writer.save_shards(grown.apply(entries(SHARD_CAPACITY, SHARD_CAPACITY + 100)))  # no meta
+    moved = [i for i in first if shard_of(i, 2) == 1][:5]
+
+    refreshed = store(aws).load_shards(moved)
+
+    assert refreshed is not None and refreshed.resharding
+    assert all(refreshed.entries.get(i) == first[i] for i in moved)  # no false `new`

@@ -110,9 +110,10 @@ class DynamoSnapshotStore(Lease, ParameterItems):
         if "baselineAt" not in item:
             return None
         count = int(item["shardCount"]["N"])
-        wanted = sorted({shard_of(i, count) for i in image_ids})
-        blobs = [blob for _, blob in self._shard_blobs(wanted)]
-        return Snapshot.from_shards(blobs, count, **_recorded(item))
+        blobs = dict(self._shard_blobs(sorted({shard_of(i, count) for i in image_ids} | {count})))
+        if count in blobs:  # a growth cut short: only the whole snapshot holds every entry
+            return self.load()
+        return Snapshot.from_shards(list(blobs.values()), count, **_recorded(item))
 
     def _shard_blobs(self, shards: Iterable[int]) -> Iterator[tuple[int, bytes]]:
         keys = [self._key(f"{SHARD_PREFIX}{k:05d}") for k in shards]
